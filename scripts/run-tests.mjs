@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// Runs every tests/**/*.test.ts with Node's own test runner (TypeScript through tsx).
+// Node 20's --test does not expand globs, so the file list is built here.
+// Extra arguments are substrings: `npm test -- engine` runs the files whose path contains "engine".
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const root = new URL('..', import.meta.url).pathname;
+function walk(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? walk(p) : p.endsWith('.test.ts') ? [p] : [];
+  });
+}
+const filters = process.argv.slice(2);
+const files = walk(join(root, 'tests')).map((p) => relative(root, p)).sort()
+  .filter((p) => filters.length === 0 || filters.some((f) => p.includes(f)));
+if (files.length === 0) {
+  console.error('no test files matched');
+  process.exit(1);
+}
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
+  cwd: root, stdio: 'inherit', env: { ...process.env, OODGEN_TEST: '1' },
+});
+process.exit(r.status ?? 1);
