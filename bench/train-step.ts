@@ -1,0 +1,102 @@
+// The engine benchmark: one training step of the reference DCGAN-VAE (engine issue, item 8) on random data.
+// The same model and step in PyTorch is bench/pytorch/dcgan_vae.py; `npm run bench:compare` runs both.
+import {
+  Tensor, Generator, tidy, noGrad, liveTensors, randn, randnLike, exp, mul, add, sub, sum, square, chunkAll,
+  cuda, getNumThreads, setNumThreads, manualSeed, buildInfo, resolveDevice,
+} from '../src/engine/index.js';
+import { Module } from '../src/nn/index.js';
+import { Adam } from '../src/optim/index.js';
+import { dcganDecoder, dcganEncoder } from '../src/models/dcgan.js';
+
+export class ReferenceVae extends Module {
+  readonly encoder;
+  readonly decoder;
+  constructor(readonly channels = 3, readonly zDim = 128) {
+    super();
+    this.encoder = this.registerModule('encoder', dcganEncoder({ channels, encoderOut: 2 * zDim, zDim }));
+    this.decoder = this.registerModule('decoder', dcganDecoder({ channels, encoderOut: 2 * zDim, zDim, outChannels: channels }));
+  }
+  forward(x: Tensor): Tensor {
+    return this.loss(x);
+  }
+  /** sum of squared error / B + KL(q(z|x) || N(0, I)) / B. */
+  loss(x: Tensor, eps?: Tensor): Tensor {
+    const b = x.shape[0];
+    const h = this.encoder.forward(x); // (B, 2z)
+    const [mu, logvar] = chunkAll(h, 2, 1); // (B, z) each
+    const std = exp(mul(logvar, 0.5));
+    const z = add(mu, mul(std, eps ?? randnLike(std)));
+    const xr = this.decoder.forward(z); // (B, C, 32, 32)
+    const rec = sum(square(sub(xr, x)));
+    // -0.5 * sum(1 + logvar - mu^2 - exp(logvar))
+    const kl = mul(sum(sub(sub(add(logvar, 1), square(mu)), exp(logvar))), -0.5);
+    return mul(add(rec, kl), 1 / b);
+  }
+}
+
+export interface TrainStepBenchOptions {
+  device?: string;
+  steps?: number;
+  warmup?: number;
+  batch?: number;
+  threads?: number;
+  seed?: number;
+}
+
+export interface TrainStepBenchResult {
+  median_ms: number;
+  min_ms: number;
+  max_ms: number;
+  live_tensors_before: number;
+  live_tensors_after: number;
+  device: string;
+  threads: number;
+  steps: number;
+  warmup: number;
+  batch: number;
+  torch: string;
+  engine: 'oodgen';
+}
+
+export function benchTrainStep(o: TrainStepBenchOptions = {}): TrainStepBenchResult {
+  const device = resolveDevice(o.device ?? 'cpu');
+  if (o.threads !== undefined) setNumThreads(o.threads);
+  const steps = o.steps ?? 20, warmup = o.warmup ?? 3, batch = o.batch ?? 64;
+  manualSeed(o.seed ?? 0);
+  const model = new ReferenceVae(3, 128).to(device);
+  model.train();
+  const opt = new Adam(model.parameters(), { lr: 1e-3 });
+  const x = noGrad(() => {
+    const cpu = randn([batch, 3, 32, 32], { generator: Generator.cpu(1) });
+    const d = device === 'cpu' ? cpu : cpu.to(device);
+    if (d !== cpu) cpu.dispose();
+    return d;
+  });
+  const step = () => tidy(() => {
+    opt.zeroGrad();
+    const loss = model.loss(x);
+    loss.backward();
+    opt.step();
+  });
+  for (let i = 0; i < warmup; i++) step();
+  cuda.synchronize();
+  const before = liveTensors();
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = process.hrtime.bigint();
+    step();
+    cuda.synchronize();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  const after = liveTensors();
+  opt.dispose();
+  model.dispose();
+  x.dispose();
+  const sorted = [...times].sort((a, b) => a - b);
+  const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+  return {
+    median_ms: median, min_ms: sorted[0], max_ms: sorted[sorted.length - 1],
+    live_tensors_before: before, live_tensors_after: after, device, threads: getNumThreads(), steps, warmup, batch,
+    torch: buildInfo().torchVersion, engine: 'oodgen',
+  };
+}

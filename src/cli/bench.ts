@@ -1,0 +1,52 @@
+// `oodgen bench ...`: benchmarks (never timed tests). Results go to stdout; docs/benchmarks.md records them.
+import type { Command } from 'commander';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { OodgenError } from '../errors.js';
+
+const int = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new OodgenError(`${name} must be a positive integer, got '${v}'`);
+  return n;
+};
+
+export function registerBenchCommands(program: Command): void {
+  const bench = program.command('bench').description('benchmarks: engine training step, scoring throughput, PyTorch comparisons');
+
+  bench.command('train-step')
+    .description('median/min/max ms per training step of the reference DCGAN-VAE on random data')
+    .option('--device <device>', 'cpu | cuda', 'cpu')
+    .option('--steps <n>', 'timed steps', int('--steps'), 20)
+    .option('--warmup <n>', 'untimed warm-up steps', int('--warmup'), 3)
+    .option('--batch <n>', 'batch size', int('--batch'), 64)
+    .option('--json', 'print one JSON line')
+    .action(async (o) => {
+      const { benchTrainStep } = await import('../../bench/train-step.js');
+      const r = benchTrainStep({ device: o.device, steps: o.steps, warmup: o.warmup, batch: o.batch });
+      if (o.json) console.log(JSON.stringify(r));
+      else {
+        console.log(`oodgen train step (${r.device}, ${r.threads} thread(s), batch ${r.batch}, libtorch ${r.torch}):`);
+        console.log(`  median ${r.median_ms.toFixed(2)} ms  min ${r.min_ms.toFixed(2)}  max ${r.max_ms.toFixed(2)}  (${r.steps} steps after ${r.warmup} warm-up)`);
+        console.log(`  live tensors before ${r.live_tensors_before}, after ${r.live_tensors_after}`);
+      }
+    });
+
+  bench.command('compare')
+    .description('runs the oodgen and PyTorch training steps side by side (same model, threads, batch) and prints the ratio')
+    .option('--device <device>', 'cpu | cuda', 'cpu')
+    .option('--steps <n>', 'timed steps per round', int('--steps'), 20)
+    .option('--rounds <n>', 'alternating rounds (oodgen, PyTorch, oodgen, ...)', int('--rounds'), 3)
+    .option('--batch <n>', 'batch size', int('--batch'), 64)
+    .option('--threads <n>', 'threads for both engines', int('--threads'), 1)
+    .option('--python <path>', 'Python with torch', process.env.OODGEN_PYTHON ?? '/usr/bin/python3')
+    .option('--json', 'print one JSON line')
+    .action(async (o) => {
+      const { compareTrainStep } = await import('../../bench/compare.js');
+      const r = compareTrainStep(o);
+      if (o.json) console.log(JSON.stringify(r));
+      else console.log(r.markdown);
+    });
+}
+
+export const benchScriptPath = (): string => fileURLToPath(new URL('../../bench/pytorch/dcgan_vae.py', import.meta.url));
+export { spawnSync };

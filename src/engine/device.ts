@@ -1,0 +1,33 @@
+// Devices and CPU threads.
+import { native } from './native.js';
+
+export const cuda = {
+  /** True when the linked libtorch has CUDA and sees a GPU. */
+  isAvailable: (): boolean => native.cudaDeviceCount() > 0,
+  deviceCount: (): number => native.cudaDeviceCount(),
+  /** Waits for all queued GPU work (for timing). No-op without CUDA. */
+  synchronize: (): void => native.synchronize(),
+};
+
+/** Validates a device string and checks it exists here. */
+export function resolveDevice(device: string | undefined): string {
+  const d = device ?? 'cpu';
+  if (d === 'cpu') return d;
+  if (/^cuda(:\d+)?$/.test(d)) {
+    if (!cuda.isAvailable()) {
+      throw new Error(`device '${d}' requested but this oodgen build has no usable CUDA ` +
+        `(libtorch ${native.buildInfo().torchVersion}, cudaBuild=${native.buildInfo().cudaBuild}); ` +
+        'build against a CUDA libtorch (README: CUDA) or use --device cpu');
+    }
+    return d;
+  }
+  throw new Error(`unknown device '${d}' (expected cpu, cuda or cuda:N)`);
+}
+
+export const setNumThreads = (n: number): void => {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`thread count must be a positive integer, got ${n}`);
+  native.setNumThreads(n);
+};
+export const getNumThreads = (): number => native.getNumThreads();
+export const liveTensors = (): number => native.liveTensors();
+export const buildInfo = () => native.buildInfo();

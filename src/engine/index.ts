@@ -1,0 +1,9 @@
+// The engine's public surface: tensors, ops, autograd, memory scopes, devices, random generators.
+export { Tensor } from './tensor.js';
+export * from './ops/index.js';
+export { tidy, keep } from './scope.js';
+export { noGrad, enableGrad, isGradEnabled, backward, clipGradNorm } from './autograd.js';
+export { cuda, resolveDevice, setNumThreads, getNumThreads, liveTensors, buildInfo } from './device.js';
+export { Generator, manualSeed } from './random.js';
+export { callOp, call, hasOp } from './dispatch.js';
+export type { DType, TypedArray } from './dtype.js';
