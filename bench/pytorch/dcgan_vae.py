@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""Reference DCGAN-VAE (32x32 input, z = 128) in PyTorch: benchmark and checkpoint interop.
+
+Usage (from the repository root; needs torch, works on 1.13 and 2.x):
+  /usr/bin/python3 bench/pytorch/dcgan_vae.py bench --device cpu --steps 20 --warmup 3 --batch 64 --threads 2 --json
+      Times Adam training steps (zero_grad(set_to_none=True), forward, backward, step) on random data
+      generated once up front; prints one JSON line
+      {"median_ms","min_ms","max_ms","device","threads","steps","batch","torch"} (human text without --json).
+  /usr/bin/python3 bench/pytorch/dcgan_vae.py save-checkpoint PATH [--c 3] [--z 128] [--seed 0]
+      Writes the seeded module's state_dict (after 2 train steps, so BatchNorm running stats and
+      num_batches_tracked are non-trivial) to PATH, and to PATH + '.probe.safetensors' a fixed input
+      `_probe.x` (4, c, 32, 32) with the eval-mode encoder output `_probe.h` (4, 2z) and the eval-mode
+      decoder output `_probe.xr` (4, c, 32, 32) of `_probe.z` = mu part of `_probe.h`.
+  /usr/bin/python3 bench/pytorch/dcgan_vae.py check-checkpoint PATH [--c 3] [--z 128]
+      Loads an oodgen-written safetensors checkpoint with load_state_dict(strict=True), runs an eval
+      forward; if PATH + '.probe.safetensors' exists, also compares the encoder output against it.
+      Prints "OK <n> parameters" (exit status 0) or an error (exit status 1).
+Importable: `from dcgan_vae import DcganVae, vae_loss, train_step` (put bench/pytorch on sys.path).
+
+Parameter names are PyTorch's own: encoder.0.weight, encoder.3.running_mean, decoder.0.weight, ...
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'scripts', 'py'))
+from st_io import load_file, save_file  # noqa: E402
+
+
+class DcganVae(nn.Module):
+    def __init__(self, c=3, z=128):
+        super().__init__()
+        self.c, self.z = c, z
+        self.encoder = nn.Sequential(
+            nn.Conv2d(c, 64, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(64, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
+            nn.Conv2d(128, 256, 4, 2, 1), nn.BatchNorm2d(256), nn.LeakyReLU(0.2),
+            nn.Flatten(), nn.Linear(4096, 2 * z),
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(z, 4096), nn.Unflatten(1, (256, 4, 4)),
+            nn.ConvTranspose2d(256, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.ReLU(),
+            nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
+            nn.ConvTranspose2d(64, c, 4, 2, 1),
+        )
+
+    def forward(self, x):
+        h = self.encoder(x)
+        mu, logvar = h.chunk(2, dim=1)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        return self.decoder(z), mu, logvar
+
+
+def vae_loss(xr, x, mu, logvar):
+    b = x.shape[0]
+    rec = ((xr - x) ** 2).sum() / b
+    kl = (-0.5 * (1 + logvar - mu ** 2 - torch.exp(logvar)).sum()) / b
+    return rec + kl
+
+
+def train_step(model, opt, x):
+    opt.zero_grad(set_to_none=True)
+    xr, mu, logvar = model(x)
+    loss = vae_loss(xr, x, mu, logvar)
+    loss.backward()
+    opt.step()
+    return loss
+
+
+def count_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def cmd_bench(a):
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    dev = torch.device(a.device)
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        print('CUDA requested but torch.cuda.is_available() is False', file=sys.stderr)
+        return 1
+    torch.manual_seed(a.seed)
+    model = DcganVae(a.c, a.z).to(dev).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.rand(a.batch, a.c, 32, 32, device=dev)  # generated once, before timing
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == 'cuda' else (lambda: None)
+    for _ in range(a.warmup):
+        train_step(model, opt, x)
+    sync()
+    times = []
+    for _ in range(a.steps):
+        sync()
+        t0 = time.perf_counter()
+        train_step(model, opt, x)
+        sync()
+        times.append((time.perf_counter() - t0) * 1000.0)
+    res = {
+        'median_ms': statistics.median(times), 'min_ms': min(times), 'max_ms': max(times),
+        'device': dev.type,
+        'threads': torch.get_num_threads(), 'steps': a.steps, 'batch': a.batch, 'torch': torch.__version__,
+    }
+    if dev.type == 'cuda':
+        res['gpu'] = torch.cuda.get_device_name(dev)
+    if a.json:
+        print(json.dumps(res))
+    else:
+        print(f"dcgan_vae train step on {res['device']} (torch {res['torch']}, {res['threads']} threads, batch {a.batch}): "
+              f"median {res['median_ms']:.2f} ms, min {res['min_ms']:.2f}, max {res['max_ms']:.2f} over {a.steps} steps")
+    return 0
+
+
+def _probe_input(c, n=4):
+    g = torch.Generator().manual_seed(1234)
+    return torch.rand(n, c, 32, 32, generator=g)
+
+
+def cmd_save(a):
+    torch.manual_seed(a.seed)
+    model = DcganVae(a.c, a.z).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(a.seed + 1)
+    for _ in range(2):
+        train_step(model, opt, torch.rand(8, a.c, 32, 32, generator=g))
+    sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    save_file(sd, a.path, {'format': 'pt', 'model': 'dcgan_vae', 'c': str(a.c), 'z': str(a.z)})
+    model.eval()
+    x = _probe_input(a.c)
+    with torch.no_grad():
+        h = model.encoder(x)
+        zmu = h[:, :a.z].contiguous()
+        xr = model.decoder(zmu)
+    save_file({'_probe.x': x, '_probe.h': h.contiguous(), '_probe.z': zmu, '_probe.xr': xr.contiguous()},
+              a.path + '.probe.safetensors', {'c': str(a.c), 'z': str(a.z)})
+    print(f'wrote {a.path} ({len(sd)} tensors, {count_params(model)} parameters) and {a.path}.probe.safetensors')
+    return 0
+
+
+def cmd_check(a):
+    model = DcganVae(a.c, a.z)
+    sd = load_file(a.path)
+    sd = {k: v for k, v in sd.items() if not k.startswith('_probe.')}
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as e:
+        print(f'FAIL: {a.path}: {e}', file=sys.stderr)
+        return 1
+    model.eval()
+    probe = a.path + '.probe.safetensors'
+    with torch.no_grad():
+        if os.path.exists(probe):
+            p = load_file(probe)
+            h = model.encoder(p['_probe.x'])
+            err = (h - p['_probe.h']).abs().max().item()
+            if not err <= a.atol:
+                print(f'FAIL: {a.path}: encoder output differs from probe by {err:.3g} (atol {a.atol})', file=sys.stderr)
+                return 1
+            if '_probe.z' in p and '_probe.xr' in p:
+                xr = model.decoder(p['_probe.z'])
+                err2 = (xr - p['_probe.xr']).abs().max().item()
+                if not err2 <= a.atol:
+                    print(f'FAIL: {a.path}: decoder output differs from probe by {err2:.3g}', file=sys.stderr)
+                    return 1
+        x = torch.rand(2, a.c, 32, 32)
+        xr, mu, logvar = model(x)
+        loss = vae_loss(xr, x, mu, logvar)
+        if xr.shape != x.shape or not torch.isfinite(loss):
+            print(f'FAIL: {a.path}: bad forward (shape {tuple(xr.shape)}, loss {loss.item()})', file=sys.stderr)
+            return 1
+    print(f'OK {count_params(model)} parameters')
+    return 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest='cmd', required=True)
+    b = sub.add_parser('bench')
+    b.add_argument('--device', default='cpu')
+    b.add_argument('--steps', type=int, default=20)
+    b.add_argument('--warmup', type=int, default=3)
+    b.add_argument('--batch', type=int, default=64)
+    b.add_argument('--threads', type=int, default=0, help='torch.set_num_threads (0 = leave default)')
+    b.add_argument('--c', type=int, default=3)
+    b.add_argument('--z', type=int, default=128)
+    b.add_argument('--seed', type=int, default=0)
+    b.add_argument('--json', action='store_true')
+    s = sub.add_parser('save-checkpoint')
+    s.add_argument('path')
+    s.add_argument('--c', type=int, default=3)
+    s.add_argument('--z', type=int, default=128)
+    s.add_argument('--seed', type=int, default=0)
+    c = sub.add_parser('check-checkpoint')
+    c.add_argument('path')
+    c.add_argument('--c', type=int, default=3)
+    c.add_argument('--z', type=int, default=128)
+    c.add_argument('--atol', type=float, default=1e-4)
+    a = ap.parse_args(argv)
+    return {'bench': cmd_bench, 'save-checkpoint': cmd_save, 'check-checkpoint': cmd_check}[a.cmd](a)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
