@@ -1,0 +1,211 @@
+/**
+ * Batches for the engine. The only file of the dataset layer that touches tensors: the engine is loaded lazily
+ * (dynamic import) so reading, checking and previewing data works without the native addon.
+ *
+ * Two modes:
+ *  - host (BatchIterator): images stay in JS memory; each batch is gathered, scaled to [0,1] and optionally
+ *    dequantized on the host, then copied to the device in one transfer.
+ *  - device-resident (DeviceDataset): the whole set is uploaded once (as uint8 when it is uint8, 4x smaller) and
+ *    batches are gathered with index_select on the device; only the index (and the noise, if dequantizing)
+ *    crosses the bus per batch. For sets that fit: Fashion-MNIST at 32x32 is 61 MB as uint8.
+ */
+import { pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
+import { OodgenError } from '../errors.js';
+import { Rng, permutation } from './rng.js';
+import type { ImageSet } from './types.js';
+
+/** What the dataset layer needs from a tensor (src/engine's Tensor has all of it). */
+export interface TensorLike {
+  readonly shape: number[];
+  to(device: string): TensorLike;
+  dispose(): void;
+  float(): TensorLike;
+  add(b: TensorLike | number): TensorLike;
+  mul(b: TensorLike | number): TensorLike;
+  div(b: TensorLike | number): TensorLike;
+}
+
+export interface EngineLike {
+  fromTypedArray(data: ArrayBufferView, shape: number[], opts?: { device?: string; dtype?: 'int64' | 'float32' | 'uint8' | 'int32' }): TensorLike;
+  indexSelect(x: TensorLike, dim: number, index: TensorLike): TensorLike;
+}
+
+let enginePromise: Promise<EngineLike> | undefined;
+
+/** The engine module, or an OodgenError saying why it is not usable. */
+export function loadEngine(): Promise<EngineLike> {
+  enginePromise ??= (async () => {
+    const base = new URL('../engine/index', import.meta.url);
+    // Under tsx the sources are .ts; from dist they are .js.
+    const candidates = ['.js', '.ts'].map((e) => new URL(base.href + e));
+    const found = candidates.find((u) => existsSync(u));
+    if (!found) throw new OodgenError('the tensor engine (src/engine/index) is not available; batches need it');
+    try {
+      return (await import(pathToFileURL(found.pathname).href)) as EngineLike;
+    } catch (e) {
+      throw new OodgenError(`the tensor engine failed to load: ${(e as Error).message}`);
+    }
+  })();
+  return enginePromise;
+}
+
+export interface BatchOptions {
+  batchSize: number;
+  shuffle?: boolean;
+  /** Seeds shuffling and dequantization noise; each epoch uses seed + epoch. */
+  seed?: number;
+  dropLast?: boolean;
+  device?: string;
+  /** Add uniform dequantization noise: x' = (x*255 + u)/256 (see preprocess.ts). For training batches only. */
+  dequantize?: boolean;
+  /** Restrict to these indices (e.g. the train part of trainValSplit). */
+  indices?: Int32Array;
+  epoch?: number;
+}
+
+export interface Batch<T = TensorLike> {
+  x: T;
+  y?: T;
+  /** Positions in the set of the images in this batch. */
+  index: Int32Array;
+}
+
+function checkOptions(set: ImageSet, o: BatchOptions): Int32Array {
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new OodgenError(`batch size must be a positive integer, got ${o.batchSize}`);
+  const n = set.shape[0];
+  const base = o.indices ?? Int32Array.from({ length: n }, (_, i) => i);
+  for (const i of base) if (i < 0 || i >= n) throw new OodgenError(`${set.name}: batch index ${i} outside 0..${n - 1}`);
+  return base;
+}
+
+/** The order of one epoch: the base indices, permuted with seed + epoch when shuffling. */
+export function epochOrder(base: Int32Array, shuffle: boolean, seed: number, epoch: number): Int32Array {
+  if (!shuffle) return base;
+  const p = permutation(base.length, new Rng((seed + epoch * 0x9e3779b1) >>> 0));
+  return Int32Array.from(p, (k) => base[k]!);
+}
+
+/** Host-side gathering, scaling and noise for one batch. Exposed for tests and for engines without a device. */
+export function gatherBatch(set: ImageSet, index: Int32Array, rng?: Rng): { x: Float32Array; y?: Int32Array } {
+  const [, c, h, w] = set.shape;
+  const per = c * h * w;
+  const x = new Float32Array(index.length * per);
+  const src = set.images;
+  const scale = src instanceof Uint8Array ? 1 / 255 : 1;
+  for (let b = 0; b < index.length; b++) {
+    const s0 = index[b]! * per;
+    const d0 = b * per;
+    if (scale === 1) x.set((src as Float32Array).subarray(s0, s0 + per), d0);
+    else for (let k = 0; k < per; k++) x[d0 + k] = src[s0 + k]! * scale;
+  }
+  if (rng) for (let i = 0; i < x.length; i++) x[i] = (x[i]! * 255 + rng.next()) / 256;
+  const out: { x: Float32Array; y?: Int32Array } = { x };
+  if (set.labels) out.y = Int32Array.from(index, (i) => set.labels![i]!);
+  return out;
+}
+
+/** Host-mode batches; iterate it once per epoch (call `setEpoch` to reshuffle). */
+export class BatchIterator implements Iterable<Batch> {
+  private readonly base: Int32Array;
+  private epoch: number;
+
+  constructor(readonly set: ImageSet, readonly opts: BatchOptions, private readonly engine: EngineLike) {
+    this.base = checkOptions(set, opts);
+    this.epoch = opts.epoch ?? 0;
+  }
+
+  /** Batches per epoch. */
+  get length(): number {
+    const n = this.base.length, b = this.opts.batchSize;
+    return this.opts.dropLast ? Math.floor(n / b) : Math.ceil(n / b);
+  }
+
+  setEpoch(e: number): void {
+    this.epoch = e;
+  }
+
+  *[Symbol.iterator](): Iterator<Batch> {
+    const { batchSize, shuffle = false, seed = 0, dropLast = false, device, dequantize = false } = this.opts;
+    const order = epochOrder(this.base, shuffle, seed, this.epoch);
+    const rng = dequantize ? new Rng((seed ^ 0x5bd1e995) + this.epoch) : undefined;
+    const [, c, h, w] = this.set.shape;
+    for (let start = 0; start < order.length; start += batchSize) {
+      const index = order.subarray(start, Math.min(start + batchSize, order.length));
+      if (dropLast && index.length < batchSize) break;
+      const g = gatherBatch(this.set, index, rng);
+      const x = this.engine.fromTypedArray(g.x, [index.length, c, h, w], device ? { device } : {});
+      const batch: Batch = { x, index: index.slice() };
+      if (g.y) batch.y = this.engine.fromTypedArray(g.y, [index.length], { ...(device ? { device } : {}), dtype: 'int64' });
+      yield batch;
+    }
+  }
+}
+
+/** Host-mode batches, loading the engine first. */
+export async function* batches(set: ImageSet, opts: BatchOptions): AsyncGenerator<Batch> {
+  const engine = await loadEngine();
+  yield* new BatchIterator(set, opts, engine);
+}
+
+/** Bytes the set takes on the device in resident mode. */
+export function residentBytes(set: ImageSet): number {
+  return set.images.byteLength + (set.labels ? set.labels.length * 8 : 0);
+}
+
+/** The whole set uploaded once; batches gathered on the device. Call dispose() when done. */
+export class DeviceDataset {
+  readonly x: TensorLike;
+  readonly y?: TensorLike;
+  private readonly isU8: boolean;
+
+  constructor(readonly set: ImageSet, readonly device: string, private readonly engine: EngineLike) {
+    this.isU8 = set.images instanceof Uint8Array;
+    this.x = engine.fromTypedArray(set.images, [...set.shape], { device });
+    if (set.labels) this.y = engine.fromTypedArray(set.labels, [set.labels.length], { device, dtype: 'int64' });
+  }
+
+  static async create(set: ImageSet, device: string): Promise<DeviceDataset> {
+    return new DeviceDataset(set, device, await loadEngine());
+  }
+
+  *batches(opts: Omit<BatchOptions, 'device'>): Generator<Batch> {
+    const base = checkOptions(this.set, opts);
+    const { batchSize, shuffle = false, seed = 0, dropLast = false, dequantize = false, epoch = 0 } = opts;
+    const order = epochOrder(base, shuffle, seed, epoch);
+    const rng = dequantize ? new Rng((seed ^ 0x5bd1e995) + epoch) : undefined;
+    const [, c, h, w] = this.set.shape;
+    const e = this.engine;
+    for (let start = 0; start < order.length; start += batchSize) {
+      const index = order.slice(start, Math.min(start + batchSize, order.length));
+      if (dropLast && index.length < batchSize) break;
+      const idx = e.fromTypedArray(index, [index.length], { device: this.device, dtype: 'int64' });
+      const raw = e.indexSelect(this.x, 0, idx);
+      const f = raw.float();
+      raw.dispose();
+      let x: TensorLike;
+      if (rng) {
+        // (level + u)/256 where level = x*255 (float sets) or the uint8 value itself.
+        const u = e.fromTypedArray(rng.fillUniform(new Float32Array(index.length * c * h * w)), [index.length, c, h, w], { device: this.device });
+        const level = this.isU8 ? f : f.mul(255);
+        const s = level.add(u);
+        x = s.div(256);
+        s.dispose();
+        u.dispose();
+        if (level !== f) level.dispose();
+      } else {
+        x = this.isU8 ? f.div(255) : f;
+      }
+      if (x !== f) f.dispose();
+      const batch: Batch = { x, index };
+      if (this.y) batch.y = e.indexSelect(this.y, 0, idx);
+      idx.dispose();
+      yield batch;
+    }
+  }
+
+  dispose(): void {
+    this.x.dispose();
+    this.y?.dispose();
+  }
+}
