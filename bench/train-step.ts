@@ -56,6 +56,8 @@ export interface TrainStepBenchResult {
   batch: number;
   torch: string;
   engine: 'oodgen';
+  /** Peak resident set size of this process so far, MB. */
+  peak_rss_mb: number;
 }
 
 export function benchTrainStep(o: TrainStepBenchOptions = {}): TrainStepBenchResult {
@@ -97,6 +99,6 @@ export function benchTrainStep(o: TrainStepBenchOptions = {}): TrainStepBenchRes
   return {
     median_ms: median, min_ms: sorted[0], max_ms: sorted[sorted.length - 1],
     live_tensors_before: before, live_tensors_after: after, device, threads: getNumThreads(), steps, warmup, batch,
-    torch: buildInfo().torchVersion, engine: 'oodgen',
+    torch: buildInfo().torchVersion, engine: 'oodgen', peak_rss_mb: process.resourceUsage().maxRSS / 1024,
   };
 }

@@ -40,10 +40,18 @@ const napi_type_tag kTensorTag = {0x6f6f6467656e0001ULL, 0x74656e736f720001ULL};
 const napi_type_tag kOpTag = {0x6f6f6467656e0002ULL, 0x6f70657261746f72ULL};
 const napi_type_tag kGenTag = {0x6f6f6467656e0003ULL, 0x67656e6572617472ULL};
 
-struct TensorBox {
+// Tensors live in a slot table; a JS handle is a type-tagged External whose data word encodes (slot, generation),
+// not a pointer. So a handle used after dispose() is detected (generation mismatch) instead of touching freed
+// memory, and handles need no N-API finalizer: Node defers those to the event loop, so a long synchronous training
+// loop would pile them up. The TypeScript FinalizationRegistry is the backstop for handles never disposed.
+struct Slot {
   at::Tensor t;
-  bool alive = true;
+  uint32_t gen = 0;
+  bool alive = false;
 };
+std::vector<Slot> g_slots;
+std::vector<uint32_t> g_free;
+
 struct OpBox {
   c10::OperatorHandle op;
 };
@@ -77,25 +85,45 @@ Napi::Value throwJs(Napi::Env env, const std::string& msg) {
 
 Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Null();
-  auto* box = new TensorBox{std::move(t), true};
+  uint32_t idx;
+  if (!g_free.empty()) {
+    idx = g_free.back();
+    g_free.pop_back();
+  } else {
+    idx = static_cast<uint32_t>(g_slots.size());
+    g_slots.emplace_back();
+  }
+  Slot& s = g_slots[idx];
+  s.t = std::move(t);
+  s.alive = true;
   g_live.fetch_add(1);
-  auto ext = Napi::External<TensorBox>::New(env, box, [](Napi::Env, TensorBox* b) {
-    if (b->alive) g_live.fetch_sub(1);
-    delete b;
-  });
+  // +1 keeps the encoded word non-zero.
+  uintptr_t word = (static_cast<uintptr_t>(s.gen) << 32) | (static_cast<uintptr_t>(idx) + 1);
+  auto ext = Napi::External<void>::New(env, reinterpret_cast<void*>(word));
   ext.TypeTag(&kTensorTag);
   return ext;
 }
 
-TensorBox* tensorBox(const Napi::Value& v, const char* what) {
-  if (!v.IsExternal() || !v.As<Napi::External<TensorBox>>().CheckTypeTag(&kTensorTag))
+// The live slot a handle refers to, or nullptr if it was disposed.
+Slot* slotOf(const Napi::Value& v, const char* what) {
+  if (!v.IsExternal() || !v.As<Napi::External<void>>().CheckTypeTag(&kTensorTag))
     throw std::invalid_argument(std::string(what) + ": expected a tensor handle");
-  auto* box = v.As<Napi::External<TensorBox>>().Data();
-  if (!box->alive) throw std::invalid_argument(std::string(what) + ": tensor was already disposed");
-  return box;
+  auto word = reinterpret_cast<uintptr_t>(v.As<Napi::External<void>>().Data());
+  uint32_t idx = static_cast<uint32_t>(word & 0xffffffffu) - 1;
+  uint32_t gen = static_cast<uint32_t>(word >> 32);
+  if (idx >= g_slots.size()) throw std::invalid_argument(std::string(what) + ": invalid tensor handle");
+  Slot& s = g_slots[idx];
+  if (!s.alive || s.gen != gen) return nullptr;
+  return &s;
 }
 
-const at::Tensor& tensorOf(const Napi::Value& v, const char* what) { return tensorBox(v, what)->t; }
+at::Tensor& tensorRef(const Napi::Value& v, const char* what) {
+  Slot* s = slotOf(v, what);
+  if (!s) throw std::invalid_argument(std::string(what) + ": tensor was already disposed");
+  return s->t;
+}
+
+const at::Tensor& tensorOf(const Napi::Value& v, const char* what) { return tensorRef(v, what); }
 
 at::Generator genOf(const Napi::Value& v, const char* what) {
   if (!v.IsExternal() || !v.As<Napi::External<GenBox>>().CheckTypeTag(&kGenTag))
@@ -368,12 +396,12 @@ ENTRY(DeviceOf)
 END_ENTRY
 
 ENTRY(Dispose)
-  if (!info[0].IsExternal() || !info[0].As<Napi::External<TensorBox>>().CheckTypeTag(&kTensorTag))
-    throw std::invalid_argument("dispose: expected a tensor handle");
-  auto* box = info[0].As<Napi::External<TensorBox>>().Data();
-  if (box->alive) {
-    box->alive = false;
-    box->t = at::Tensor();
+  Slot* s = slotOf(info[0], "dispose");
+  if (s) {  // disposing twice is a no-op
+    s->t = at::Tensor();
+    s->alive = false;
+    s->gen++;
+    g_free.push_back(static_cast<uint32_t>(s - g_slots.data()));
     g_live.fetch_sub(1);
   }
   return env.Undefined();
@@ -390,7 +418,7 @@ ENTRY(RequiresGrad)
 END_ENTRY
 
 ENTRY(SetRequiresGrad)
-  auto& t = tensorBox(info[0], "setRequiresGrad")->t;
+  auto& t = tensorRef(info[0], "setRequiresGrad");
   t.set_requires_grad(info[1].ToBoolean().Value());
   return env.Undefined();
 END_ENTRY
@@ -401,7 +429,7 @@ END_ENTRY
 
 // setGrad(tensor, grad | null)
 ENTRY(SetGrad)
-  auto& t = tensorBox(info[0], "setGrad")->t;
+  auto& t = tensorRef(info[0], "setGrad");
   if (info[1].IsNull() || info[1].IsUndefined()) t.mutable_grad() = at::Tensor();
   else t.mutable_grad() = tensorOf(info[1], "setGrad grad");
   return env.Undefined();

@@ -31,6 +31,30 @@ export function registerBenchCommands(program: Command): void {
       }
     });
 
+  bench.command('memory')
+    .description('peak RSS of a short and a long training run in fresh processes (the long one must not grow)')
+    .option('--short <n>', 'steps of the short run', int('--short'), 50)
+    .option('--long <n>', 'steps of the long run', int('--long'), 400)
+    .option('--batch <n>', 'batch size', int('--batch'), 64)
+    .option('--json', 'print one JSON line')
+    .action(async (o) => {
+      const run = (steps: number) => {
+        const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../bin/oodgen.js', import.meta.url)), 'bench', 'train-step',
+          '--steps', String(steps), '--warmup', '1', '--batch', String(o.batch), '--json'], { encoding: 'utf8' });
+        if (r.status !== 0) throw new OodgenError(`bench train-step failed: ${r.stderr}`);
+        return JSON.parse(r.stdout.trim().split('\n').pop()!) as { peak_rss_mb: number; live_tensors_before: number; live_tensors_after: number };
+      };
+      const a = run(o.short), b = run(o.long);
+      const res = {
+        short_steps: o.short, long_steps: o.long, short_peak_rss_mb: a.peak_rss_mb, long_peak_rss_mb: b.peak_rss_mb,
+        growth_mb: b.peak_rss_mb - a.peak_rss_mb, within_64mb: b.peak_rss_mb <= a.peak_rss_mb + 64,
+        live_tensors: [b.live_tensors_before, b.live_tensors_after],
+      };
+      if (o.json) console.log(JSON.stringify(res));
+      else console.log(`peak RSS: ${o.short} steps ${a.peak_rss_mb.toFixed(1)} MB, ${o.long} steps ${b.peak_rss_mb.toFixed(1)} MB ` +
+        `(growth ${res.growth_mb.toFixed(1)} MB, ${res.within_64mb ? 'within' : 'OVER'} the 64 MB allowance)`);
+    });
+
   bench.command('compare')
     .description('runs the oodgen and PyTorch training steps side by side (same model, threads, batch) and prints the ratio')
     .option('--device <device>', 'cpu | cuda', 'cpu')
