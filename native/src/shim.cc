@@ -15,11 +15,11 @@
 #include <ATen/Parallel.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/dispatch/Dispatcher.h>
-#include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/variable.h>
 #include <torch/version.h>
+#include <torch/cuda.h>
 #include <sstream>
 
 #include <atomic>
@@ -28,8 +28,15 @@
 #include <string>
 #include <vector>
 
-#ifdef OODGEN_CUDA
-#include <c10/cuda/CUDAFunctions.h>
+// c10::optional became std::optional in libtorch 2.x.
+#if TORCH_VERSION_MAJOR >= 2
+template <typename T>
+using Opt = std::optional<T>;
+#define OPT_NONE std::nullopt
+#else
+template <typename T>
+using Opt = c10::optional<T>;
+#define OPT_NONE c10::nullopt
 #endif
 
 namespace {
@@ -232,10 +239,10 @@ c10::IValue toIValue(const Napi::Value& v, const c10::TypePtr& type, const std::
         case c10::TypeKind::OptionalType: {
           if (!v.IsArray()) throw std::invalid_argument(what + ": expected an array of tensors or nulls");
           auto arr = v.As<Napi::Array>();
-          c10::List<c10::optional<at::Tensor>> out;
+          c10::List<Opt<at::Tensor>> out;
           for (uint32_t i = 0; i < arr.Length(); i++) {
             auto e = arr.Get(i);
-            if (e.IsNull() || e.IsUndefined()) out.push_back(c10::nullopt);
+            if (e.IsNull() || e.IsUndefined()) out.push_back(OPT_NONE);
             else out.push_back(tensorOf(e, what.c_str()));
           }
           return c10::IValue(out);
@@ -468,7 +475,7 @@ ENTRY(ManualSeed)
     std::lock_guard<std::mutex> lock(gen.mutex());
     gen.set_current_seed(seed);
   }
-  int n = at::detail::getCUDAHooks().getNumGPUs();
+  int n = static_cast<int>(torch::cuda::device_count());
   for (int i = 0; i < n; i++) {
     auto gen = at::globalContext().defaultGenerator(c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(i)));
     std::lock_guard<std::mutex> lock(gen.mutex());
@@ -513,13 +520,11 @@ END_ENTRY
 // ---- devices and threads ---------------------------------------------------------------------------
 
 ENTRY(CudaDeviceCount)
-  return Napi::Number::New(env, at::detail::getCUDAHooks().getNumGPUs());
+  return Napi::Number::New(env, static_cast<double>(torch::cuda::device_count()));
 END_ENTRY
 
 ENTRY(Synchronize)
-#ifdef OODGEN_CUDA
-  if (at::detail::getCUDAHooks().getNumGPUs() > 0) c10::cuda::device_synchronize();
-#endif
+  if (torch::cuda::device_count() > 0) torch::cuda::synchronize();
   return env.Undefined();
 END_ENTRY
 

@@ -5,11 +5,17 @@ import { OodgenError } from '../errors.js';
 
 type Register = (program: Command) => void;
 
-/** Command modules, loaded lazily so `oodgen --help` does not load libtorch. */
-const MODULES: [string, string][] = [
-  ['./bench.js', 'registerBenchCommands'],
-  ['./data.js', 'registerDataCommands'],
-  ['./metrics.js', 'registerMetricsCommand'],
+/**
+ * Command modules, loaded lazily so `oodgen --help` does not load libtorch. Literal import() calls (not a
+ * computed path) so bundlers can follow them (scripts/gpu/ bundles the CLI for a machine without node_modules).
+ */
+const MODULES: [() => Promise<Record<string, unknown>>, string][] = [
+  [() => import('./bench.js'), 'registerBenchCommands'],
+  [() => import('./score.js'), 'registerScoreCommands'],
+  [() => import('./data.js'), 'registerDataCommands'],
+  [() => import('./metrics.js'), 'registerMetricsCommand'],
+  [() => import('./latent.js'), 'registerLatentCommand'],
+  [() => import('./train.js'), 'registerTrainCommands'],
 ];
 
 export async function buildProgram(): Promise<Command> {
@@ -27,14 +33,8 @@ export async function buildProgram(): Promise<Command> {
       setNumThreads(n);
     }
   });
-  for (const [path, name] of MODULES) {
-    let mod: Record<string, unknown>;
-    try {
-      mod = await import(path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(path.slice(2, -3))) continue;
-      throw e;
-    }
+  for (const [load, name] of MODULES) {
+    const mod = await load();
     (mod[name] as Register)(program);
   }
   return program;
@@ -44,7 +44,8 @@ export async function main(argv: string[]): Promise<number> {
   const program = await buildProgram();
   try {
     await program.parseAsync(argv);
-    return 0;
+    // A command may set a non-zero status without failing (e.g. `train` interrupted by Ctrl-C: 130).
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
     if (e instanceof OodgenError || (e as Error)?.name === 'OodgenError') {
