@@ -43,7 +43,6 @@ namespace {
 
 std::atomic<int64_t> g_live{0};
 
-const napi_type_tag kTensorTag = {0x6f6f6467656e0001ULL, 0x74656e736f720001ULL};
 const napi_type_tag kOpTag = {0x6f6f6467656e0002ULL, 0x6f70657261746f72ULL};
 const napi_type_tag kGenTag = {0x6f6f6467656e0003ULL, 0x67656e6572617472ULL};
 
@@ -106,15 +105,14 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
   g_live.fetch_add(1);
   // +1 keeps the encoded word non-zero.
   uintptr_t word = (static_cast<uintptr_t>(s.gen) << 32) | (static_cast<uintptr_t>(idx) + 1);
-  auto ext = Napi::External<void>::New(env, reinterpret_cast<void*>(word));
-  ext.TypeTag(&kTensorTag);
-  return ext;
+  // No type tag: tagging costs a property write per handle, and slotOf() validates any External against the
+  // slot table (index range, liveness, generation) without dereferencing it.
+  return Napi::External<void>::New(env, reinterpret_cast<void*>(word));
 }
 
 // The live slot a handle refers to, or nullptr if it was disposed.
 Slot* slotOf(const Napi::Value& v, const char* what) {
-  if (!v.IsExternal() || !v.As<Napi::External<void>>().CheckTypeTag(&kTensorTag))
-    throw std::invalid_argument(std::string(what) + ": expected a tensor handle");
+  if (!v.IsExternal()) throw std::invalid_argument(std::string(what) + ": expected a tensor handle");
   auto word = reinterpret_cast<uintptr_t>(v.As<Napi::External<void>>().Data());
   uint32_t idx = static_cast<uint32_t>(word & 0xffffffffu) - 1;
   uint32_t gen = static_cast<uint32_t>(word >> 32);
@@ -144,7 +142,30 @@ Napi::Value wrapGen(Napi::Env env, at::Generator g) {
   return ext;
 }
 
-int64_t toInt(const Napi::Value& v, const std::string& what) {
+// Names an argument in error messages. Built only when an error is thrown: formatting it for every argument of
+// every call was a measurable share of the per-op overhead.
+struct What {
+  const c10::FunctionSchema* schema = nullptr;
+  size_t idx = 0;
+  const char* plain = "";
+  What(const char* p) : plain(p) {}
+  What(const std::string& p) : plain(p.c_str()) {}
+  What(const c10::FunctionSchema* s, size_t i) : schema(s), idx(i) {}
+  std::string str() const {
+    return schema ? schema->name() + " argument '" + schema->arguments()[idx].name() + "'" : std::string(plain);
+  }
+};
+std::string operator+(const What& w, const char* s) { return w.str() + s; }
+std::string operator+(const What& w, const std::string& s) { return w.str() + s; }
+
+const at::Tensor& tensorArg(const Napi::Value& v, const What& what) {
+  if (!v.IsExternal()) throw std::invalid_argument(what + ": expected a tensor handle");
+  Slot* s = slotOf(v, "tensor argument");
+  if (!s) throw std::invalid_argument(what + ": tensor was already disposed");
+  return s->t;
+}
+
+int64_t toInt(const Napi::Value& v, const What& what) {
   if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1 : 0;
   if (!v.IsNumber()) throw std::invalid_argument(what + ": expected an integer");
   double d = v.As<Napi::Number>().DoubleValue();
@@ -152,7 +173,7 @@ int64_t toInt(const Napi::Value& v, const std::string& what) {
   return static_cast<int64_t>(d);
 }
 
-std::vector<int64_t> toIntVec(const Napi::Value& v, const std::string& what) {
+std::vector<int64_t> toIntVec(const Napi::Value& v, const What& what) {
   std::vector<int64_t> out;
   if (v.IsNumber()) {
     out.push_back(toInt(v, what));
@@ -167,10 +188,10 @@ std::vector<int64_t> toIntVec(const Napi::Value& v, const std::string& what) {
 
 // ---- schema-driven boxing ------------------------------------------------------------------------
 
-c10::IValue toIValue(const Napi::Value& v, const c10::TypePtr& type, const std::string& what) {
+c10::IValue toIValue(const Napi::Value& v, const c10::TypePtr& type, const What& what) {
   switch (type->kind()) {
     case c10::TypeKind::TensorType:
-      return c10::IValue(tensorOf(v, what.c_str()));
+      return c10::IValue(tensorArg(v, what));
     case c10::TypeKind::OptionalType:
       if (v.IsNull() || v.IsUndefined()) return c10::IValue();
       return toIValue(v, type->castRaw<c10::OptionalType>()->getElementType(), what);
@@ -203,7 +224,7 @@ c10::IValue toIValue(const Napi::Value& v, const c10::TypePtr& type, const std::
       if (!v.IsString()) throw std::invalid_argument(what + ": expected a device string such as 'cpu' or 'cuda:0'");
       return c10::IValue(c10::Device(v.As<Napi::String>().Utf8Value()));
     case c10::TypeKind::GeneratorType:
-      return c10::IValue(genOf(v, what.c_str()));
+      return c10::IValue(genOf(v, what.str().c_str()));
     case c10::TypeKind::ListType: {
       auto elem = type->castRaw<c10::ListType>()->getElementType();
       switch (elem->kind()) {
@@ -233,7 +254,7 @@ c10::IValue toIValue(const Napi::Value& v, const c10::TypePtr& type, const std::
           auto arr = v.As<Napi::Array>();
           c10::List<at::Tensor> out;
           out.reserve(arr.Length());
-          for (uint32_t i = 0; i < arr.Length(); i++) out.push_back(tensorOf(arr.Get(i), what.c_str()));
+          for (uint32_t i = 0; i < arr.Length(); i++) out.push_back(tensorArg(arr.Get(i), what));
           return c10::IValue(out);
         }
         case c10::TypeKind::OptionalType: {
@@ -243,7 +264,7 @@ c10::IValue toIValue(const Napi::Value& v, const c10::TypePtr& type, const std::
           for (uint32_t i = 0; i < arr.Length(); i++) {
             auto e = arr.Get(i);
             if (e.IsNull() || e.IsUndefined()) out.push_back(OPT_NONE);
-            else out.push_back(tensorOf(e, what.c_str()));
+            else out.push_back(tensorArg(e, what));
           }
           return c10::IValue(out);
         }
@@ -339,7 +360,7 @@ ENTRY(Call)
       if (args[i].type()->kind() != c10::TypeKind::OptionalType)
         throw std::invalid_argument(schema.name() + ": missing argument '" + args[i].name() + "'");
     }
-    stack.push_back(toIValue(v, args[i].type(), schema.name() + " argument '" + args[i].name() + "'"));
+    stack.push_back(toIValue(v, args[i].type(), What(&schema, i)));
   }
   op.callBoxed(&stack);
   if (stack.empty()) return env.Undefined();
@@ -439,6 +460,21 @@ ENTRY(SetGrad)
   auto& t = tensorRef(info[0], "setGrad");
   if (info[1].IsNull() || info[1].IsUndefined()) t.mutable_grad() = at::Tensor();
   else t.mutable_grad() = tensorOf(info[1], "setGrad grad");
+  return env.Undefined();
+END_ENTRY
+
+// grads(tensors[]) -> (grad handle | null)[]: one call for a whole parameter list
+ENTRY(Grads)
+  auto arr = info[0].As<Napi::Array>();
+  auto out = Napi::Array::New(env, arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); i++) out.Set(i, wrapTensor(env, tensorOf(arr.Get(i), "grads").grad()));
+  return out;
+END_ENTRY
+
+// clearGrads(tensors[]): sets every .grad to undefined (zero_grad(set_to_none=True))
+ENTRY(ClearGrads)
+  auto arr = info[0].As<Napi::Array>();
+  for (uint32_t i = 0; i < arr.Length(); i++) tensorRef(arr.Get(i), "clearGrads").mutable_grad() = at::Tensor();
   return env.Undefined();
 END_ENTRY
 
@@ -565,6 +601,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("grad", Napi::Function::New(env, Grad));
   exports.Set("setGrad", Napi::Function::New(env, SetGrad));
   exports.Set("backward", Napi::Function::New(env, Backward));
+  exports.Set("grads", Napi::Function::New(env, Grads));
+  exports.Set("clearGrads", Napi::Function::New(env, ClearGrads));
   exports.Set("gradEnabled", Napi::Function::New(env, GradEnabled));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
   exports.Set("defaultGenerator", Napi::Function::New(env, DefaultGenerator));

@@ -37,6 +37,14 @@ export OODGEN_NATIVE=$W/oodgen_native.node
 OOD="node $W/oodgen.mjs"
 $OOD bench train-step --device cuda --steps 5 --warmup 2 --json | tee -a "$OUT/run.log" || { log "SMOKE FAILED"; exit 4; }
 
+if [ "${ONLY_BENCH:-0}" = 1 ]; then
+  for r in 1 2 3 4; do
+    $OOD bench train-step --device cuda --steps 300 --warmup 30 --json >> "$OUT/bench.jsonl"
+    python3 bench/pytorch/dcgan_vae.py bench --device cuda --steps 300 --warmup 30 --json >> "$OUT/bench.jsonl"
+  done
+  cat "$OUT/bench.jsonl"; log "done (bench only)"; exit 0
+fi
+
 log "op fixtures on cuda"
 OODGEN_TEST_DEVICE=cuda OODGEN_TEST_ATOL_SCALE=${ATOL_SCALE:-50} OODGEN_FIXTURES=$ROOT/tests/fixtures/ \
   timeout 120 node --test $W/ops-test.mjs > "$OUT/ops-cuda.txt" 2>&1
@@ -52,7 +60,7 @@ cat "$OUT/bench.jsonl" | tee -a "$OUT/run.log"
 
 log "Soft-IntroVAE on CelebA 32x32, $TRAIN_MIN min"
 RUN=$W/run-sintro-celeba
-$OOD train --model sintro --data $ROOT/.gpu/celeba32-train.safetensors --device cuda --time-budget "$TRAIN_MIN" \
+$OOD train --model sintro --data $ROOT/.gpu/celeba32-train.safetensors --channels 3 --device cuda --patience 0 --time-budget "$TRAIN_MIN" \
   --z-dim 128 --batch-size 32 --lr 2e-4 --seed 0 --progress json --out $RUN > $W/train.log 2>&1
 log "train exit $?"; tail -8 $W/train.log | tee -a "$OUT/run.log"
 # at most 8 files come back: run.log, ops-cuda.txt, bench.jsonl + these five

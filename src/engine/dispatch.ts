@@ -48,9 +48,14 @@ export function fromNative(v: NativeValue): unknown {
 /** Calls an operator; returns Tensors, numbers, booleans, null or arrays of those. */
 export function callOp(qualified: string, args: unknown[]): unknown {
   const h = opHandle(qualified);
+  const nat = new Array(args.length);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    nat[i] = a instanceof Tensor ? a.handle : Array.isArray(a) ? a.map(toNative) : a;
+  }
   let out: NativeValue;
   try {
-    out = native.call(h, args.map(toNative));
+    out = native.call(h, nat);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw new Error(`${qualified}(${args.map(describe).join(', ')}): ${msg}`);

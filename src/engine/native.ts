@@ -27,6 +27,8 @@ export interface NativeBinding {
   setRequiresGrad(t: TensorHandle, value: boolean): void;
   grad(t: TensorHandle): TensorHandle | null;
   setGrad(t: TensorHandle, g: TensorHandle | null): void;
+  grads(ts: TensorHandle[]): (TensorHandle | null)[];
+  clearGrads(ts: TensorHandle[]): void;
   backward(outputs: TensorHandle[], grads: TensorHandle[] | null, retainGraph: boolean, createGraph: boolean): void;
   gradEnabled(value?: boolean): boolean;
   manualSeed(seed: number): void;

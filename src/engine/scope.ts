@@ -5,13 +5,17 @@ import type { Tensor } from './tensor.js';
 
 const stack: Set<Tensor>[] = [];
 
-export function track(t: Tensor): void {
-  if (stack.length > 0) stack[stack.length - 1].add(t);
+/** Adds a new tensor to the innermost scope; false when no scope is open. */
+export function track(t: Tensor): boolean {
+  if (stack.length === 0) return false;
+  stack[stack.length - 1].add(t);
+  return true;
 }
 
-/** Removes a tensor from every open scope so `tidy` will not free it. */
+/** Removes a tensor from every open scope so `tidy` will not free it (the FinalizationRegistry then backs it up). */
 export function keep<T extends Tensor>(t: T): T {
   for (const s of stack) s.delete(t);
+  t._guard();
   return t;
 }
 
@@ -53,7 +57,11 @@ export function tidy<T>(fn: () => T): T {
     try { collect(result!, survivors); } catch { /* fn threw */ }
     for (const t of scope) if (!survivors.has(t)) t.dispose();
     const parent = stack[stack.length - 1];
-    if (parent) for (const t of survivors) if (!t.isDisposed) parent.add(t);
+    for (const t of survivors) {
+      if (t.isDisposed) continue;
+      if (parent) parent.add(t);
+      else t._guard();
+    }
   }
   return result;
 }

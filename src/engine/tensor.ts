@@ -9,6 +9,7 @@ const registry = new FinalizationRegistry<TensorHandle>((h) => {
   try { native.dispose(h); } catch { /* already gone */ }
 });
 
+
 type Scalarish = Tensor | number;
 
 export class Tensor {
@@ -16,11 +17,22 @@ export class Tensor {
   private _h: TensorHandle | null;
   private _shape: number[] | null = null;
   private _dtype: DType | null = null;
+  private _registered = false;
 
   constructor(handle: TensorHandle) {
     this._h = handle;
-    registry.register(this, handle, this);
-    track(this);
+    if (!track(this)) this._guard();
+  }
+
+  /**
+   * @internal Registers this tensor with the backstop registry. Tensors created inside a tidy() scope are
+   * registered only if they leave every scope (returned to the top level or keep()-ed): registering every
+   * temporary cost as much as a small op.
+   */
+  _guard(): void {
+    if (this._registered || this._h === null) return;
+    registry.register(this, this._h, this);
+    this._registered = true;
   }
 
   /** The native handle; throws if disposed. */
@@ -35,7 +47,8 @@ export class Tensor {
 
   dispose(): void {
     if (this._h === null) return;
-    registry.unregister(this);
+    if (this._registered) registry.unregister(this);
+    this._registered = false;
     native.dispose(this._h);
     this._h = null;
   }
@@ -44,16 +57,18 @@ export class Tensor {
   replaceWith(other: Tensor): void {
     const h = other._h;
     if (h === null) throw new Error('replaceWith: source tensor is disposed');
-    registry.unregister(other);
+    if (other._registered) registry.unregister(other);
+    other._registered = false;
     other._h = null;
     if (this._h !== null) {
-      registry.unregister(this);
+      if (this._registered) registry.unregister(this);
       native.dispose(this._h);
     }
     this._h = h;
     this._shape = null;
     this._dtype = null;
-    registry.register(this, h, this);
+    this._registered = false;
+    this._guard();
   }
 
   get shape(): number[] {

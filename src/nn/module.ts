@@ -1,7 +1,7 @@
 // Module: named parameters, buffers and submodules with PyTorch's state_dict naming ("encoder.3.running_mean").
 import { Tensor } from '../engine/tensor.js';
 import { keep, tidy } from '../engine/scope.js';
-import { noGrad } from '../engine/autograd.js';
+import { noGrad, clearGrads } from '../engine/autograd.js';
 import { copy_, toDevice, toDtype, detach } from '../engine/ops/index.js';
 
 export abstract class Module {
@@ -126,7 +126,7 @@ export abstract class Module {
 
   /** Clears accumulated gradients (set to none, like zero_grad(set_to_none=True)). */
   zeroGrad(): void {
-    for (const p of this.parameters()) p.setGrad(null);
+    clearGrads(this.parameters());
   }
 
   numParameters(): number {

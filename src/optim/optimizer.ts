@@ -1,7 +1,7 @@
 // Optimizer base: parameters, zeroGrad, and a state that saves to tensors + JSON so a run resumes exactly.
 import type { Tensor } from '../engine/tensor.js';
 import { keep, tidy } from '../engine/scope.js';
-import { noGrad } from '../engine/autograd.js';
+import { noGrad, gradsOf, clearGrads } from '../engine/autograd.js';
 import { zerosLike, copy_ } from '../engine/ops/index.js';
 
 export interface OptimizerState {
@@ -24,7 +24,7 @@ export abstract class Optimizer {
 
   /** Clears gradients (set to none). */
   zeroGrad(): void {
-    for (const p of this.params) p.setGrad(null);
+    clearGrads(this.params);
   }
 
   /** The slot tensors of one kind, created as zeros on first use (so the optimizer follows Module.to()). */
@@ -40,8 +40,9 @@ export abstract class Optimizer {
   /** Parameters that have a gradient, with their gradients and indices. Gradients belong to the caller's scope. */
   protected withGrads(): { idx: number[]; params: Tensor[]; grads: Tensor[] } {
     const idx: number[] = [], params: Tensor[] = [], grads: Tensor[] = [];
+    const all = gradsOf(this.params);
     this.params.forEach((p, i) => {
-      const g = p.grad();
+      const g = all[i];
       if (g) {
         idx.push(i);
         params.push(p);
