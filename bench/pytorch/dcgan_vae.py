@@ -15,6 +15,9 @@ Usage (from the repository root; needs torch, works on 1.13 and 2.x):
       Loads an oodgen-written safetensors checkpoint with load_state_dict(strict=True), runs an eval
       forward; if PATH + '.probe.safetensors' exists, also compares the encoder output against it.
       Prints "OK <n> parameters" (exit status 0) or an error (exit status 1).
+  /usr/bin/python3 bench/pytorch/dcgan_vae.py check-run RUN_DIR
+      Reads an oodgen run folder's config.json (kind, decoder, channels, zDim, width, imageSize, sigma2), builds the
+      matching PyTorch model and loads model.safetensors (and best.safetensors) with strict=True; eval forward.
 Importable: `from dcgan_vae import DcganVae, vae_loss, train_step` (put bench/pytorch on sys.path).
 
 Parameter names are PyTorch's own: encoder.0.weight, encoder.3.running_mean, decoder.0.weight, ...
@@ -34,24 +37,37 @@ from st_io import load_file, save_file  # noqa: E402
 
 
 class DcganVae(nn.Module):
-    def __init__(self, c=3, z=128):
+    """The DCGAN VAE of oodgen's src/models/dcgan.ts + vae.ts. Defaults: the reference (c=3, z=128, width 64, 32x32).
+
+    kind 'ae' has a z-wide encoder output; decoder 'categorical' emits 256*c channels; sigma2 'learned' adds the
+    top-level parameter log_sigma2 of shape (c,)."""
+
+    def __init__(self, c=3, z=128, width=64, image_size=32, decoder='gaussian', kind='vae', sigma2=None):
         super().__init__()
-        self.c, self.z = c, z
+        self.c, self.z, self.kind, self.decoder_type = c, z, kind, decoder
+        w = width
+        if decoder == 'gaussian' and sigma2 == 'learned':
+            self.log_sigma2 = nn.Parameter(torch.zeros(c))
+        enc_out = z if kind == 'ae' else 2 * z
+        out_c = 256 * c if decoder == 'categorical' else c
+        k3 = 4 if image_size == 32 else 3  # 28x28: 14 -> 7 -> 4 with a 3x3 third conv / first deconv
         self.encoder = nn.Sequential(
-            nn.Conv2d(c, 64, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(64, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
-            nn.Conv2d(128, 256, 4, 2, 1), nn.BatchNorm2d(256), nn.LeakyReLU(0.2),
-            nn.Flatten(), nn.Linear(4096, 2 * z),
+            nn.Conv2d(c, w, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(w, 2 * w, 4, 2, 1), nn.BatchNorm2d(2 * w), nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * w, 4 * w, k3, 2, 1), nn.BatchNorm2d(4 * w), nn.LeakyReLU(0.2),
+            nn.Flatten(), nn.Linear(4 * w * 16, enc_out),
         )
         self.decoder = nn.Sequential(
-            nn.Linear(z, 4096), nn.Unflatten(1, (256, 4, 4)),
-            nn.ConvTranspose2d(256, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.ReLU(),
-            nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
-            nn.ConvTranspose2d(64, c, 4, 2, 1),
+            nn.Linear(z, 4 * w * 16), nn.Unflatten(1, (4 * w, 4, 4)),
+            nn.ConvTranspose2d(4 * w, 2 * w, k3, 2, 1), nn.BatchNorm2d(2 * w), nn.ReLU(),
+            nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.BatchNorm2d(w), nn.ReLU(),
+            nn.ConvTranspose2d(w, out_c, 4, 2, 1),
         )
 
     def forward(self, x):
         h = self.encoder(x)
+        if self.kind == 'ae':
+            return self.decoder(h), h, torch.zeros_like(h)
         mu, logvar = h.chunk(2, dim=1)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
         return self.decoder(z), mu, logvar
@@ -175,6 +191,34 @@ def cmd_check(a):
     return 0
 
 
+def cmd_check_run(a):
+    """Loads an oodgen run folder's model.safetensors (and best.safetensors if present) into the matching PyTorch model."""
+    with open(os.path.join(a.run, 'config.json')) as f:
+        cfg = json.load(f)
+    m = cfg['model']
+    size = m['imageSize']
+    names = ['model.safetensors'] + (['best.safetensors'] if os.path.exists(os.path.join(a.run, 'best.safetensors')) else [])
+    for name in names:
+        model = DcganVae(m['channels'], m['zDim'], m['width'], size, m['decoder'], 'ae' if m['kind'] == 'ae' else 'vae', m.get('sigma2'))
+        sd = load_file(os.path.join(a.run, name))
+        try:
+            model.load_state_dict(sd, strict=True)
+        except RuntimeError as e:
+            print(f'FAIL: {a.run}/{name}: {e}', file=sys.stderr)
+            return 1
+        model.eval()
+        with torch.no_grad():
+            x = torch.rand(2, m['channels'], size, size)
+            xr, mu, logvar = model(x)
+            want = (2, 256 * m['channels'], size, size) if m['decoder'] == 'categorical' else (2, m['channels'], size, size)
+            if tuple(xr.shape) != want or not torch.isfinite(xr).all():
+                print(f'FAIL: {a.run}/{name}: bad forward (shape {tuple(xr.shape)}, want {want})', file=sys.stderr)
+                return 1
+        print(f'OK {a.run}/{name}: {m["kind"]}/{m["decoder"]} c={m["channels"]} z={m["zDim"]} width={m["width"]} {size}x{size}, '
+              f'{len(sd)} tensors, {count_params(model)} parameters (torch {torch.__version__})')
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest='cmd', required=True)
@@ -198,8 +242,10 @@ def main(argv=None):
     c.add_argument('--c', type=int, default=3)
     c.add_argument('--z', type=int, default=128)
     c.add_argument('--atol', type=float, default=1e-4)
+    r = sub.add_parser('check-run')
+    r.add_argument('run')
     a = ap.parse_args(argv)
-    return {'bench': cmd_bench, 'save-checkpoint': cmd_save, 'check-checkpoint': cmd_check}[a.cmd](a)
+    return {'bench': cmd_bench, 'save-checkpoint': cmd_save, 'check-checkpoint': cmd_check, 'check-run': cmd_check_run}[a.cmd](a)
 
 
 if __name__ == '__main__':

@@ -1,0 +1,26 @@
+// The deterministic autoencoder: the VAE's encoder/decoder with a point code z = encoder(x) (no posterior noise, no
+// KL). The seed's degenerate baseline (Chen 2021, Fig. 3.3): its "likelihood" log p(x | z(x)) is a reconstruction
+// score, not a bound on log p(x), and its prior samples are meaningless without a regularised code space.
+import type { Tensor } from '../engine/tensor.js';
+import type { Generator } from '../engine/random.js';
+import { zerosLike } from '../engine/ops/index.js';
+import type { ModelConfig, Posterior } from './types.js';
+import { LatentBase, type ElboTerms, type ModelInitOptions } from './vae.js';
+
+export class AE extends LatentBase {
+  constructor(config: ModelConfig, o: ModelInitOptions = {}) {
+    if (config.decoder === 'categorical') throw new Error('AE: a categorical decoder is not supported (use gaussian or bernoulli)');
+    super(config, config.zDim, o);
+  }
+
+  encode(x: Tensor): Posterior {
+    return { mu: this.encoder.forward(x), logvar: null };
+  }
+
+  /** log p(x | z = encoder(x)); kl is zero, elbo = logLik (a reconstruction score, not a bound). */
+  elboTerms(x: Tensor, _generator?: Generator): ElboTerms {
+    const z = this.encoder.forward(x);
+    const logLik = this.logLikelihood(x, this.decode(z));
+    return { logLik, kl: zerosLike(logLik), elbo: logLik };
+  }
+}

@@ -1,0 +1,170 @@
+// The VAE family (Kingma & Welling 2014) on the DCGAN encoder/decoder: Gaussian posterior q(z|x) = N(mu, diag(exp
+// logvar)), standard normal prior, and a decoder likelihood from likelihoods.ts (gaussian with a fixed or learned
+// variance, bernoulli, or 256-way categorical). beta weights the KL term (beta-VAE; beta = 1 is the plain ELBO).
+//
+// PyTorch naming: children `encoder` and `decoder` (nn.Sequential, see dcgan.ts) and, for a learned Gaussian
+// variance, a top-level parameter `log_sigma2` of shape (C,). The reference configuration (gaussian, c = 3, z = 128,
+// width 64, 32x32, fixed variance) has exactly the state_dict of bench/pytorch/dcgan_vae.py.
+import { Tensor } from '../engine/tensor.js';
+import type { Generator } from '../engine/random.js';
+import { add, chunkAll, exp, full, mul, randn, sub, mean as meanOp } from '../engine/ops/index.js';
+import { Module } from '../nn/module.js';
+import type { Sequential } from '../nn/sequential.js';
+import { dcganDecoder, dcganEncoder } from './dcgan.js';
+import {
+  bernoulliLogLik, bernoulliMean, categoricalLogits, categoricalLogLik, categoricalMean, decoderOutChannels, gaussianLogLik,
+  gaussianMean, klStdNormal,
+} from './likelihoods.js';
+import type { LatentModel, ModelConfig, Posterior } from './types.js';
+
+export interface ModelInitOptions {
+  /** Seeds the parameter initialisation (default: libtorch's default generator). */
+  generator?: Generator;
+}
+
+/** Per-sample pieces of the (beta-)ELBO, each (B,). */
+export interface ElboTerms {
+  /** log p(x|z) at one posterior sample, nats. */
+  logLik: Tensor;
+  /** KL(q(z|x) || p(z)), nats (zeros for an AE). */
+  kl: Tensor;
+  /** logLik - kl: the ELBO (beta = 1), nats. */
+  elbo: Tensor;
+}
+
+/** Standard normal noise of a given shape drawn on the CPU from `generator` and moved to `device`. */
+export function cpuNoise(shape: number[], device: string, generator?: Generator): Tensor {
+  const e = randn(shape, generator ? { generator } : {});
+  if (device === 'cpu') return e;
+  const d = e.to(device);
+  e.dispose();
+  return d;
+}
+
+/** z = mu + exp(logvar / 2) * eps, with eps drawn on the CPU from generator (so a run's noise stream is reproducible and saveable on any device). */
+export function reparameterize(mu: Tensor, logvar: Tensor, generator?: Generator): Tensor {
+  const eps = cpuNoise(mu.shape, mu.device, generator);
+  return add(mu, mul(exp(mul(logvar, 0.5)), eps));
+}
+
+/**
+ * Shared machinery of every model family: the DCGAN pair, the decoder likelihood, sampling. Subclasses say whether
+ * the code is stochastic (VAE, Soft-IntroVAE) or deterministic (AE).
+ */
+export abstract class LatentBase extends Module implements LatentModel {
+  readonly encoder: Sequential;
+  readonly decoder: Sequential;
+  /** The learned per-channel Gaussian log-variance (`log_sigma2`), or null. */
+  readonly logSigma2: Tensor | null;
+
+  protected constructor(readonly config: ModelConfig, encoderOut: number, o: ModelInitOptions = {}) {
+    super();
+    const { channels, zDim, width, imageSize, decoder } = config;
+    const sigma2 = config.sigma2 ?? 1;
+    if (decoder === 'gaussian' && sigma2 === 'learned') {
+      this.logSigma2 = this.registerParameter('log_sigma2', full([channels], 0));
+    } else {
+      this.logSigma2 = null;
+      if (decoder === 'gaussian' && !(typeof sigma2 === 'number' && sigma2 > 0 && Number.isFinite(sigma2))) {
+        throw new Error(`gaussian decoder: sigma2 must be a positive number or 'learned', got ${sigma2}`);
+      }
+    }
+    const dc = { channels, zDim, width, imageSize, encoderOut, generator: o.generator };
+    this.encoder = this.registerModule('encoder', dcganEncoder(dc));
+    this.decoder = this.registerModule('decoder', dcganDecoder({ ...dc, outChannels: decoderOutChannels(decoder, channels) }));
+  }
+
+  abstract encode(x: Tensor): Posterior;
+
+  get continuousLikelihood(): boolean {
+    return this.config.decoder === 'gaussian';
+  }
+
+  /** The fixed log-variance, or the learned tensor. */
+  protected gaussianLogSigma2(): number | Tensor {
+    if (this.logSigma2) return this.logSigma2;
+    return Math.log(typeof this.config.sigma2 === 'number' ? this.config.sigma2 : 1);
+  }
+
+  decode(z: Tensor): Tensor {
+    const raw = this.decoder.forward(z);
+    if (this.config.decoder !== 'categorical') return raw;
+    const out = categoricalLogits(raw, this.config.channels);
+    raw.dispose();
+    return out;
+  }
+
+  logLikelihood(x: Tensor, decoded: Tensor): Tensor {
+    switch (this.config.decoder) {
+      case 'gaussian': return gaussianLogLik(x, decoded, this.gaussianLogSigma2());
+      case 'bernoulli': return bernoulliLogLik(x, decoded);
+      case 'categorical': return categoricalLogLik(x, decoded);
+    }
+  }
+
+  mean(decoded: Tensor): Tensor {
+    switch (this.config.decoder) {
+      case 'gaussian': return gaussianMean(decoded);
+      case 'bernoulli': return bernoulliMean(decoded);
+      case 'categorical': return categoricalMean(decoded);
+    }
+  }
+
+  /** The code used for a reconstruction: the posterior mean. */
+  code(x: Tensor): Tensor {
+    const p = this.encode(x);
+    p.logvar?.dispose();
+    return p.mu;
+  }
+
+  sample(n: number, opts: { temperature?: number; generator?: Generator } = {}): Tensor {
+    const t = opts.temperature ?? 1;
+    const z = mul(cpuNoise([n, this.config.zDim], this.device, opts.generator), t);
+    return this.mean(this.decode(z));
+  }
+
+  /** Mean reconstruction of x through the posterior mean, (B, C, H, W) in [0, 1]. */
+  reconstruct(x: Tensor): Tensor {
+    return this.mean(this.decode(this.code(x)));
+  }
+
+  /** The ELBO pieces at one posterior sample (the posterior mean for an AE). */
+  abstract elboTerms(x: Tensor, generator?: Generator): ElboTerms;
+
+  /**
+   * The training loss (a scalar): -mean(logLik - beta * KL) over the batch, and its terms as batch means
+   * (loss, rec = -logLik, kl, elbo).
+   */
+  loss(x: Tensor, generator?: Generator): { loss: Tensor; terms: Record<string, Tensor> } {
+    const { logLik, kl, elbo } = this.elboTerms(x, generator);
+    const beta = this.config.beta ?? 1;
+    const loss = mul(meanOp(sub(logLik, mul(kl, beta))), -1);
+    return { loss, terms: { rec: mul(meanOp(logLik), -1), kl: meanOp(kl), elbo: meanOp(elbo) } };
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.reconstruct(x);
+  }
+}
+
+export class VAE extends LatentBase {
+  constructor(config: ModelConfig, o: ModelInitOptions = {}) {
+    super(config, 2 * config.zDim, o);
+  }
+
+  encode(x: Tensor): Posterior {
+    const h = this.encoder.forward(x);
+    const [mu, logvar] = chunkAll(h, 2, 1);
+    h.dispose();
+    return { mu, logvar };
+  }
+
+  elboTerms(x: Tensor, generator?: Generator): ElboTerms {
+    const { mu, logvar } = this.encode(x);
+    const z = reparameterize(mu, logvar!, generator);
+    const logLik = this.logLikelihood(x, this.decode(z));
+    const kl = klStdNormal(mu, logvar!);
+    return { logLik, kl, elbo: sub(logLik, kl) };
+  }
+}
+

@@ -1,0 +1,429 @@
+// The training loop of every model family: Adam, epochs / step / wall-clock budgets, validation ELBO each epoch
+// with early stopping (Chen 2021, section 3.3.3), JSON-lines log, atomic checkpoints every N steps and at the end,
+// exact resume, Ctrl-C that saves before exiting, and the final sample / reconstruction grids.
+//
+// Determinism: parameter init, data order, dequantization noise and reparameterisation noise all come from seeded
+// sources whose state is saved: the init Generator (seed), the epoch order (a pure function of seed and epoch, so
+// the position within the epoch is enough), and one CPU noise Generator (its state goes into state.json). Noise is
+// drawn on the CPU and moved, so a CUDA run has the same stream. Same seed on CPU -> same weights; a run stopped at
+// step k and resumed ends bit-identical to an uninterrupted one.
+import { existsSync, mkdirSync, readFileSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import cliProgress from 'cli-progress';
+import { Generator } from '../engine/random.js';
+import { tidy } from '../engine/scope.js';
+import { buildInfo, resolveDevice } from '../engine/device.js';
+import type { Tensor } from '../engine/tensor.js';
+import { Adam } from '../optim/adam.js';
+import { loadTensors, saveStateDict, saveTensors, loadStateDict } from '../io/checkpoint.js';
+import { OodgenError } from '../errors.js';
+import { epochOrder } from '../data/batches.js';
+import { subset, trainValSplit } from '../data/preprocess.js';
+import type { ImageSet, PreprocessingRecord } from '../data/types.js';
+import { loadDataset } from '../data/registry.js';
+import { createModel } from '../models/factory.js';
+import type { ModelConfig } from '../models/types.js';
+import type { LatentBase } from '../models/vae.js';
+import { sintroStep, type SintroHyper } from '../models/sintro.js';
+import {
+  RUN_FILES, readRunConfig, readRunState, writeFileAtomic, writeJsonAtomic, type RunConfig, type RunState,
+} from './run.js';
+import { batchTensor, dequantizeTensor, evaluateElbo, writeReconstructionGrid, writeSampleGrid } from './evaluate.js';
+
+export interface TrainOptions {
+  /** Run folder. */
+  out: string;
+  /** Continue the run in `out` exactly where its last checkpoint left it (model, data and hyper-parameters from its config.json). */
+  resume?: boolean;
+  model?: ModelConfig;
+  /** Dataset spec for loadDataset (e.g. fashion-mnist:train), unless `trainSet` is given. */
+  data?: string;
+  /** In-memory training images (tests); `data` is then only a label. */
+  trainSet?: ImageSet;
+  preprocessing?: PreprocessingRecord | null;
+  limit?: number;
+  valFraction?: number;
+  valLimit?: number;
+  dequantize?: boolean;
+  batchSize?: number;
+  lr?: number;
+  betas?: [number, number];
+  epochs?: number | null;
+  maxSteps?: number | null;
+  /** Minutes of training for this invocation. */
+  timeBudgetMin?: number | null;
+  checkpointEvery?: number;
+  logEvery?: number;
+  /** Epochs without a better validation ELBO before stopping; null: never stop early. */
+  patience?: number | null;
+  sintro?: SintroHyper;
+  seed?: number;
+  device?: string;
+  /** 'auto': a bar on a TTY, else a JSON line every logEvery steps; 'none' for tests. */
+  progress?: 'auto' | 'bar' | 'json' | 'none';
+  /** Install a SIGINT/SIGTERM handler that saves a checkpoint and stops (the CLI sets this). */
+  handleSignals?: boolean;
+  signal?: AbortSignal;
+  /** Write samples.png / reconstructions.png at the end (default true). */
+  grids?: boolean;
+  /** Prior samples for the decoder BN adaptation of samples.png (0: none). */
+  bnAdaptSamples?: number;
+  command?: string;
+}
+
+export interface TrainResult {
+  out: string;
+  step: number;
+  epoch: number;
+  stopReason: string;
+  bestVal: number | null;
+  lastVal: number | null;
+  elapsedMs: number;
+  config: RunConfig;
+}
+
+const b64 = (u: Uint8Array): string => Buffer.from(u).toString('base64');
+const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
+
+interface Optimizers {
+  main?: Adam;
+  encoder?: Adam;
+  decoder?: Adam;
+}
+
+function makeOptimizers(model: LatentBase, cfg: RunConfig): Optimizers {
+  const o = { lr: cfg.training.lr, betas: cfg.training.betas };
+  if (cfg.model.kind === 'sintro') return { encoder: new Adam(model.encoder.parameters(), o), decoder: new Adam(model.decoder.parameters(), o) };
+  return { main: new Adam(model.parameters(), o) };
+}
+
+function saveOptimizers(path: string, opts: Optimizers, step: number): void {
+  const tensors = new Map<string, Tensor>();
+  const meta: Record<string, unknown> = {};
+  for (const [name, opt] of Object.entries(opts) as [string, Adam][]) {
+    const s = opt.stateDict();
+    for (const [k, t] of s.tensors) tensors.set(`${name}.${k}`, t);
+    meta[name] = s.meta;
+  }
+  saveTensors(path, tensors, { optimizers: JSON.stringify(meta), step: String(step) });
+}
+
+function loadOptimizers(path: string, opts: Optimizers): void {
+  if (!existsSync(path)) throw new OodgenError(`${path}: missing (optimizer state); cannot resume exactly`);
+  const { tensors, metadata } = loadTensors(path);
+  try {
+    const meta = JSON.parse(metadata.optimizers ?? '{}') as Record<string, Record<string, number | string | boolean>>;
+    for (const [name, opt] of Object.entries(opts) as [string, Adam][]) {
+      if (!meta[name]) throw new Error(`no state for optimizer '${name}'`);
+      const mine = new Map<string, Tensor>();
+      for (const [k, t] of tensors) if (k.startsWith(`${name}.`)) mine.set(k.slice(name.length + 1), t);
+      opt.loadStateDict({ tensors: mine, meta: meta[name] });
+    }
+  } catch (e) {
+    throw new OodgenError(`${path}: ${(e as Error).message}`);
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
+}
+
+function disposeOptimizers(opts: Optimizers): void {
+  for (const o of Object.values(opts)) (o as Adam).dispose();
+}
+
+/** Loads the training images and splits off validation. */
+async function prepareData(cfg: RunConfig, opts: TrainOptions): Promise<{ train: ImageSet; val: ImageSet; preprocessing: PreprocessingRecord | null }> {
+  let set: ImageSet;
+  let preprocessing: PreprocessingRecord | null = null;
+  if (opts.trainSet) {
+    set = opts.trainSet;
+    preprocessing = opts.preprocessing ?? null;
+  } else {
+    const r = await loadDataset(cfg.data.train, { imageSize: cfg.data.imageSize, channels: cfg.data.channels as 1 | 3, limit: cfg.data.limit });
+    set = r.set;
+    preprocessing = r.preprocessing;
+  }
+  const [n, c, h, w] = set.shape;
+  if (c !== cfg.model.channels || h !== cfg.model.imageSize || w !== cfg.model.imageSize) {
+    throw new OodgenError(`training images are ${c}x${h}x${w}, the model expects ${cfg.model.channels}x${cfg.model.imageSize}x${cfg.model.imageSize}`);
+  }
+  if (cfg.data.valFraction === 0) return { train: set, val: set, preprocessing };
+  const split = trainValSplit(n, cfg.data.valFraction, cfg.seed);
+  return { train: subset(set, split.train), val: subset(set, split.val), preprocessing };
+}
+
+function buildConfig(o: TrainOptions, device: string): RunConfig {
+  if (!o.model) throw new OodgenError('train: a model config is required for a new run');
+  const info = buildInfo();
+  const dequantize = o.dequantize ?? o.model.decoder === 'gaussian';
+  return {
+    format: 'oodgen-run/1',
+    model: o.model,
+    data: {
+      train: o.data ?? o.trainSet?.name ?? 'in-memory',
+      valFraction: o.valFraction ?? 0.1,
+      valLimit: o.valLimit ?? 2000,
+      ...(o.limit !== undefined ? { limit: o.limit } : {}),
+      imageSize: o.model.imageSize,
+      channels: o.model.channels,
+      dequantize,
+      preprocessing: null,
+      trainCount: 0,
+      valCount: 0,
+    },
+    training: {
+      batchSize: o.batchSize ?? 64,
+      lr: o.lr ?? (o.model.kind === 'sintro' ? 2e-4 : 1e-3),
+      betas: o.betas ?? [0.9, 0.999],
+      epochs: o.epochs ?? null,
+      maxSteps: o.maxSteps ?? null,
+      timeBudgetMin: o.timeBudgetMin ?? null,
+      checkpointEvery: o.checkpointEvery ?? 500,
+      logEvery: o.logEvery ?? 50,
+      patience: o.patience === undefined ? 5 : o.patience,
+      sintro: o.model.kind === 'sintro' ? (o.sintro ?? { betaKl: 1, betaRec: 1, betaNeg: 256, gammaR: 1e-8 }) : null,
+    },
+    seed: o.seed ?? 0,
+    device,
+    engine: { torch: info.torchVersion, oodgen: '0.1.0', cudaBuild: info.cudaBuild },
+    ...(o.command ? { command: o.command } : {}),
+    createdAt: new Date().toISOString(),
+  };
+}
+
+class Progress {
+  private bar: cliProgress.SingleBar | null = null;
+  private lastJson = 0;
+  constructor(private readonly mode: 'bar' | 'json' | 'none', private readonly total: number, start: number, private readonly every: number) {
+    if (mode === 'bar') {
+      this.bar = new cliProgress.SingleBar({
+        format: 'train |{bar}| {value}/{total} steps | ep {epoch} | loss {loss} | {ms} ms/step | ETA {eta2}',
+        stream: process.stderr, hideCursor: true, clearOnComplete: false, fps: 5,
+      }, cliProgress.Presets.shades_classic);
+      this.bar.start(total, start, { epoch: 0, loss: '-', ms: '-', eta2: '-' });
+    }
+  }
+  update(step: number, epoch: number, loss: number, msPerStep: number, etaS: number): void {
+    const eta = Number.isFinite(etaS) ? `${Math.floor(etaS / 60)}m${String(Math.round(etaS % 60)).padStart(2, '0')}s` : '?';
+    if (this.bar) this.bar.update(step, { epoch, loss: loss.toFixed(4), ms: msPerStep.toFixed(0), eta2: eta });
+    else if (this.mode === 'json' && step - this.lastJson >= this.every) {
+      this.lastJson = step;
+      process.stderr.write(JSON.stringify({ progress: { step, total: this.total >= 1e6 ? null : this.total, epoch, loss, msPerStep: +msPerStep.toFixed(1), eta } }) + '\n');
+    }
+  }
+  stop(): void {
+    this.bar?.stop();
+  }
+}
+
+/** Trains (or resumes) a run; see TrainOptions. */
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const out = opts.out;
+  let cfg: RunConfig;
+  let state: RunState | null = null;
+  if (opts.resume) {
+    cfg = readRunConfig(out);
+    state = readRunState(out);
+    // Stop conditions may be changed on resume; everything else comes from the run.
+    if (opts.epochs !== undefined) cfg.training.epochs = opts.epochs;
+    if (opts.maxSteps !== undefined) cfg.training.maxSteps = opts.maxSteps;
+    if (opts.timeBudgetMin !== undefined) cfg.training.timeBudgetMin = opts.timeBudgetMin;
+    if (opts.patience !== undefined) cfg.training.patience = opts.patience;
+  } else {
+    if (existsSync(join(out, RUN_FILES.state))) {
+      throw new OodgenError(`${out} already holds a run (state.json); pass --resume to continue it or choose another --out`);
+    }
+    cfg = buildConfig(opts, opts.device ?? 'cpu');
+  }
+  let device: string;
+  try {
+    device = resolveDevice(opts.device ?? cfg.device);
+  } catch (e) {
+    throw new OodgenError((e as Error).message);
+  }
+  cfg.device = device;
+  const t = cfg.training;
+  if (t.epochs === null && t.maxSteps === null && t.timeBudgetMin === null) {
+    throw new OodgenError('train: give at least one of epochs, maxSteps or timeBudgetMin');
+  }
+
+  const data = await prepareData(cfg, opts);
+  cfg.data.preprocessing = data.preprocessing ?? cfg.data.preprocessing;
+  cfg.data.trainCount = data.train.shape[0];
+  cfg.data.valCount = data.val.shape[0];
+  const stepsPerEpoch = Math.floor(data.train.shape[0] / t.batchSize);
+  if (stepsPerEpoch < 1) throw new OodgenError(`batch size ${t.batchSize} exceeds the ${data.train.shape[0]} training images`);
+
+  mkdirSync(out, { recursive: true });
+  const initGen = Generator.cpu(cfg.seed);
+  const model = createModel(cfg.model, { generator: initGen, device });
+  model.train();
+  const optims = makeOptimizers(model, cfg);
+  const noise = Generator.cpu(cfg.seed + 1);
+  const trainIdx = Int32Array.from({ length: data.train.shape[0] }, (_, i) => i);
+
+  if (state) {
+    loadStateDict(join(out, RUN_FILES.model), model);
+    loadOptimizers(join(out, RUN_FILES.optimizer), optims);
+    if (state.rng.noise) noise.setState(unb64(state.rng.noise));
+    // Drop log lines written after the checkpoint (they will be written again).
+    const logPath = join(out, RUN_FILES.log);
+    if (existsSync(logPath)) {
+      const lines = readFileSync(logPath, 'utf8').split('\n').filter((l) => {
+        if (!l.trim()) return false;
+        try { return ((JSON.parse(l) as { step?: number }).step ?? 0) <= state!.step; } catch { return false; }
+      });
+      writeFileAtomic(logPath, lines.map((l) => l + '\n').join(''));
+    }
+  } else {
+    state = {
+      format: 'oodgen-state/1', step: 0, epoch: 0, batchInEpoch: 0, bestVal: null, bestStep: null, epochsSinceBest: 0,
+      rng: {}, elapsedMs: 0, stopReason: null, done: false,
+    };
+  }
+  writeJsonAtomic(join(out, RUN_FILES.config), cfg);
+  const st = state;
+
+  const log = (o: Record<string, unknown>): void => appendFileSync(join(out, RUN_FILES.log), JSON.stringify(o) + '\n');
+  const checkpoint = (): void => {
+    saveStateDict(join(out, RUN_FILES.model), model, { step: String(st.step), kind: cfg.model.kind });
+    saveOptimizers(join(out, RUN_FILES.optimizer), optims, st.step);
+    st.rng = { noise: b64(noise.getState()) };
+    writeJsonAtomic(join(out, RUN_FILES.state), st);
+  };
+
+  let interrupted: string | null = null;
+  const onSignal = (sig: NodeJS.Signals): void => { interrupted = sig; };
+  if (opts.handleSignals) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  const onAbort = (): void => { interrupted = 'abort'; };
+  opts.signal?.addEventListener('abort', onAbort);
+
+  const totalSteps = Math.min(
+    t.maxSteps ?? Infinity,
+    t.epochs !== null ? t.epochs * stepsPerEpoch : Infinity,
+  );
+  const mode = opts.progress === undefined || opts.progress === 'auto'
+    ? (process.stderr.isTTY ? 'bar' : 'json') : opts.progress;
+  const progress = new Progress(mode, Number.isFinite(totalSteps) ? totalSteps : st.step + 1e6, st.step, t.logEvery);
+  const t0 = Date.now();
+  const elapsed0 = st.elapsedMs;
+  const budgetMs = t.timeBudgetMin !== null ? t.timeBudgetMin * 60_000 : Infinity;
+  let lastVal: number | null = null;
+  let order: Int32Array | null = null;
+  let orderEpoch = -1;
+  let emaMs = 0;
+  let stopReason = 'done';
+  let lastLoss = NaN;
+  let stepsThisCall = 0;
+
+  try {
+    for (;;) {
+      if (t.maxSteps !== null && st.step >= t.maxSteps) { stopReason = 'max-steps'; break; }
+      if (t.epochs !== null && st.epoch >= t.epochs) { stopReason = 'epochs'; break; }
+      if (Date.now() - t0 >= budgetMs) { stopReason = 'time-budget'; break; }
+      if (st.done && st.stopReason === 'early-stopping') { stopReason = 'early-stopping'; break; }
+      if (interrupted) { stopReason = `interrupted (${interrupted})`; break; }
+
+      if (orderEpoch !== st.epoch) {
+        order = epochOrder(trainIdx, true, cfg.seed, st.epoch);
+        orderEpoch = st.epoch;
+      }
+      const index = order!.subarray(st.batchInEpoch * t.batchSize, (st.batchInEpoch + 1) * t.batchSize);
+      const ts = Date.now();
+      const terms = tidy(() => {
+        let x = batchTensor(data.train, index, device);
+        if (cfg.data.dequantize) x = dequantizeTensor(x, noise);
+        if (cfg.model.kind === 'sintro') {
+          const r = sintroStep(model, x, t.sintro!, { encoder: optims.encoder!, decoder: optims.decoder! }, noise);
+          return {
+            loss: r.lossD.item(), lossE: r.lossE.item(), rec: r.recErr.item(), kl: r.klReal.item(), klFake: r.klFake.item(),
+            klRec: r.klRec.item(), expElboFake: r.expElboFake.item(), expElboRec: r.expElboRec.item(),
+          } as Record<string, number>;
+        }
+        const opt = optims.main!;
+        opt.zeroGrad();
+        const { loss, terms: tm } = model.loss(x, noise);
+        loss.backward();
+        opt.step();
+        opt.zeroGrad();
+        return { loss: loss.item(), rec: tm.rec.item(), kl: tm.kl.item(), elbo: tm.elbo.item() } as Record<string, number>;
+      });
+      const ms = Date.now() - ts;
+      emaMs = stepsThisCall === 0 ? ms : 0.95 * emaMs + 0.05 * ms;
+      stepsThisCall++;
+      lastLoss = terms.loss;
+      if (!Number.isFinite(terms.loss)) {
+        stopReason = 'non-finite loss';
+        log({ step: st.step + 1, epoch: st.epoch, event: 'non-finite-loss', ...terms });
+        throw new OodgenError(`training diverged at step ${st.step + 1}: loss ${terms.loss}; the last checkpoint (step ${readRunStateSafe(out)}) is kept`);
+      }
+      st.step += 1;
+      st.batchInEpoch += 1;
+      if (st.step % t.logEvery === 0 || st.step === 1) log({ step: st.step, epoch: st.epoch, ...terms, lr: t.lr, msPerStep: ms });
+      const remainingSteps = totalSteps - st.step;
+      const etaS = Math.min(remainingSteps * emaMs / 1000, (budgetMs - (Date.now() - t0)) / 1000);
+      progress.update(st.step, st.epoch, terms.loss, emaMs, etaS);
+
+      if (st.batchInEpoch >= stepsPerEpoch) {
+        // End of epoch: validation ELBO, early stopping.
+        const v = evaluateElbo(model, data.val, { limit: cfg.data.valLimit, seed: cfg.seed + 7, dequantize: cfg.data.dequantize, batchSize: 256 });
+        lastVal = v.elbo;
+        st.epoch += 1;
+        st.batchInEpoch = 0;
+        const improved = st.bestVal === null || v.elbo > st.bestVal;
+        if (improved) {
+          st.bestVal = v.elbo;
+          st.bestStep = st.step;
+          st.epochsSinceBest = 0;
+          saveStateDict(join(out, RUN_FILES.best), model, { step: String(st.step), valElbo: String(v.elbo) });
+        } else {
+          st.epochsSinceBest += 1;
+        }
+        log({ step: st.step, epoch: st.epoch, event: 'epoch', valElbo: v.elbo, valBitsPerDim: v.bitsPerDim, valLogLik: v.logLik, valKl: v.kl, best: improved, elapsedS: (elapsed0 + Date.now() - t0) / 1000 });
+        if (t.patience !== null && st.epochsSinceBest >= t.patience) {
+          st.done = true;
+          st.stopReason = 'early-stopping';
+        }
+      }
+      if (st.step % t.checkpointEvery === 0) {
+        st.elapsedMs = elapsed0 + Date.now() - t0;
+        checkpoint();
+      }
+      if (opts.handleSignals || opts.signal) await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    progress.stop();
+    if (opts.handleSignals) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+
+  if (!stopReason.startsWith('interrupted') && stepsThisCall > 0 && (lastVal === null || st.batchInEpoch !== 0)) {
+    // The run stopped inside an epoch: report the validation ELBO of the final weights too (log only; the
+    // early-stopping state is untouched, so a resumed run behaves exactly like an uninterrupted one).
+    const v = evaluateElbo(model, data.val, { limit: cfg.data.valLimit, seed: cfg.seed + 7, dequantize: cfg.data.dequantize, batchSize: 256 });
+    lastVal = v.elbo;
+    log({ step: st.step, epoch: st.epoch, event: 'final-val', valElbo: v.elbo, valBitsPerDim: v.bitsPerDim, valLogLik: v.logLik, valKl: v.kl });
+    if (!existsSync(join(out, RUN_FILES.best))) saveStateDict(join(out, RUN_FILES.best), model, { step: String(st.step), valElbo: String(v.elbo) });
+  }
+  st.elapsedMs = elapsed0 + Date.now() - t0;
+  st.stopReason = stopReason;
+  if (!stopReason.startsWith('interrupted')) st.done = stopReason !== 'time-budget' ? true : st.done;
+  checkpoint();
+  log({ step: st.step, epoch: st.epoch, event: 'stop', reason: stopReason, loss: lastLoss, elapsedS: st.elapsedMs / 1000 });
+  if ((opts.grids ?? true) && !stopReason.startsWith('interrupted')) {
+    await writeSampleGrid(model, join(out, RUN_FILES.samples), { n: 64, seed: cfg.seed, bnAdapt: opts.bnAdaptSamples ?? 2048 });
+    await writeReconstructionGrid(model, data.val, join(out, RUN_FILES.reconstructions), { n: 32 });
+  }
+  disposeOptimizers(optims);
+  model.dispose();
+  return { out, step: st.step, epoch: st.epoch, stopReason, bestVal: st.bestVal, lastVal, elapsedMs: st.elapsedMs, config: cfg };
+}
+
+function readRunStateSafe(dir: string): string {
+  try { return String(readRunState(dir).step); } catch { return 'none'; }
+}
