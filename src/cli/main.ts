@@ -16,6 +16,7 @@ const MODULES: [() => Promise<Record<string, unknown>>, string][] = [
   [() => import('./metrics.js'), 'registerMetricsCommand'],
   [() => import('./latent.js'), 'registerLatentCommand'],
   [() => import('./train.js'), 'registerTrainCommands'],
+  [() => import('./demo.js'), 'registerDemoCommand'],
 ];
 
 export async function buildProgram(): Promise<Command> {
