@@ -1,0 +1,44 @@
+// oodgen: out-of-distribution detection with deep generative models, in TypeScript over libtorch.
+// The curated public surface; deeper modules stay importable by path for advanced use.
+
+// Engine: tensors, ops, autograd, memory scopes, devices, generators.
+export * as engine from './engine/index.js';
+export { Tensor, tidy, keep, noGrad, liveTensors, manualSeed, Generator, cuda, setNumThreads } from './engine/index.js';
+
+// Neural network modules, optimizers, checkpoints.
+export * as nn from './nn/index.js';
+export { Adam, AdamW, SGD } from './optim/index.js';
+export { saveStateDict, loadStateDict, saveTensors, loadTensors } from './io/checkpoint.js';
+export { readSafetensors, writeSafetensors } from './io/safetensors.js';
+
+// Data.
+export type { ImageSet } from './data/types.js';
+export { loadDataset, listDatasets } from './data/registry.js';
+export { batches } from './data/batches.js';
+export { fetchDataset } from './data/fetch.js';
+
+// Models and training.
+export type { LatentModel, ModelConfig, ModelKind, DecoderType } from './models/types.js';
+export { createModel } from './models/factory.js';
+export { train, type TrainOptions, type TrainResult } from './train/trainer.js';
+export { loadRun } from './train/run.js';
+export { evaluateElbo } from './train/evaluate.js';
+export { adaptDecoderBatchNorm } from './train/bn-adapt.js';
+
+// Scores (higher = more OoD) and BatchNorm modes.
+export * as scores from './scores/index.js';
+export { ElboDetector, IwaeDetector, BpdDetector, ComponentsDetector, ReconstructionDetector, withBnMode, scoreDataset } from './scores/index.js';
+
+// Evaluation: metrics, figures, tables.
+export { oodMetrics, rocCurve, bootstrapMetrics } from './eval/metrics.js';
+export { histogramChart, rocChart, scatterChart, lineChart } from './eval/charts.js';
+export { writeImageGrid } from './eval/grid.js';
+export { markdownTable } from './eval/report.js';
+
+// Latent semantics (Chen 2021, section 3.3.7).
+export { trainLinearSvm } from './analysis/svm.js';
+export { separabilityReport, idVsIdControl, makeRandomProjection } from './analysis/separability.js';
+export { oneClassReport, fitMahalanobis } from './analysis/one-class.js';
+export { runLatentAnalysis } from './analysis/latent-report.js';
+
+export { OodgenError } from './errors.js';
