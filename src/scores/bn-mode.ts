@@ -1,0 +1,72 @@
+// BatchNorm statistics at scoring time (Chen 2021, section 3.3.5 and Fig. 3.7). A model trained with BatchNorm
+// normally scores with the running (population) statistics; normalising with the statistics of the batch being
+// scored instead changes the likelihood the model assigns, and does so differently for ID and OoD data.
+//   eval: every BatchNorm uses its running statistics (the usual eval mode)
+//   enc:  encoder BatchNorms use batch statistics, decoder BatchNorms running statistics
+//   dec:  decoder BatchNorms use batch statistics, encoder BatchNorms running statistics
+//   both: every BatchNorm uses batch statistics
+// Batch statistics never update the running statistics ('batch' mode of src/nn/batchnorm.ts), so scoring leaves
+// the model unchanged. Because batch statistics depend on what else is in the batch, the driver (driver.ts)
+// records how batches were formed. With decoder batch statistics (dec, both), the decoder normalises over the codes
+// it decodes together: B * L codes for the ELBO, up to `decodeBatch` codes (K' posterior samples of each of the B
+// images) per chunk for IWAE.
+import { BatchNorm1d, BatchNorm2d, type BatchStatsMode } from '../nn/batchnorm.js';
+import type { Module } from '../nn/module.js';
+import { OodgenError } from '../errors.js';
+
+export const BN_MODES = ['eval', 'enc', 'dec', 'both'] as const;
+export type BnMode = (typeof BN_MODES)[number];
+
+export function parseBnMode(s: string): BnMode {
+  if ((BN_MODES as readonly string[]).includes(s)) return s as BnMode;
+  throw new OodgenError(`unknown BatchNorm mode '${s}' (expected one of ${BN_MODES.join(', ')})`);
+}
+
+/** Whether the encoder / decoder BatchNorms use batch statistics in a mode. */
+export function bnUsesBatchStats(mode: BnMode): { encoder: boolean; decoder: boolean } {
+  return { encoder: mode === 'enc' || mode === 'both', decoder: mode === 'dec' || mode === 'both' };
+}
+
+export const BN_MODE_DESCRIPTIONS: Record<BnMode, string> = {
+  eval: 'running statistics everywhere',
+  enc: 'encoder BatchNorm uses batch statistics, decoder running statistics',
+  dec: 'decoder BatchNorm uses batch statistics, encoder running statistics',
+  both: 'batch statistics in encoder and decoder BatchNorm',
+};
+
+function batchNorms(m: Module): (BatchNorm1d | BatchNorm2d)[] {
+  return m.namedModules().map(([, s]) => s).filter((s): s is BatchNorm1d | BatchNorm2d => s instanceof BatchNorm2d || s instanceof BatchNorm1d);
+}
+
+/**
+ * Puts the model in eval mode with the BatchNorm statistics of `mode`; returns a function that restores every
+ * module's training flag and every BatchNorm's previous statistics mode.
+ */
+export function applyBnMode(model: Module & { encoder: Module; decoder: Module }, mode: BnMode): () => void {
+  const uses = bnUsesBatchStats(parseBnMode(mode));
+  const training = model.namedModules().map(([, m]) => [m, m.training] as const);
+  const all = batchNorms(model);
+  const previous = all.map((b) => [b, b.statsMode] as const);
+  const set = (m: Module, batch: boolean) => {
+    const want: BatchStatsMode = batch ? 'batch' : 'running';
+    for (const b of batchNorms(m)) b.statsMode = want;
+  };
+  model.eval();
+  for (const b of all) b.statsMode = 'running';
+  set(model.encoder, uses.encoder);
+  set(model.decoder, uses.decoder);
+  return () => {
+    for (const [b, s] of previous) b.statsMode = s;
+    for (const [m, t] of training) m.training = t;
+  };
+}
+
+/** Runs fn with the model in BatchNorm mode `mode`, restoring the model afterwards (also when fn throws). */
+export function withBnMode<T>(model: Module & { encoder: Module; decoder: Module }, mode: BnMode, fn: () => T): T {
+  const restore = applyBnMode(model, mode);
+  try {
+    return fn();
+  } finally {
+    restore();
+  }
+}

@@ -1,0 +1,206 @@
+// Batch-scoring driver: runs a detector over a whole image set in fixed-size batches, each inside `tidy`, with the
+// model in a BatchNorm mode. With batch statistics (BN modes enc/dec/both) a score depends on the other images in
+// its batch, so how batches are formed is part of the result and is returned with it:
+//  - per-dataset (default): every batch holds images of one dataset only, in order; when the set size is not a
+//    multiple of the batch size, the last batch is the last `batchSize` images (overlapping the one before, whose
+//    scores are kept), so every batch has the same size and the same statistics noise;
+//  - mixed (scoreMixed): the images of several sets are shuffled together (seeded), so each batch holds a mix.
+import { fromTypedArray, tidy } from '../engine/index.js';
+import type { LatentModel } from '../models/types.js';
+import type { Detector, ImageSource, ScoreBatch } from './types.js';
+import { applyBnMode, type BnMode } from './bn-mode.js';
+import { OodgenError } from '../errors.js';
+
+export interface ScoreDatasetOptions {
+  /** Images per batch (default 100). */
+  batchSize?: number;
+  /** BatchNorm statistics (default 'eval'). */
+  bn?: BnMode;
+  /** Device of the model (default: the model's own). */
+  device?: string;
+  /** Called after every batch with images done and total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ScoreDatasetResult {
+  score: Float32Array;
+  columns: Record<string, Float32Array>;
+  n: number;
+  bn: BnMode;
+  batchSize: number;
+  batching: 'per-dataset' | 'mixed';
+  /** A sentence for reports on how batches were formed. */
+  batchingNote: string;
+}
+
+const isModelLike = (d: Detector): LatentModel | null => (d as { model?: LatentModel }).model ?? null;
+
+/** Copies images idx[...] (or a contiguous range) into one NCHW float32 batch tensor on `device`. */
+function batchTensor(src: ImageSource, idx: ArrayLike<number>, device: string) {
+  const [, c, h, w] = src.shape;
+  const per = c * h * w;
+  const out = new Float32Array(idx.length * per);
+  const scale = src.images instanceof Uint8Array ? 1 / 255 : 1;
+  for (let i = 0; i < idx.length; i++) {
+    const o = idx[i]! * per;
+    if (scale === 1) out.set((src.images as Float32Array).subarray(o, o + per), i * per);
+    else for (let j = 0; j < per; j++) out[i * per + j] = src.images[o + j]! * scale;
+  }
+  const t = fromTypedArray(out, [idx.length, c, h, w]);
+  if (device === 'cpu') return t;
+  const d = t.to(device);
+  t.dispose();
+  return d;
+}
+
+/** Batches of `size` over positions 0..n-1; a short last batch is widened backwards to full size. */
+export function fixedSizeBatches(n: number, size: number): { start: number; keepFrom: number }[] {
+  if (!Number.isInteger(size) || size < 1) throw new OodgenError(`batch size must be a positive integer, got ${size}`);
+  const out: { start: number; keepFrom: number }[] = [];
+  for (let s = 0; s < n; s += size) {
+    if (s + size <= n || n <= size) out.push({ start: s, keepFrom: 0 });
+    else out.push({ start: n - size, keepFrom: s - (n - size) });
+  }
+  return out;
+}
+
+function checkSource(src: ImageSource, what: string): void {
+  const [n, c, h, w] = src.shape;
+  if (n < 1) throw new OodgenError(`${what}: no images to score`);
+  if (src.images.length !== n * c * h * w) throw new OodgenError(`${what}: ${src.images.length} values do not match shape ${src.shape.join('x')}`);
+}
+
+function merge(into: Record<string, Float32Array>, n: number, r: ScoreBatch, positions: ArrayLike<number>, keepFrom: number, score: Float32Array): void {
+  for (let i = keepFrom; i < positions.length; i++) score[positions[i]!] = r.score[i]!;
+  for (const [k, v] of Object.entries(r.columns)) {
+    const col = (into[k] ??= new Float32Array(n).fill(NaN));
+    for (let i = keepFrom; i < positions.length; i++) col[positions[i]!] = v[i]!;
+  }
+}
+
+function runBatches(
+  detector: Detector, n: number, batchSize: number, bn: BnMode, device: string | undefined,
+  batchOf: (b: { start: number; keepFrom: number }, size: number) => { positions: ArrayLike<number>; x: () => ReturnType<typeof batchTensor> },
+  onProgress?: (done: number, total: number) => void,
+): { score: Float32Array; columns: Record<string, Float32Array>; size: number } {
+  const model = isModelLike(detector);
+  const size = Math.min(batchSize, n);
+  const score = new Float32Array(n).fill(NaN);
+  const columns: Record<string, Float32Array> = {};
+  const restore = model ? applyBnMode(model, bn) : () => undefined;
+  try {
+    let done = 0;
+    for (const b of fixedSizeBatches(n, size)) {
+      const { positions, x } = batchOf(b, size);
+      const r = tidy(() => detector.evaluate(x()));
+      merge(columns, n, r, positions, b.keepFrom, score);
+      done += positions.length - b.keepFrom;
+      onProgress?.(done, n);
+    }
+  } finally {
+    restore();
+  }
+  return { score, columns, size };
+}
+
+/** Scores one image set on its own (every batch holds images of this set only). */
+export function scoreDataset(detector: Detector, images: ImageSource, o: ScoreDatasetOptions = {}): ScoreDatasetResult {
+  checkSource(images, images.name ?? 'images');
+  const n = images.shape[0];
+  const bn = o.bn ?? 'eval';
+  const model = isModelLike(detector);
+  const dev = o.device ?? model?.device ?? 'cpu';
+  const r = runBatches(detector, n, o.batchSize ?? 100, bn, dev, (b, size) => {
+    const positions = Array.from({ length: size }, (_, i) => b.start + i);
+    return { positions, x: () => batchTensor(images, positions, dev) };
+  }, o.onProgress);
+  return {
+    score: r.score, columns: r.columns, n, bn, batchSize: r.size, batching: 'per-dataset',
+    batchingNote: `each batch of ${r.size} held images of one dataset only` + (n % r.size ? ` (the last batch re-used the preceding ${r.size - (n % r.size)} images to stay full-size; their first scores were kept)` : ''),
+  };
+}
+
+/** Splitmix-style seeded shuffle (Fisher-Yates). */
+function shuffled(n: number, seed: number): Int32Array {
+  const p = new Int32Array(n);
+  for (let i = 0; i < n; i++) p[i] = i;
+  let s = (seed >>> 0) ^ 0x9e3779b9;
+  const next = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    const t = p[i]!;
+    p[i] = p[j]!;
+    p[j] = t;
+  }
+  return p;
+}
+
+/**
+ * Scores several sets with their images shuffled together (seeded), so each batch mixes sets in proportion to
+ * their sizes; returns one result per set, in order.
+ */
+export function scoreMixed(detector: Detector, sets: ImageSource[], o: ScoreDatasetOptions & { seed?: number } = {}): ScoreDatasetResult[] {
+  if (sets.length === 0) throw new OodgenError('scoreMixed: no image sets');
+  sets.forEach((s, i) => checkSource(s, s.name ?? `set ${i}`));
+  const [, c, h, w] = sets[0]!.shape;
+  for (const s of sets) {
+    if (s.shape[1] !== c || s.shape[2] !== h || s.shape[3] !== w) throw new OodgenError(`scoreMixed: image shapes differ (${sets.map((t) => t.shape.slice(1).join('x')).join(' vs ')})`);
+  }
+  const offsets: number[] = [];
+  let total = 0;
+  for (const s of sets) {
+    offsets.push(total);
+    total += s.shape[0];
+  }
+  const setOf = new Int32Array(total);
+  const local = new Int32Array(total);
+  sets.forEach((s, k) => {
+    for (let i = 0; i < s.shape[0]; i++) {
+      setOf[offsets[k]! + i] = k;
+      local[offsets[k]! + i] = i;
+    }
+  });
+  const order = shuffled(total, o.seed ?? 0);
+  const bn = o.bn ?? 'eval';
+  const model = isModelLike(detector);
+  const dev = o.device ?? model?.device ?? 'cpu';
+  const per = c * h * w;
+  const r = runBatches(detector, total, o.batchSize ?? 100, bn, dev, (b, size) => {
+    const positions = Array.from({ length: size }, (_, i) => b.start + i);
+    return {
+      positions,
+      x: () => {
+        const buf = new Float32Array(size * per);
+        positions.forEach((p, i) => {
+          const g = order[p]!;
+          const src = sets[setOf[g]!]!;
+          const off = local[g]! * per;
+          const scale = src.images instanceof Uint8Array ? 1 / 255 : 1;
+          for (let j = 0; j < per; j++) buf[i * per + j] = src.images[off + j]! * scale;
+        });
+        return batchTensor({ images: buf, shape: [size, c, h, w] }, positions.map((_, i) => i), dev);
+      },
+    };
+  }, o.onProgress);
+  // Un-shuffle: position p of the run holds global image order[p].
+  const note = `batches of ${r.size} mixed the images of ${sets.map((s, i) => s.name ?? `set ${i}`).join(', ')} (seeded shuffle, seed ${o.seed ?? 0})`;
+  return sets.map((s, k) => {
+    const n = s.shape[0];
+    const score = new Float32Array(n);
+    const columns: Record<string, Float32Array> = {};
+    for (const key of Object.keys(r.columns)) columns[key] = new Float32Array(n);
+    for (let p = 0; p < total; p++) {
+      const g = order[p]!;
+      if (setOf[g] !== k) continue;
+      score[local[g]!] = r.score[p]!;
+      for (const key of Object.keys(r.columns)) columns[key]![local[g]!] = r.columns[key]![p]!;
+    }
+    return { score, columns, n, bn, batchSize: r.size, batching: 'mixed' as const, batchingNote: note };
+  });
+}
