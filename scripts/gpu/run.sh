@@ -45,6 +45,18 @@ if [ "${ONLY_BENCH:-0}" = 1 ]; then
   cat "$OUT/bench.jsonl"; log "done (bench only)"; exit 0
 fi
 
+if [ -n "${FMNIST_SINTRO:-}" ]; then
+  # Soft-IntroVAE with the authors' MNIST-like settings on a 20k-image Fashion-MNIST subset (32x32).
+  RUN=$W/run-sintro-fmnist
+  $OOD train --model sintro --data $ROOT/.gpu/fmnist32-train20k.safetensors --channels 1 --device cuda --patience 0 \
+    --time-budget "$TRAIN_MIN" --z-dim 32 --batch-size 128 --lr 2e-4 --seed 0 --progress json --out $RUN > $W/train.log 2>&1
+  log "train exit $?"; tail -3 $W/train.log | tee -a "$OUT/run.log"
+  for f in config.json model.safetensors log.jsonl samples.png reconstructions.png; do
+    [ -f "$RUN/$f" ] && cp "$RUN/$f" "$OUT/sintro-fmnist-$f"
+  done
+  log "done (fmnist sintro)"; exit 0
+fi
+
 log "op fixtures on cuda"
 OODGEN_TEST_DEVICE=cuda OODGEN_TEST_ATOL_SCALE=${ATOL_SCALE:-50} OODGEN_FIXTURES=$ROOT/tests/fixtures/ \
   timeout 120 node --test $W/ops-test.mjs > "$OUT/ops-cuda.txt" 2>&1
