@@ -1,5 +1,6 @@
 // Devices and CPU threads.
 import { native } from './native.js';
+import { OodgenError } from '../errors.js';
 
 export const cuda = {
   /** True when the linked libtorch has CUDA and sees a GPU. */
@@ -15,17 +16,17 @@ export function resolveDevice(device: string | undefined): string {
   if (d === 'cpu') return d;
   if (/^cuda(:\d+)?$/.test(d)) {
     if (!cuda.isAvailable()) {
-      throw new Error(`device '${d}' requested but this oodgen build has no usable CUDA ` +
+      throw new OodgenError(`device '${d}' requested but this oodgen build has no usable CUDA ` +
         `(libtorch ${native.buildInfo().torchVersion}, cudaBuild=${native.buildInfo().cudaBuild}); ` +
         'build against a CUDA libtorch (README: CUDA) or use --device cpu');
     }
     return d;
   }
-  throw new Error(`unknown device '${d}' (expected cpu, cuda or cuda:N)`);
+  throw new OodgenError(`unknown device '${d}' (expected cpu, cuda or cuda:N)`);
 }
 
 export const setNumThreads = (n: number): void => {
-  if (!Number.isInteger(n) || n < 1) throw new Error(`thread count must be a positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 1) throw new OodgenError(`thread count must be a positive integer, got ${n}`);
   native.setNumThreads(n);
 };
 export const getNumThreads = (): number => native.getNumThreads();
