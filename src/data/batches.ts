@@ -87,7 +87,7 @@ export function epochOrder(base: Int32Array, shuffle: boolean, seed: number, epo
 }
 
 /** Host-side gathering, scaling and noise for one batch. Exposed for tests and for engines without a device. */
-export function gatherBatch(set: ImageSet, index: Int32Array, rng?: Rng): { x: Float32Array; y?: Int32Array } {
+export function gatherBatch(set: Pick<ImageSet, 'images' | 'shape' | 'labels'>, index: ArrayLike<number>, rng?: Rng): { x: Float32Array; y?: Int32Array } {
   const [, c, h, w] = set.shape;
   const per = c * h * w;
   const x = new Float32Array(index.length * per);

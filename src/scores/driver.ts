@@ -5,6 +5,7 @@
 //    multiple of the batch size, the last batch is the last `batchSize` images (overlapping the one before, whose
 //    scores are kept), so every batch has the same size and the same statistics noise;
 //  - mixed (scoreMixed): the images of several sets are shuffled together (seeded), so each batch holds a mix.
+import { gatherBatch } from '../data/batches.js';
 import { fromTypedArray, tidy } from '../engine/index.js';
 import type { LatentModel } from '../models/types.js';
 import type { Detector, ImageSource, ScoreBatch } from './types.js';
@@ -35,22 +36,10 @@ export interface ScoreDatasetResult {
 
 const isModelLike = (d: Detector): LatentModel | null => (d as { model?: LatentModel }).model ?? null;
 
-/** Copies images idx[...] (or a contiguous range) into one NCHW float32 batch tensor on `device`. */
+/** Images idx[...] of a source as one NCHW float32 batch tensor in [0, 1] on `device` (gathered by the data layer). */
 function batchTensor(src: ImageSource, idx: ArrayLike<number>, device: string) {
   const [, c, h, w] = src.shape;
-  const per = c * h * w;
-  const out = new Float32Array(idx.length * per);
-  const scale = src.images instanceof Uint8Array ? 1 / 255 : 1;
-  for (let i = 0; i < idx.length; i++) {
-    const o = idx[i]! * per;
-    if (scale === 1) out.set((src.images as Float32Array).subarray(o, o + per), i * per);
-    else for (let j = 0; j < per; j++) out[i * per + j] = src.images[o + j]! * scale;
-  }
-  const t = fromTypedArray(out, [idx.length, c, h, w]);
-  if (device === 'cpu') return t;
-  const d = t.to(device);
-  t.dispose();
-  return d;
+  return fromTypedArray(gatherBatch(src, idx).x, [idx.length, c, h, w], device === 'cpu' ? {} : { device });
 }
 
 /** Batches of `size` over positions 0..n-1; a short last batch is widened backwards to full size. */
