@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # One-shot setup on Debian 12 (run as root, or with sudo available): system packages, npm packages, the addon.
+# chromium is for the browser tests (puppeteer-core drives Debian's chromium; no browser download).
 # Safe to run again: apt and npm skip what is already there, and the addon is rebuilt only when missing or stale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist python3-torch python3-sklearn python3-numpy
-      build-essential python3 fonts-dejavu-core)
+      build-essential python3 fonts-dejavu-core chromium)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
