@@ -1,9 +1,10 @@
 // The Python interpreter of the oracle scripts (Debian's python3-torch, scikit-learn) and whether it has torch.
 // Tests that need it pass `{ skip: torchSkip }` so they report themselves as skipped, never pass without asserting.
+// OODGEN_PYTHON overrides the interpreter (as for `oodgen bench`); OODGEN_PYTHON=/bin/false shows the skips.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-export const PY = '/usr/bin/python3';
+export const PY = process.env.OODGEN_PYTHON ?? '/usr/bin/python3';
 export const ROOT = new URL('../..', import.meta.url).pathname;
 export const hasTorch = existsSync(PY) && spawnSync(PY, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 /** `false` when torch is importable, else the reason to skip. */
