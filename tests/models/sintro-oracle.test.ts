@@ -5,13 +5,14 @@
 // the updates are exact. The noise is oodgen's own seeded stream, drawn once here and handed to PyTorch.
 //
 // Hyper-parameters are all different from 1 and from each other (and gamma_r is large, not 1e-8) so a swapped or
-// dropped weight shows. Sensitivity, measured with tests/fixtures/oracle_mutations.py (edits sintro.ts one change at a
-// time and runs this test): each of these fails it (the measured error in brackets), the unedited code passes with a margin of 5x or more:
+// dropped weight shows. Sensitivity, measured with tests/fixtures/oracle_mutations.py (it edits sintro.ts one change
+// at a time and runs this test): each of these fails it, the unedited code passes with a margin of 5x or more:
 //   0.25 -> 0.5 on the exp terms (lossE 1.363 vs 0.899); exp(-2*scale*..) -> exp(-scale*..) (lossE 0.9069 vs
-//   0.8993); beta_neg instead of beta_kl on the real KL (lossE +1.7e-4); beta_rec and beta_neg swapped in the fake
-//   expELBO; the encoder step's re-reconstruction target `rec` detached (lossD +5e-5, through the encoder update);
-//   lossD with beta_kl instead of 0.5*beta_kl, or gamma_r without 0.5; z_rec or z_fake not detached in the decoder
-//   step (decoder gradient off by 50%); rec detached before the frozen encoder in the decoder step (6x the tolerance).
+//   0.8993); scale 1/(H*W) instead of 1/(C*H*W) (lossE 1.708); beta_neg instead of beta_kl on the real KL
+//   (lossE +1.7e-4); beta_rec and beta_neg swapped in the fake expELBO; the encoder step's re-reconstruction target
+//   `rec` detached (lossD +5e-5, through the encoder update); lossD with beta_kl instead of 0.5*beta_kl, or gamma_r
+//   without 0.5; z_rec or z_fake not detached in the decoder step (decoder gradient off by 50%); rec detached before
+//   the frozen encoder in the decoder step (6x the tolerance).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
