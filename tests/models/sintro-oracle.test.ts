@@ -27,7 +27,11 @@ import { cpuNoise } from '../../src/models/vae.js';
 import { saveTensors, loadTensors } from '../../src/io/checkpoint.js';
 import { runPython, torchSkip } from '../helpers/python.js';
 
-const CONFIG: ModelConfig = { kind: 'sintro', decoder: 'gaussian', channels: 3, imageSize: 32, zDim: 3, width: 4 };
+// Colour 32x32 (the CIFAR-10 / SVHN recipe) and grey 28x28 (the MNIST recipe): scale = 1/(C*H*W) differs.
+const CONFIGS: ModelConfig[] = [
+  { kind: 'sintro', decoder: 'gaussian', channels: 3, imageSize: 32, zDim: 3, width: 4 },
+  { kind: 'sintro', decoder: 'gaussian', channels: 1, imageSize: 28, zDim: 3, width: 4 },
+];
 const HYPER: SintroHyper = { betaKl: 0.7, betaRec: 1.3, betaNeg: 2.5, gammaR: 0.35 };
 const LR = 0.05;
 const B = 4;
@@ -44,14 +48,14 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): { diff: number; sc
   return { diff, scale };
 }
 
-test('Soft-IntroVAE: losses, gradients and updated weights of one iteration equal the official step in PyTorch', { skip: torchSkip }, () => {
+for (const CONFIG of CONFIGS) test(`Soft-IntroVAE ${CONFIG.channels}x${CONFIG.imageSize}x${CONFIG.imageSize}: losses, gradients and updated weights of one iteration equal the official step in PyTorch`, { skip: torchSkip }, () => {
   const start = liveTensors();
   const dir = mkdtempSync(join(tmpdir(), 'oodgen-sintro-'));
   try {
     const g = Generator.cpu(3);
     const model = createModel(CONFIG, { generator: g });
     model.train();
-    const x = keep(rand([B, 3, 32, 32], { generator: g })); // (B, C, H, W)
+    const x = keep(rand([B, CONFIG.channels, CONFIG.imageSize, CONFIG.imageSize], { generator: g })); // (B, C, H, W)
     // The six (B, Z) draws of one iteration, in sintroStep's order (it is also the official code's order).
     const ng = Generator.cpu(NOISE_SEED);
     const noise = Array.from({ length: 6 }, () => cpuNoise([B, CONFIG.zDim], 'cpu', ng));
@@ -94,10 +98,10 @@ test('Soft-IntroVAE: losses, gradients and updated weights of one iteration equa
       return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.item()]));
     });
 
-    // Terms: float32 against float64 on values of order 0.1 .. 10.
+    // Terms (0.2 .. 1000): float32 against float64; measured errors are 1e-7 relative or less, 1/10 of the tolerance.
     for (const k of ['lossE', 'lossD', 'recErr', 'klReal', 'klFake', 'klRec', 'expElboFake', 'expElboRec']) {
       const want = refArr(`ref.${k}`)[0]!;
-      assert.ok(Math.abs(terms[k]! - want) <= 2e-5 * Math.max(1, Math.abs(want)), `${k}: oodgen ${terms[k]}, PyTorch ${want}`);
+      assert.ok(Math.abs(terms[k]! - want) <= 2e-6 * Math.max(1, Math.abs(want)), `${k}: oodgen ${terms[k]}, PyTorch ${want}`);
     }
     // Gradients, tensor by tensor, relative to the tensor's largest entry. The biases of convolutions followed by
     // BatchNorm have an exact gradient of 0 (the normalisation removes a constant), so float32 rounding there is
