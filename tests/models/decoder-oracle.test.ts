@@ -28,7 +28,7 @@ import { runPython, torchSkip } from '../helpers/python.js';
 
 const B = 5, K = 6, TRAIN_SEED = 17;
 
-interface Case { config: ModelConfig; beta: number; decodeBatch: number; prepare(m: LatentBase): void }
+interface Case { config: ModelConfig; decodeBatch: number; prepare(m: LatentBase): void }
 
 /** Multiplies a parameter in place. */
 function scaleParam(m: LatentBase, name: string, s: number): void {
@@ -40,17 +40,17 @@ function scaleParam(m: LatentBase, name: string, s: number): void {
 const CASES: Record<string, Case> = {
   gaussian: {
     config: { kind: 'vae', decoder: 'gaussian', channels: 3, imageSize: 32, zDim: 3, width: 4, sigma2: 'learned', beta: 0.6 },
-    beta: 0.6, decodeBatch: 2 * B,
+    decodeBatch: 2 * B,
     prepare: (m) => noGrad(() => tidy(() => copy_(m.logSigma2!, tensor([-1.5, 0.2, 0.9])))),
   },
   bernoulli: {
     config: { kind: 'vae', decoder: 'bernoulli', channels: 1, imageSize: 28, zDim: 3, width: 4, beta: 1.4 },
-    beta: 1.4, decodeBatch: 2 * B,
+    decodeBatch: 2 * B,
     prepare: (m) => { scaleParam(m, 'decoder.8.weight', 25); scaleParam(m, 'decoder.8.bias', 8); },
   },
   categorical: {
     config: { kind: 'vae', decoder: 'categorical', channels: 3, imageSize: 32, zDim: 3, width: 4 },
-    beta: 1, decodeBatch: 2 * B,
+    decodeBatch: 2 * B,
     prepare: (m) => { scaleParam(m, 'decoder.8.weight', 250); scaleParam(m, 'decoder.8.bias', 250); },
   },
 };
@@ -95,7 +95,7 @@ test('decoders (gaussian learned per-channel variance C=3, bernoulli, categorica
       owned.push(x, epsElbo, epsIwae, epsTrain);
       input.set(`${name}.x`, x).set(`${name}.eps_elbo`, epsElbo).set(`${name}.eps_iwae`, epsIwae).set(`${name}.eps_train`, epsTrain);
       for (const [k, v] of m.stateDict()) input.set(`${name}.model.${k}`, v);
-      meta[name] = { config: c.config, beta: c.beta, decodeBatch: c.decodeBatch };
+      meta[name] = { config: c.config, beta: c.config.beta ?? 1, decodeBatch: c.decodeBatch };
     }
     saveTensors(join(dir, 'in.safetensors'), input, { cases: JSON.stringify(meta) });
     runPython('tests/fixtures/decoder_oracle.py', [join(dir, 'in.safetensors'), join(dir, 'out.safetensors')]);
