@@ -12,10 +12,9 @@ import { sintroStep } from '../../src/models/sintro.js';
 import { gaussianLogLik, categoricalLogLik, bernoulliLogLik, LOG_2PI } from '../../src/models/likelihoods.js';
 import { saveStateDict, loadStateDict, loadTensors } from '../../src/io/checkpoint.js';
 
-const PY = '/usr/bin/python3';
-const ROOT = new URL('../..', import.meta.url).pathname;
+import { PY, ROOT, torchSkip } from '../helpers/python.js';
+
 const SCRIPT = join(ROOT, 'bench/pytorch/dcgan_vae.py');
-const hasTorch = spawnSync(PY, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 
 const tiny = (kind: ModelConfig['kind'], decoder: ModelConfig['decoder'], imageSize: 32 | 28, extra: Partial<ModelConfig> = {}): ModelConfig =>
   ({ kind, decoder, channels: 1, imageSize, zDim: 4, width: 8, ...extra });
@@ -136,7 +135,7 @@ test('checkpoint round trip: save, load into a fresh model, same outputs', () =>
   }
 });
 
-test('reference VAE (vae/gaussian, c=3, z=128, width 64, 32x32) has exactly the PyTorch state_dict', { skip: hasTorch ? false : `no torch in ${PY}` }, () => {
+test('reference VAE (vae/gaussian, c=3, z=128, width 64, 32x32) has exactly the PyTorch state_dict', { skip: torchSkip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'oodgen-ref-'));
   try {
     const cfg: ModelConfig = { kind: 'vae', decoder: 'gaussian', channels: 3, imageSize: 32, zDim: 128, width: 64 };
