@@ -1,8 +1,8 @@
 // Side-by-side comparison of the training step: oodgen and PyTorch alternate in separate processes (so neither
 // warms the other's caches or shares its thread pool), with the same threads, batch and model.
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { OodgenError } from '../src/errors.js';
+import { packageRoot } from '../src/package-root.js';
 import os from 'node:os';
 
 export interface CompareOptions { device: string; steps: number; rounds: number; batch: number; threads: number; python: string }
@@ -23,7 +23,7 @@ const median = (xs: number[]): number => {
 };
 
 export function compareTrainStep(o: CompareOptions) {
-  const root = fileURLToPath(new URL('..', import.meta.url));
+  const root = packageRoot() + '/';
   const env = { ...process.env, OMP_NUM_THREADS: String(o.threads) };
   const common = ['--device', o.device, '--steps', String(o.steps), '--batch', String(o.batch), '--json'];
   const ours: StepResult[] = [], theirs: StepResult[] = [];
