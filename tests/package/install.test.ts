@@ -8,6 +8,7 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 const root = new URL('../../', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
@@ -46,13 +47,16 @@ const fromFile = JSON.parse(JSON.stringify({ ...config, imageSize: 31 })) as Mod
 try { createModel(fromFile); } catch (e) { refused = (e as Error).message; }
 const userError = new OodgenError('x') instanceof Error;
 console.log(JSON.stringify({ product, auroc, params, refused, userError, live: liveTensors() - before, resolved: import.meta.resolve('oodgen') }));
-`;
 
-// Wrong on purpose: if the shipped types were missing or \`any\`, these would compile.
-const misuseTs = `
-import { oodMetrics, createModel } from 'oodgen';
-const a: string = oodMetrics([0.1], [0.2]).AUROC;
-createModel({ kind: 'not-a-model' });
+// Wrong on purpose, never called: if the shipped types were missing or \`any\`, these lines would type-check and
+// each unused @ts-expect-error would fail the compile.
+export function misuse(): void {
+  // @ts-expect-error AUROC is a number
+  const a: string = oodMetrics([0.1], [0.2]).AUROC;
+  // @ts-expect-error not a model kind
+  createModel({ kind: 'not-a-model' });
+  void a;
+}
 `;
 
 test('npm pack installs into a fresh project: addon built, typed imports, npx oodgen', { skip, timeout: 900_000 }, async (t) => {
@@ -60,12 +64,13 @@ test('npm pack installs into a fresh project: addon built, typed imports, npx oo
   t.after(() => rmSync(dir, { recursive: true, force: true }));
 
   // prepack builds dist/ from a clean slate, so the tarball never carries files of moved or deleted sources.
+  let t0 = performance.now();
   const packed = run('npm', ['pack', '--json', '--pack-destination', dir], root);
   assert.equal(packed.status, 0, `npm pack: ${show(packed)}`);
   const info = (JSON.parse(packed.stdout.slice(packed.stdout.indexOf('[')))) as { filename: string; size: number; files: { path: string }[] }[];
   const tarball = join(dir, info[0].filename);
   const files = info[0].files.map((f) => f.path);
-  t.diagnostic(`${info[0].filename}: ${info[0].size} bytes packed, ${files.length} files`);
+  t.diagnostic(`${info[0].filename}: ${info[0].size} bytes packed, ${files.length} files; npm pack (with the dist build) ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 
   await t.test('the tarball holds the compiled package and nothing of the workshop', () => {
     for (const f of ['package.json', 'README.md', 'bin/oodgen.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js',
@@ -80,6 +85,7 @@ test('npm pack installs into a fresh project: addon built, typed imports, npx oo
   const app = join(dir, 'app');
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'oodgen-consumer', private: true, type: 'module' }));
+  t0 = performance.now();
   const installed = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball,
     `typescript@${pkg.devDependencies.typescript}`, `@types/node@${pkg.devDependencies['@types/node']}`], app);
   if (installed.status !== 0 && /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ENETUNREACH/.test(installed.stderr)) {
@@ -87,6 +93,7 @@ test('npm pack installs into a fresh project: addon built, typed imports, npx oo
     return;
   }
   assert.equal(installed.status, 0, `npm install ${tarball}: ${show(installed)}`);
+  t.diagnostic(`npm install (with the addon build) ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   const home = join(app, 'node_modules', pkg.name);
 
   await t.test('install built the addon with node-gyp; no TypeScript sources came along', () => {
@@ -94,22 +101,14 @@ test('npm pack installs into a fresh project: addon built, typed imports, npx oo
     assert.ok(!existsSync(join(home, 'src')), 'src/ is not installed, so bin/oodgen.js must run dist/');
   });
 
-  await t.test('a TypeScript consumer type-checks against the shipped .d.ts, and misuse does not', () => {
-    const tsconfig = (files: string[], outDir?: string) => JSON.stringify({
-      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, types: ['node'], ...(outDir ? { outDir } : { noEmit: true }) },
-      files,
-    });
+  await t.test('a TypeScript consumer type-checks against the shipped .d.ts (strict, no skipLibCheck), and misuse does not', () => {
     writeFileSync(join(app, 'consumer.ts'), consumerTs);
-    writeFileSync(join(app, 'misuse.ts'), misuseTs);
-    writeFileSync(join(app, 'tsconfig.json'), tsconfig(['consumer.ts'], 'out'));
-    writeFileSync(join(app, 'tsconfig.misuse.json'), tsconfig(['misuse.ts']));
-    const tsc = join(app, 'node_modules', 'typescript', 'bin', 'tsc');
-    const ok = run(process.execPath, [tsc, '-p', 'tsconfig.json'], app);
-    assert.equal(ok.status, 0, `tsc consumer.ts: ${show(ok)}`);
-    const bad = run(process.execPath, [tsc, '-p', 'tsconfig.misuse.json'], app);
-    assert.notEqual(bad.status, 0, 'misuse.ts must not type-check');
-    assert.match(bad.stdout, /misuse\.ts\(3,7\): error TS2322: Type 'number' is not assignable to type 'string'/);
-    assert.match(bad.stdout, /misuse\.ts\(4,\d+\): error TS2\d+/);
+    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, types: ['node'], outDir: 'out' },
+      files: ['consumer.ts'],
+    }));
+    const tsc = run(process.execPath, [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], app);
+    assert.equal(tsc.status, 0, `tsc consumer.ts: ${show(tsc)}`);
   });
 
   await t.test('the compiled consumer imports oodgen from node_modules and computes with the installed addon', () => {
