@@ -135,6 +135,12 @@ test('npm pack installs into a fresh project: addon built, typed imports, npx oo
     const state = JSON.parse(readFileSync(join(app, 'run', 'state.json'), 'utf8')) as { step: number };
     assert.equal(state.step, 2);
     for (const f of ['model.safetensors', 'config.json', 'samples.png']) assert.ok(existsSync(join(app, 'run', f)), `run/${f}`);
+    // bench memory re-runs bin/oodgen.js in fresh processes, found from dist/src/cli through the package root.
+    const bench = run('npx', ['--no-install', 'oodgen', 'bench', 'memory', '--short', '1', '--long', '2', '--batch', '2', '--json'], app);
+    assert.equal(bench.status, 0, `npx oodgen bench memory: ${show(bench)}`);
+    const mem = JSON.parse(bench.stdout.trim().split('\n').pop()!) as { short_steps: number; long_steps: number; live_tensors: number[] };
+    assert.deepEqual([mem.short_steps, mem.long_steps], [1, 2]);
+    assert.equal(mem.live_tensors[0], mem.live_tensors[1]);
   });
 
   await t.test('without libtorch the install stops with one line that names the fix', () => {
