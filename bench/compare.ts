@@ -1,8 +1,8 @@
 // Side-by-side comparison of the training step: oodgen and PyTorch alternate in separate processes (so neither
 // warms the other's caches or shares its thread pool), with the same threads, batch and model.
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { OodgenError } from '../src/errors.js';
+import { packagePath } from '../src/package-root.js';
 import os from 'node:os';
 
 export interface CompareOptions { device: string; steps: number; rounds: number; batch: number; threads: number; python: string }
@@ -23,13 +23,12 @@ const median = (xs: number[]): number => {
 };
 
 export function compareTrainStep(o: CompareOptions) {
-  const root = fileURLToPath(new URL('..', import.meta.url));
   const env = { ...process.env, OMP_NUM_THREADS: String(o.threads) };
   const common = ['--device', o.device, '--steps', String(o.steps), '--batch', String(o.batch), '--json'];
   const ours: StepResult[] = [], theirs: StepResult[] = [];
   for (let i = 0; i < o.rounds; i++) {
-    ours.push(runJson(process.execPath, [`${root}bin/oodgen.js`, '--threads', String(o.threads), 'bench', 'train-step', ...common], env));
-    theirs.push(runJson(o.python, [`${root}bench/pytorch/dcgan_vae.py`, 'bench', '--threads', String(o.threads), ...common], env));
+    ours.push(runJson(process.execPath, [packagePath('bin', 'oodgen.js'), '--threads', String(o.threads), 'bench', 'train-step', ...common], env));
+    theirs.push(runJson(o.python, [packagePath('bench', 'pytorch', 'dcgan_vae.py'), 'bench', '--threads', String(o.threads), ...common], env));
   }
   const a = median(ours.map((r) => r.median_ms));
   const b = median(theirs.map((r) => r.median_ms));

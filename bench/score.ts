@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import os from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { OodgenError } from '../src/errors.js';
+import { packageRoot } from '../src/package-root.js';
 import { Generator, buildInfo, getNumThreads, rand, setNumThreads, tidy } from '../src/engine/index.js';
 import { saveStateDict, saveTensors } from '../src/io/checkpoint.js';
 import { fromTypedArray } from '../src/engine/index.js';
@@ -79,7 +79,7 @@ export async function benchScore(o: BenchScoreOptions) {
       ll = scoreDataset(new IwaeDetector(model, { k, seed: 2 + r }), src, { batchSize: batch }).columns.loglik!;
       best = Math.min(best, (performance.now() - t0) / 1000);
     }
-    const root = fileURLToPath(new URL('..', import.meta.url));
+    const root = packageRoot();
     const py = spawnSync(o.python ?? '/usr/bin/python3', [
       join(root, 'bench/pytorch/latent_vae.py'), 'bench-iwae', '--weights', weights, '--config', join(dir, 'config.json'),
       '--inputs', join(dir, 'x.safetensors'), '--k', String(k), '--batch', String(batch), '--decode-batch', String(decodeBatch),

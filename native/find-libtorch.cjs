@@ -3,19 +3,26 @@
 //   1. LIBTORCH=<folder with include/ and lib/>
 //   2. a Python torch install (`python3 -c "import torch"`; this is how CUDA builds work)
 //   3. Debian's libtorch-dev (/usr/include/torch + /usr/lib/<triplet>/libtorch.so)
-// Prints one field as asked by binding.gyp: include | lib | libs | defines | rpath | describe.
+// Run: prints one field as asked by binding.gyp: include | lib | libs | defines | describe.
+// Required (native/install.cjs): exports locate(), which throws LibtorchNotFound.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 
+// The fix, for the multi-line message gyp shows and for install.cjs's one line.
+const FIXES = [
+  'Debian/Ubuntu (CPU): apt-get install libtorch-dev libopenblas0-pthread',
+  'a Python torch (CUDA builds): pip install torch, then make sure `python3 -c "import torch"` works',
+  'a libtorch download: export LIBTORCH=/path/to/libtorch (the folder with include/ and lib/)',
+];
+const SHORT_FIX = 'apt-get install libtorch-dev libopenblas0-pthread (CPU), pip install torch (CUDA), ' +
+  'or export LIBTORCH=/path/to/libtorch (the folder with include/ and lib/)';
+
+class LibtorchNotFound extends Error {}
+
 function fail(msg) {
-  process.stderr.write(`\noodgen: ${msg}\n` +
-    'Install one of:\n' +
-    '  - Debian/Ubuntu (CPU): apt-get install libtorch-dev libopenblas0-pthread\n' +
-    '  - a Python torch (CUDA builds): pip install torch, then make sure `python3 -c "import torch"` works\n' +
-    '  - a libtorch download: export LIBTORCH=/path/to/libtorch (the folder with include/ and lib/)\n\n');
-  process.exit(1);
+  throw new LibtorchNotFound(msg);
 }
 
 function fromFolder(root, source) {
@@ -60,16 +67,29 @@ function locate() {
   return fromPython() || fromDebian() || fail('no libtorch found.');
 }
 
-const t = locate();
-const hasCuda = fs.existsSync(path.join(t.lib, 'libtorch_cuda.so'));
-const libs = ['-ltorch', '-ltorch_cpu', '-lc10'];
-if (hasCuda) libs.push('-ltorch_cuda', '-lc10_cuda');
-const field = process.argv[2];
-switch (field) {
-  case 'include': console.log(t.include.join(' ')); break;
-  case 'lib': console.log(t.lib); break;
-  case 'libs': console.log(['-L' + t.lib, '-Wl,-rpath,' + t.lib, '-Wl,--no-as-needed', ...libs, '-Wl,--as-needed'].join(' ')); break;
-  case 'defines': console.log([`_GLIBCXX_USE_CXX11_ABI=${t.abi ?? 1}`, ...(hasCuda ? ['OODGEN_CUDA=1'] : [])].join(' ')); break;
-  case 'describe':
-  default: console.log(JSON.stringify({ source: t.source, include: t.include, lib: t.lib, cuda: hasCuda, abi: t.abi ?? 1 })); break;
+function printField(field) {
+  const t = locate();
+  const hasCuda = fs.existsSync(path.join(t.lib, 'libtorch_cuda.so'));
+  const libs = ['-ltorch', '-ltorch_cpu', '-lc10'];
+  if (hasCuda) libs.push('-ltorch_cuda', '-lc10_cuda');
+  switch (field) {
+    case 'include': console.log(t.include.join(' ')); break;
+    case 'lib': console.log(t.lib); break;
+    case 'libs': console.log(['-L' + t.lib, '-Wl,-rpath,' + t.lib, '-Wl,--no-as-needed', ...libs, '-Wl,--as-needed'].join(' ')); break;
+    case 'defines': console.log([`_GLIBCXX_USE_CXX11_ABI=${t.abi ?? 1}`, ...(hasCuda ? ['OODGEN_CUDA=1'] : [])].join(' ')); break;
+    case 'describe':
+    default: console.log(JSON.stringify({ source: t.source, include: t.include, lib: t.lib, cuda: hasCuda, abi: t.abi ?? 1 })); break;
+  }
 }
+
+if (require.main === module) {
+  try {
+    printField(process.argv[2]);
+  } catch (e) {
+    if (!(e instanceof LibtorchNotFound)) throw e;
+    process.stderr.write(`\noodgen: ${e.message}\nInstall one of:\n${FIXES.map((f) => `  - ${f}\n`).join('')}\n`);
+    process.exit(1);
+  }
+}
+
+module.exports = { locate, LibtorchNotFound, SHORT_FIX };

@@ -1,8 +1,8 @@
 // `oodgen bench ...`: benchmarks (never timed tests). Results go to stdout; docs/benchmarks.md records them.
 import type { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { OodgenError } from '../errors.js';
+import { packagePath } from '../package-root.js';
 
 const int = (name: string) => (v: string): number => {
   const n = Number(v);
@@ -39,7 +39,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--json', 'print one JSON line')
     .action(async (o) => {
       const run = (steps: number) => {
-        const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../bin/oodgen.js', import.meta.url)), 'bench', 'train-step',
+        const r = spawnSync(process.execPath, [packagePath('bin', 'oodgen.js'), 'bench', 'train-step',
           '--steps', String(steps), '--warmup', '1', '--batch', String(o.batch), '--json'], { encoding: 'utf8' });
         if (r.status !== 0) throw new OodgenError(`bench train-step failed: ${r.stderr}`);
         return JSON.parse(r.stdout.trim().split('\n').pop()!) as { peak_rss_mb: number; live_tensors_before: number; live_tensors_after: number };
@@ -72,5 +72,5 @@ export function registerBenchCommands(program: Command): void {
     });
 }
 
-export const benchScriptPath = (): string => fileURLToPath(new URL('../../bench/pytorch/dcgan_vae.py', import.meta.url));
+export const benchScriptPath = (): string => packagePath('bench', 'pytorch', 'dcgan_vae.py');
 export { spawnSync };

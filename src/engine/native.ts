@@ -52,7 +52,7 @@ function load(): NativeBinding {
   const path = candidates.find((p) => existsSync(p));
   if (!path) {
     throw new Error('oodgen: the native addon is not built (native/build/Release/oodgen_native.node is missing). ' +
-      'Run `npm run build:native` after installing libtorch (see README: Setup).');
+      'After installing libtorch, run `npm run build:native` in a checkout, or `npm rebuild oodgen` where it is installed.');
   }
   return createRequire(import.meta.url)(path) as NativeBinding;
 }
