@@ -86,3 +86,29 @@ test('firstNonFinite agrees with Number.isFinite on random float32 data with NaN
     assert.equal(found === null ? -1 : found.index, want, `trial ${trial}`);
   }
 });
+
+test('a trained run whose model file got a NaN weight is refused by loadRun (the path of oodgen score) by file and tensor', async () => {
+  const { train } = await import('../../src/train/trainer.js');
+  const { loadRun } = await import('../../src/train/run.js');
+  const { writeSafetensors } = await import('../../src/io/safetensors.js');
+  const out = join(dir, 'run');
+  const images = new Float32Array(16 * 32 * 32).map((_, i) => (i % 255) / 255);
+  await train({
+    out, model: { kind: 'vae', decoder: 'gaussian', channels: 1, imageSize: 32, zDim: 4, width: 8 },
+    trainSet: { images, shape: [16, 1, 32, 32], name: 'tiny:train', source: 'test' },
+    batchSize: 8, valFraction: 0.25, valLimit: 4, progress: 'none', patience: null, grids: false, seed: 1, maxSteps: 2,
+  });
+  const start = E.liveTensors();
+  const file = join(out, 'model.safetensors');
+  loadRun(out).model.dispose(); // loads while finite
+  const f = readSafetensors(file);
+  const name = [...f.tensors.keys()].find((k) => k.endsWith('weight') && f.tensors.get(k)!.dtype === 'F32')!;
+  const entry = f.tensors.get(name)!;
+  const data = new Uint8Array(entry.data);
+  new DataView(data.buffer).setFloat32(4 * 3, NaN, true);
+  f.tensors.set(name, { ...entry, data });
+  writeSafetensors(file, f.tensors, f.metadata);
+  assert.throws(() => loadRun(out), (e: Error) => e instanceof OodgenError && e.message.includes(file) &&
+    e.message.includes(`tensor '${name}'`) && /NaN at flat index 3/.test(e.message));
+  assert.equal(E.liveTensors(), start, 'the refused load frees the model it built');
+});

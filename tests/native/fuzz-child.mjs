@@ -11,9 +11,10 @@
 import { createRequire } from 'node:module';
 import { writeSync } from 'node:fs';
 import { types } from 'node:util';
+import { resolve } from 'node:path';
 
 const [addonPath, startArg] = process.argv.slice(2);
-const raw = createRequire(import.meta.url)(addonPath);
+const raw = createRequire(import.meta.url)(resolve(addonPath));
 const out = (s) => writeSync(1, s + '\n');
 
 // Every handle any call returns is recorded, so a case's fixtures and results can be released after it; a slot the
@@ -147,7 +148,7 @@ const valid = {
   buildInfo: () => [],
 };
 
-// Parameters that accept "absent" (undefined / null) or any JS value by design.
+// Parameters that accept "absent" (undefined / null) by design; every other hostile value is still tried on them.
 const optional = {
   op: [1], setGrad: [1], backward: [1, 2, 3], gradEnabled: [0], defaultGenerator: [0],
 };
@@ -303,8 +304,8 @@ for (const [name, args] of Object.entries(valid)) {
   cases.push({ name: `${name} valid`, entry: name, expectOk: true, run: () => n[name](...args()) });
   const arity = Math.max(args().length, 1);
   for (let p = 0; p < arity; p++) {
-    if (optional[name]?.includes(p)) continue;
     for (const [hName, h] of Object.entries(hostile)) {
+      if (optional[name]?.includes(p) && (hName === 'undefined' || hName === 'null')) continue;
       cases.push({
         name: `${name} arg ${p} = ${hName}`, entry: name,
         run: () => {
