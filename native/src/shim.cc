@@ -528,6 +528,15 @@ END_ENTRY
 
 // ---- tensor data and metadata ---------------------------------------------------------------------
 
+size_t typedElementSize(napi_typedarray_type k) {
+  switch (k) {
+    case napi_int8_array: case napi_uint8_array: case napi_uint8_clamped_array: return 1;
+    case napi_int16_array: case napi_uint16_array: return 2;
+    case napi_int32_array: case napi_uint32_array: case napi_float32_array: return 4;
+    default: return 8;  // float64, bigint64, biguint64
+  }
+}
+
 // fromBuffer(typedArray, shape[], scalarType) -> tensor (a copy)
 ENTRY(FromBuffer)
   if (!info[0].IsTypedArray()) bad("fromBuffer data", "expected a typed array, got " + jsTypeName(info[0]));
@@ -541,16 +550,23 @@ ENTRY(FromBuffer)
     if (d < 0) bad("fromBuffer shape", "negative dimension " + std::to_string(d));
     if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes)) bad("fromBuffer shape", "size overflows");
   }
-  size_t have = ta.ByteLength();
-  ok(env);
+  // The element pointer straight from the typed array: also right for a SharedArrayBuffer or a resizable buffer,
+  // where going through ArrayBuffer() fails and yields no data pointer.
+  napi_typedarray_type kind;
+  size_t length = 0, offset = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  if (napi_get_typedarray_info(env, ta, &kind, &length, &data, &buffer, &offset) != napi_ok) {
+    ok(env);
+    bad("fromBuffer data", "cannot read the typed array");
+  }
+  uint64_t have = static_cast<uint64_t>(length) * typedElementSize(kind);
   if (have != bytes)
     throw std::invalid_argument("fromBuffer: " + std::to_string(have) + " bytes given, shape needs " + std::to_string(bytes));
   auto t = at::empty(shape, at::TensorOptions().dtype(st_));
   if (bytes) {
-    auto ab = ta.ArrayBuffer();
-    ok(env);
-    auto* src = static_cast<uint8_t*>(ab.Data()) + ta.ByteOffset();
-    std::memcpy(t.data_ptr(), src, bytes);
+    if (!data) bad("fromBuffer data", "the typed array has no data (detached buffer?)");
+    std::memcpy(t.data_ptr(), data, bytes);
   }
   return wrapTensor(st, env, t);
 END_ENTRY

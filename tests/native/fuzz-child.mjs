@@ -99,6 +99,7 @@ const hostile = {
   sparseHugeArray: sparseHuge,
   throwingGetterArray: () => throwingArray(2),
   typedArray: () => new Float32Array(3),
+  sharedTypedArray: () => new Float32Array(new SharedArrayBuffer(12)),
   dataView: () => new DataView(new ArrayBuffer(8)),
   disposedTensor: disposed,
   opHandle: () => opAdd,
@@ -234,6 +235,33 @@ const specific = {
     structuredClone(a.buffer, { transfer: [a.buffer] });
     return n.fromBuffer(a, [2, 3], F32);
   },
+  'fromBuffer from a SharedArrayBuffer reads its data': () => {
+    const a = new Float32Array(new SharedArrayBuffer(28), 4, 6);
+    a.set([1, 2, 3, 4, 5, 6]);
+    const v = new Float32Array(n.toBuffer(n.fromBuffer(a, [2, 3], F32)));
+    if (v.join() !== '1,2,3,4,5,6') throw new Error(`read ${v.join()}`);
+  },
+  'fromBuffer from a resizable buffer': () => {
+    const buf = new ArrayBuffer(8, { maxByteLength: 64 });
+    const a = new Float32Array(buf);
+    buf.resize(24);
+    a.set([1, 2, 3, 4, 5, 6]);
+    const v = new Float32Array(n.toBuffer(n.fromBuffer(a, [6], F32)));
+    if (v.join() !== '1,2,3,4,5,6') throw new Error(`read ${v.join()}`);
+  },
+  'fromBuffer shape getter detaches the buffer': () => {
+    const a = new Float32Array(6);
+    const shape = [2, 3];
+    Object.defineProperty(shape, 1, { get() { structuredClone(a.buffer, { transfer: [a.buffer] }); return 3; } });
+    return n.fromBuffer(a, shape, F32);
+  },
+  'fromBuffer shape getter shrinks a resizable buffer': () => {
+    const buf = new ArrayBuffer(24, { maxByteLength: 64 });
+    const a = new Float32Array(buf);
+    const shape = [2, 3];
+    Object.defineProperty(shape, 1, { get() { buf.resize(0); return 3; } });
+    return n.fromBuffer(a, shape, F32);
+  },
   'fromBuffer view at an odd offset': () => {
     const r = n.fromBuffer(new Uint8Array(9).subarray(1), [2], F32);
     return r;
@@ -289,6 +317,7 @@ const specific = {
   'defaultGenerator meta': () => n.defaultGenerator('meta'),
   'defaultGenerator tpu': () => n.defaultGenerator('tpu'),
   'toBuffer of a generator': () => n.toBuffer(gen),
+  'toBuffer of a 2^40-element zero-stride view': () => n.toBuffer(n.call(op('aten::expand'), [tensor([1]), [2 ** 40]])),
   'dispose an op handle': () => n.dispose(opAdd),
   'dispose twice': () => {
     const t = tensor();
