@@ -241,8 +241,10 @@ std::vector<int64_t> intListArg(Napi::Env env, const Napi::Value& v, const What&
 }
 
 // Enum codes (c10::ScalarType, Layout, MemoryFormat) are range-checked: libtorch indexes tables with them.
+// ScalarType::Undefined (just below NumOptions) is refused too: some factories accept it and make a tensor that
+// later operations assert on.
 int64_t scalarTypeArg(const Napi::Value& v, const What& what) {
-  return intInRange(v, what, 0, static_cast<int64_t>(at::ScalarType::NumOptions) - 1);
+  return intInRange(v, what, 0, static_cast<int64_t>(at::ScalarType::Undefined) - 1);
 }
 
 // The dtypes oodgen moves in and out of typed arrays (src/engine/dtype.ts).

@@ -224,7 +224,8 @@ const specific = {
   'op name with NUL': () => n.op('aten::add\0x', ''),
   'fromBuffer complex dtype': () => n.fromBuffer(new Float32Array(2), [1], 9),
   'fromBuffer qint8 dtype': () => n.fromBuffer(new Uint8Array(1), [1], 12),
-  'fromBuffer last dtype code': () => n.fromBuffer(new Uint8Array(1), [1], 18),
+  'fromBuffer Undefined dtype code': () => n.fromBuffer(new Uint8Array(1), [1], 18),
+  'call empty_strided Undefined dtype': () => n.call(op('aten::empty_strided'), [[2], [1], 18]),
   'fromBuffer dtype past the last': () => n.fromBuffer(new Uint8Array(1), [1], 19),
   'fromBuffer bytes mismatch': () => n.fromBuffer(new Float32Array(5), [2, 3], F32),
   'fromBuffer negative dim': () => n.fromBuffer(new Float32Array(0), [-1, 0], F32),
@@ -347,6 +348,23 @@ for (const [name, args] of Object.entries(valid)) {
   }
 }
 for (const [name, run] of Object.entries(specific)) cases.push({ name, run });
+// Every enum code in range and a few past it, through operators that take them (an in-range code libtorch does not
+// support must be an Error too, not a tensor that later operations assert on).
+for (let d = -1; d <= 20; d++) {
+  cases.push({ name: `call zeros dtype ${d}`, run: () => n.call(op('aten::zeros'), [[2], d]) });
+  cases.push({ name: `call to.dtype ${d}`, run: () => n.call(op('aten::to', 'dtype'), [tensor(), d]) });
+  cases.push({ name: `call randn dtype ${d}`, run: () => n.call(op('aten::randn'), [[2], d]) });
+  cases.push({ name: `call sum dtype ${d}`, run: () => n.call(op('aten::sum'), [tensor(), d]) });
+  cases.push({ name: `call empty_strided dtype ${d}`, run: () => n.call(op('aten::empty_strided'), [[2], [1], d]) });
+  cases.push({ name: `fromBuffer dtype ${d}`, run: () => n.fromBuffer(new Uint8Array(8), [1], d) });
+}
+for (let l = -1; l <= 9; l++) {
+  cases.push({ name: `call empty layout ${l}`, run: () => n.call(op('aten::empty', 'memory_format'), [[2, 2], F32, l]) });
+}
+for (let m = -1; m <= 6; m++) {
+  cases.push({ name: `call empty memory_format ${m}`, run: () => n.call(op('aten::empty', 'memory_format'), [[2, 2, 2, 2], F32, null, null, null, m]) });
+  cases.push({ name: `call clone memory_format ${m}`, run: () => n.call(op('aten::clone'), [tensor(), m]) });
+}
 if (startArg === 'list') {
   for (const e of Object.keys(n)) out(`entry ${e}`);
   for (const e of Object.keys(valid)) out(`covered ${e}`);
