@@ -219,6 +219,10 @@ const specific = {
     n.dispose(r); n.dispose(a); n.dispose(b);
   },
   'call with result conversion after a getter throws late': () => n.call(op('aten::cat'), [throwingArray(tensor())]),
+  'call _foreach_add.List of unequal lengths': () => n.call(op('aten::_foreach_add', 'List'), [[tensor(), tensor()], [tensor()]]),
+  'call _foreach_add_.List of unequal shapes': () => n.call(op('aten::_foreach_add_', 'List'), [[tensor([2])], [tensor([3])]]),
+  'call _foreach_add_.Scalar of no tensors': () => n.call(op('aten::_foreach_add_', 'Scalar'), [[], 1]),
+  'call _foreach_addcdiv_ with a mis-shaped list': () => n.call(op('aten::_foreach_addcdiv_', 'Scalar'), [[tensor()], [tensor([3])], [tensor()], 1]),
   'op unknown name': () => n.op('aten::no_such_op', ''),
   'op overload number': () => n.op('aten::add', 5),
   'op name with NUL': () => n.op('aten::add\0x', ''),
