@@ -96,3 +96,20 @@ test('importing oodgen does not load the addon; the first use without it is a cl
   assert.match(r.stdout, /error: oodgen: the native addon is not built \(OODGEN_NATIVE=\/nonexistent\/oodgen_native\.node does not exist\)\. Run `npm run build:native`/);
   assert.match(r.stdout, /again: oodgen: the native addon is not built/);
 });
+
+test('only src/engine imports the raw binding', async () => {
+  const { readdirSync, readFileSync, statSync } = await import('node:fs');
+  const { join, relative } = await import('node:path');
+  const root = new URL('../../src', import.meta.url).pathname;
+  const walk = (d: string): string[] => readdirSync(d).flatMap((f) => {
+    const p = join(d, f);
+    return statSync(p).isDirectory() ? walk(p) : p.endsWith('.ts') ? [p] : [];
+  });
+  const offenders = walk(root).filter((p) => !relative(root, p).startsWith('engine/'))
+    .filter((p) => /from '[^']*engine\/native(\.js)?'/.test(readFileSync(p, 'utf8')));
+  assert.deepEqual(offenders.map((p) => relative(root, p)), []);
+});
+
+test('an absurd thread count is a user error, not a crash or an internal error', () => {
+  for (const n of [0, -1, 1.5, 1025, 1e9]) assert.throws(() => E.setNumThreads(n), /positive integer up to 1024/);
+});
