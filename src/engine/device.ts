@@ -26,7 +26,8 @@ export function resolveDevice(device: string | undefined): string {
 }
 
 export const setNumThreads = (n: number): void => {
-  if (!Number.isInteger(n) || n < 1) throw new OodgenError(`thread count must be a positive integer, got ${n}`);
+  // The addon refuses more than 1024 (OpenMP would try to start them all at the next parallel op).
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new OodgenError(`thread count must be a positive integer up to 1024, got ${n}`);
   native.setNumThreads(n);
 };
 export const getNumThreads = (): number => native.getNumThreads();

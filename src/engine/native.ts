@@ -44,17 +44,51 @@ export interface NativeBinding {
   buildInfo(): { torchVersion: string; cudaBuild: boolean; parallelInfo: string };
 }
 
-function load(): NativeBinding {
+/** Every entry point of the addon; the fuzz test (tests/native) checks this against what the addon exports. */
+export const NATIVE_ENTRY_POINTS = [
+  'op', 'schema', 'call', 'fromBuffer', 'toBuffer', 'shape', 'dtype', 'device', 'dispose', 'liveTensors',
+  'requiresGrad', 'setRequiresGrad', 'grad', 'setGrad', 'grads', 'clearGrads', 'backward', 'gradEnabled',
+  'manualSeed', 'defaultGenerator', 'newGenerator', 'generatorGetState', 'generatorSetState', 'generatorSeed',
+  'cudaDeviceCount', 'synchronize', 'setNumThreads', 'getNumThreads', 'buildInfo',
+] as const satisfies readonly (keyof NativeBinding)[];
+// Fails to compile if NativeBinding gains a method the list above lacks.
+type Missing = Exclude<keyof NativeBinding, (typeof NATIVE_ENTRY_POINTS)[number]>;
+const complete: [Missing] extends [never] ? true : Missing = true;
+void complete;
+
+/** Where the addon is looked for: $OODGEN_NATIVE, else native/build/Release from src/engine or dist/src/engine. */
+export function addonPath(): string | undefined {
+  if (process.env.OODGEN_NATIVE) return existsSync(process.env.OODGEN_NATIVE) ? process.env.OODGEN_NATIVE : undefined;
   const here = dirname(fileURLToPath(import.meta.url));
-  // src/engine -> repo root, also from dist/src/engine.
-  const candidates = [join(here, '..', '..'), join(here, '..', '..', '..')].map((root) =>
-    process.env.OODGEN_NATIVE ?? join(root, 'native', 'build', 'Release', 'oodgen_native.node'));
-  const path = candidates.find((p) => existsSync(p));
-  if (!path) {
-    throw new Error('oodgen: the native addon is not built (native/build/Release/oodgen_native.node is missing). ' +
-      'After installing libtorch, run `npm run build:native` in a checkout, or `npm rebuild oodgen` where it is installed.');
-  }
-  return createRequire(import.meta.url)(path) as NativeBinding;
+  return [join(here, '..', '..'), join(here, '..', '..', '..')]
+    .map((root) => join(root, 'native', 'build', 'Release', 'oodgen_native.node'))
+    .find((p) => existsSync(p));
 }
 
-export const native: NativeBinding = load();
+let loaded: NativeBinding | null = null;
+
+/** The raw addon, loaded on first use (so importing oodgen, e.g. for --help or pure-TS modules, never needs it). */
+function binding(): NativeBinding {
+  if (loaded) return loaded;
+  const path = addonPath();
+  if (!path) {
+    const where = process.env.OODGEN_NATIVE ? `OODGEN_NATIVE=${process.env.OODGEN_NATIVE} does not exist` :
+      'native/build/Release/oodgen_native.node is missing';
+    throw new Error(`oodgen: the native addon is not built (${where}). ` +
+      'After installing libtorch, run `npm run build:native` in a checkout, or `npm rebuild oodgen` where it is installed.');
+  }
+  loaded = createRequire(import.meta.url)(path) as NativeBinding;
+  return loaded;
+}
+
+/**
+ * The binding. Each method starts as a stub that loads the addon and then replaces every stub with the addon's
+ * own function, so after the first call there is no indirection on the per-op path.
+ */
+export const native = {} as NativeBinding;
+for (const name of NATIVE_ENTRY_POINTS) {
+  (native as unknown as Record<string, unknown>)[name] = (...args: unknown[]): unknown => {
+    Object.assign(native, binding());
+    return (native[name] as (...a: unknown[]) => unknown)(...args);
+  };
+}

@@ -41,7 +41,10 @@ function collect(value: unknown, out: Set<Tensor>, depth = 0): void {
 
 /**
  * Runs fn and frees every tensor it created that is not part of its result.
- * The result may be a tensor, or arrays / plain objects / Maps holding tensors.
+ * The result may be a tensor, or arrays / plain objects / Maps holding tensors. Only tensors this scope owns
+ * (created in it, or passed up to it by an inner scope) move to the enclosing scope; a tensor from outside
+ * (a module's parameter, an input, what `Identity` returns unchanged) or one protected with `keep()` stays
+ * where it was.
  */
 export function tidy<T>(fn: () => T): T {
   const scope = new Set<Tensor>();
@@ -55,11 +58,11 @@ export function tidy<T>(fn: () => T): T {
     const survivors = new Set<Tensor>();
     // result is unassigned only when fn threw; then everything in the scope is freed.
     try { collect(result!, survivors); } catch { /* fn threw */ }
-    for (const t of scope) if (!survivors.has(t)) t.dispose();
     const parent = stack[stack.length - 1];
-    for (const t of survivors) {
-      if (t.isDisposed) continue;
-      if (parent) parent.add(t);
+    for (const t of scope) {
+      if (!survivors.has(t)) t.dispose();
+      else if (t.isDisposed) continue;
+      else if (parent) parent.add(t);
       else t._guard();
     }
   }

@@ -45,6 +45,15 @@ export function fromTypedArray(data: ArrayBufferView, shape: number[], o: Create
   return finish(t, o);
 }
 
+/**
+ * A new CPU tensor holding a copy of raw little-endian bytes read as `dtype` (any dtype, float16/bfloat16/bool
+ * included, which no typed array holds). The bytes may be a view at any offset.
+ */
+export function fromBytes(bytes: Uint8Array, shape: number[], dtype: DType): Tensor {
+  checkShape(shape, 'fromBytes');
+  return new Tensor(native.fromBuffer(bytes, shape, dtypeCode(dtype)));
+}
+
 /** Creates a tensor from nested-free JS numbers (float32 unless dtype says otherwise). */
 export function tensor(values: number[] | ArrayBufferView, shape?: number[], o: CreateOptions = {}): Tensor {
   if (ArrayBuffer.isView(values)) return fromTypedArray(values, shape ?? [(values as Float32Array).length], o);
