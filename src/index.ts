@@ -22,6 +22,8 @@ export type { LatentModel, GenerativeModel, ModelCapability, ModelConfig, ModelK
 export { MODEL_CAPABILITIES } from './models/types.js';
 export { capabilitiesOf, requireCapabilities } from './models/capabilities.js';
 export { createModel } from './models/factory.js';
+export type { TrainableModel, ModelTrainer, TrainerOptions, ElboTerms } from './models/types.js';
+export { registerModel, unregisterModel, listModels, modelFamily, trainDefaults, type ModelFamily, type TrainDefaults } from './models/registry.js';
 export { train, type TrainOptions, type TrainResult } from './train/trainer.js';
 export { loadRun } from './train/run.js';
 export { evaluateElbo } from './train/evaluate.js';
