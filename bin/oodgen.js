@@ -1,16 +1,20 @@
 #!/usr/bin/env node
 // The oodgen CLI. In a checkout (src/ present) it runs the TypeScript sources through tsx, so the command always
 // matches the working tree even when a dist/ from an earlier build is lying around; the installed package ships
-// only the compiled dist/ and never loads tsx.
+// only the compiled dist/ and never loads tsx. The benchmark commands (bench/cli.ts) live outside src/ (product
+// code never imports them) and are added here.
 import { existsSync } from 'node:fs';
 
 const source = new URL('../src/cli/main.ts', import.meta.url);
 let main;
+let registerBenchCommands;
 if (existsSync(source)) {
   const { register } = await import('tsx/esm/api');
   register();
   ({ main } = await import(source.href));
+  ({ registerBenchCommands } = await import(new URL('../bench/cli.ts', import.meta.url).href));
 } else {
   ({ main } = await import('../dist/src/cli/main.js'));
+  ({ registerBenchCommands } = await import('../dist/bench/cli.js'));
 }
-process.exitCode = await main(process.argv);
+process.exitCode = await main(process.argv, [registerBenchCommands]);

@@ -1,6 +1,8 @@
 /**
- * Batches for the engine. The only file of the dataset layer that touches tensors: the engine is loaded lazily
- * (dynamic import) so reading, checking and previewing data works without the native addon.
+ * Batches for the engine. The only file of the dataset layer that touches tensors (the engine loads its native
+ * addon on first use, so reading, checking and previewing data never starts libtorch). `imageBatch` is the one
+ * function that turns images idx[...] of a set into a (B, C, H, W) float tensor in [0, 1]; training, scoring,
+ * evaluation and the latent analysis all use it.
  *
  * Two modes:
  *  - host (BatchIterator): images stay in JS memory; each batch is gathered, scaled to [0,1] and optionally
@@ -9,10 +11,10 @@
  *    batches are gathered with index_select on the device; only the index (and the noise, if dequantizing)
  *    crosses the bus per batch. For sets that fit: Fashion-MNIST at 32x32 is 61 MB as uint8.
  */
-import { pathToFileURL } from 'node:url';
-import { existsSync } from 'node:fs';
 import { OodgenError } from '../errors.js';
+import { fromTypedArray, indexSelect, add, div, mul, rand, round, type Generator as TorchGenerator, type Tensor } from '../engine/index.js';
 import { Rng, permutation } from './rng.js';
+import { dequantize } from './preprocess.js';
 import type { ImageSet } from './types.js';
 
 /** What the dataset layer needs from a tensor (src/engine's Tensor has all of it). */
@@ -31,23 +33,28 @@ export interface EngineLike {
   indexSelect(x: TensorLike, dim: number, index: TensorLike): TensorLike;
 }
 
-let enginePromise: Promise<EngineLike> | undefined;
+const ENGINE: EngineLike = {
+  fromTypedArray: (data, shape, opts) => fromTypedArray(data, shape, opts),
+  indexSelect: (x, dim, index) => indexSelect(x as Tensor, dim, index as Tensor),
+};
 
-/** The engine module, or an OodgenError saying why it is not usable. */
+/** The engine as the batch iterators use it (kept for callers written when it was imported dynamically). */
 export function loadEngine(): Promise<EngineLike> {
-  enginePromise ??= (async () => {
-    const base = new URL('../engine/index', import.meta.url);
-    // Under tsx the sources are .ts; from dist they are .js.
-    const candidates = ['.js', '.ts'].map((e) => new URL(base.href + e));
-    const found = candidates.find((u) => existsSync(u));
-    if (!found) throw new OodgenError('the tensor engine (src/engine/index) is not available; batches need it');
-    try {
-      return (await import(pathToFileURL(found.pathname).href)) as EngineLike;
-    } catch (e) {
-      throw new OodgenError(`the tensor engine failed to load: ${(e as Error).message}`);
-    }
-  })();
-  return enginePromise;
+  return Promise.resolve(ENGINE);
+}
+
+/** Images as float32 in [0, 1]: uint8 scaled by 1/255, float32 returned as is (not copied). */
+export function toUnitFloat(images: Uint8Array | Float32Array): Float32Array {
+  return images instanceof Float32Array ? images : Float32Array.from(images, (v) => v / 255);
+}
+
+/**
+ * Images idx[...] of a set as one (B, C, H, W) float32 tensor in [0, 1] on `device` (gathered on the host, one
+ * transfer). The one batching function of oodgen.
+ */
+export function imageBatch(set: Pick<ImageSet, 'images' | 'shape'>, idx: ArrayLike<number>, device = 'cpu'): Tensor {
+  const [, c, h, w] = set.shape;
+  return fromTypedArray(gatherBatch(set, idx).x, [idx.length, c, h, w], device === 'cpu' ? {} : { device }); // (B, C, H, W)
 }
 
 export interface BatchOptions {
@@ -86,8 +93,18 @@ export function epochOrder(base: Int32Array, shuffle: boolean, seed: number, epo
   return Int32Array.from(p, (k) => base[k]!);
 }
 
+/**
+ * Dequantized training pixels (round(x*255) + u) / 256, u ~ U[0,1) drawn on the CPU from `generator` and moved to
+ * x's device (so a CUDA run draws the same stream). The formula and why: data/preprocess.ts dequantize.
+ */
+export function dequantizeTensor(x: Tensor, generator: TorchGenerator): Tensor {
+  const u0 = rand(x.shape, { generator });
+  const u = x.device === 'cpu' ? u0 : u0.to(x.device);
+  return div(add(round(mul(x, 255)), u), 256);
+}
+
 /** Host-side gathering, scaling and noise for one batch. Exposed for tests and for engines without a device. */
-export function gatherBatch(set: Pick<ImageSet, 'images' | 'shape' | 'labels'>, index: ArrayLike<number>, rng?: Rng): { x: Float32Array; y?: Int32Array } {
+export function gatherBatch(set: Pick<ImageSet, 'images' | 'shape'> & { labels?: Int32Array }, index: ArrayLike<number>, rng?: Rng): { x: Float32Array; y?: Int32Array } {
   const [, c, h, w] = set.shape;
   const per = c * h * w;
   const x = new Float32Array(index.length * per);
@@ -99,7 +116,7 @@ export function gatherBatch(set: Pick<ImageSet, 'images' | 'shape' | 'labels'>, 
     if (scale === 1) x.set((src as Float32Array).subarray(s0, s0 + per), d0);
     else for (let k = 0; k < per; k++) x[d0 + k] = src[s0 + k]! * scale;
   }
-  if (rng) for (let i = 0; i < x.length; i++) x[i] = (x[i]! * 255 + rng.next()) / 256;
+  if (rng) dequantize(x, rng);
   const out: { x: Float32Array; y?: Int32Array } = { x };
   if (set.labels) out.y = Int32Array.from(index, (i) => set.labels![i]!);
   return out;

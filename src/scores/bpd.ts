@@ -14,15 +14,14 @@
 // less likely = more OoD, so the score is bpd itself.
 import type { Tensor } from '../engine/index.js';
 import type { LatentModel } from '../models/types.js';
-import type { Detector, ScoreBatch } from './types.js';
+import type { Detector, DetectorSpec, ScoreBatch } from './types.js';
 import { IwaeDetector } from './iwae.js';
 import { ElboDetector } from './elbo.js';
 
-/** bpd from a log-likelihood in nats of an image with D dimensions; `continuous` as LatentModel.continuousLikelihood. */
-export function bitsPerDim(logLikelihood: number, dims: number, continuous: boolean): number {
-  const discrete = continuous ? logLikelihood - dims * Math.log(256) : logLikelihood;
-  return -discrete / (dims * Math.LN2);
-}
+import { bitsPerDim } from '../models/likelihoods.js';
+
+/** bpd from a log-likelihood in nats of an image with D dimensions (models/likelihoods.ts). */
+export { bitsPerDim };
 
 export interface BpdOptions {
   /** The log-likelihood estimate: 'iwae' (default) or 'elbo'. */
@@ -63,3 +62,16 @@ export class BpdDetector implements Detector {
     return { estimator: this.estimator, ...this.base.settings(), continuous: this.model.continuousLikelihood };
   }
 }
+
+export const bpdSpec: DetectorSpec = {
+  name: 'bpd',
+  title: 'bits per dimension of the IWAE log-likelihood, -log2 P(x) / D',
+  reference: 'Theis, van den Oord & Bethge, "A note on the evaluation of generative models", ICLR 2016',
+  granularity: 'sample',
+  needs: ['encode', 'posterior', 'decode', 'decoder-likelihood'],
+  options: { k: 'importance samples K (default 50)', seed: 'noise seed', decodeBatch: 'codes decoded at once' },
+  columns: { bpd: 'bits per dimension', loglik: 'nats per image' },
+  axis: 'bits per dimension',
+  units: 'bits per dimension',
+  create: ({ model, options: o }) => new BpdDetector(model as LatentModel, { k: o.k ?? 50, seed: o.seed, decodeBatch: o.decodeBatch }),
+};

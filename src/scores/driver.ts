@@ -5,14 +5,22 @@
 //    multiple of the batch size, the last batch is the last `batchSize` images (overlapping the one before, whose
 //    scores are kept), so every batch has the same size and the same statistics noise;
 //  - mixed (scoreMixed): the images of several sets are shuffled together (seeded), so each batch holds a mix.
-import { gatherBatch } from '../data/batches.js';
-import { fromTypedArray, tidy } from '../engine/index.js';
+import { imageBatch } from '../data/batches.js';
+import { GOLDEN, mulberry32, shuffle } from '../data/rng.js';
+import { tidy, type Tensor } from '../engine/index.js';
 import type { LatentModel } from '../models/types.js';
 import type { Detector, ImageSource, ScoreBatch } from './types.js';
 import { applyBnMode, type BnMode } from './bn-mode.js';
 import { OodgenError } from '../errors.js';
+import { detectorNames, detectorSpec } from './registry.js';
 
 export interface ScoreDatasetOptions {
+  /**
+   * 'sample' (default: the registered spec's granularity, else 'sample'): one score per image. 'batch': the
+   * detector scores whole batches (DetectorSpec.granularity 'batch'), so the set is cut into disjoint batches of
+   * batchSize (a short remainder is dropped) and the result holds one score per batch.
+   */
+  granularity?: 'sample' | 'batch';
   /** Images per batch (default 100). */
   batchSize?: number;
   /** BatchNorm statistics (default 'eval'). */
@@ -34,13 +42,7 @@ export interface ScoreDatasetResult {
   batchingNote: string;
 }
 
-const isModelLike = (d: Detector): LatentModel | null => (d as { model?: LatentModel }).model ?? null;
-
-/** Images idx[...] of a source as one NCHW float32 batch tensor in [0, 1] on `device` (gathered by the data layer). */
-function batchTensor(src: ImageSource, idx: ArrayLike<number>, device: string) {
-  const [, c, h, w] = src.shape;
-  return fromTypedArray(gatherBatch(src, idx).x, [idx.length, c, h, w], device === 'cpu' ? {} : { device });
-}
+const isModelLike = (d: Detector): LatentModel | null => (d.model as LatentModel | undefined) ?? null;
 
 /** Batches of `size` over positions 0..n-1; a short last batch is widened backwards to full size. */
 export function fixedSizeBatches(n: number, size: number): { start: number; keepFrom: number }[] {
@@ -69,7 +71,7 @@ function merge(into: Record<string, Float32Array>, n: number, r: ScoreBatch, pos
 
 function runBatches(
   detector: Detector, n: number, batchSize: number, bn: BnMode, device: string | undefined,
-  batchOf: (b: { start: number; keepFrom: number }, size: number) => { positions: ArrayLike<number>; x: () => ReturnType<typeof batchTensor> },
+  batchOf: (b: { start: number; keepFrom: number }, size: number) => { positions: ArrayLike<number>; x: () => Tensor },
   onProgress?: (done: number, total: number) => void,
 ): { score: Float32Array; columns: Record<string, Float32Array>; size: number } {
   const model = isModelLike(detector);
@@ -92,6 +94,39 @@ function runBatches(
   return { score, columns, size };
 }
 
+function granularityOf(detector: Detector, o: ScoreDatasetOptions): 'sample' | 'batch' {
+  if (o.granularity) return o.granularity;
+  return detectorNames().includes(detector.name) ? detectorSpec(detector.name).granularity : 'sample';
+}
+
+/** A batch detector over disjoint batches: one score (and one value per column) per batch. */
+function scoreGroups(detector: Detector, images: ImageSource, o: ScoreDatasetOptions, bn: BnMode, dev: string): ScoreDatasetResult {
+  const n = images.shape[0];
+  const size = o.batchSize ?? 100;
+  const groups = Math.floor(n / size);
+  if (groups < 1) throw new OodgenError(`${images.name ?? 'images'}: batch detector '${detector.name}' needs at least one batch of ${size} images, got ${n}`);
+  const model = isModelLike(detector);
+  const restore = model ? applyBnMode(model, bn) : () => undefined;
+  const score = new Float32Array(groups);
+  const columns: Record<string, Float32Array> = {};
+  try {
+    for (let g = 0; g < groups; g++) {
+      const positions = Array.from({ length: size }, (_, i) => g * size + i);
+      const r = tidy(() => detector.evaluate(imageBatch(images, positions, dev)));
+      if (r.score.length !== 1) throw new OodgenError(`batch detector '${detector.name}' returned ${r.score.length} scores for one batch (expected 1)`);
+      score[g] = r.score[0]!;
+      for (const [k, v] of Object.entries(r.columns)) (columns[k] ??= new Float32Array(groups).fill(NaN))[g] = v[0]!;
+      o.onProgress?.((g + 1) * size, n);
+    }
+  } finally {
+    restore();
+  }
+  return {
+    score, columns, n: groups, bn, batchSize: size, batching: 'per-dataset',
+    batchingNote: `one score per disjoint batch of ${size} images of one dataset (${groups} batches` + (n % size ? `; the last ${n % size} images were not scored)` : ')'),
+  };
+}
+
 /** Scores one image set on its own (every batch holds images of this set only). */
 export function scoreDataset(detector: Detector, images: ImageSource, o: ScoreDatasetOptions = {}): ScoreDatasetResult {
   checkSource(images, images.name ?? 'images');
@@ -99,9 +134,10 @@ export function scoreDataset(detector: Detector, images: ImageSource, o: ScoreDa
   const bn = o.bn ?? 'eval';
   const model = isModelLike(detector);
   const dev = o.device ?? model?.device ?? 'cpu';
+  if (granularityOf(detector, o) === 'batch') return scoreGroups(detector, images, o, bn, dev);
   const r = runBatches(detector, n, o.batchSize ?? 100, bn, dev, (b, size) => {
     const positions = Array.from({ length: size }, (_, i) => b.start + i);
-    return { positions, x: () => batchTensor(images, positions, dev) };
+    return { positions, x: () => imageBatch(images, positions, dev) };
   }, o.onProgress);
   return {
     score: r.score, columns: r.columns, n, bn, batchSize: r.size, batching: 'per-dataset',
@@ -109,24 +145,11 @@ export function scoreDataset(detector: Detector, images: ImageSource, o: ScoreDa
   };
 }
 
-/** Splitmix-style seeded shuffle (Fisher-Yates). */
+/** A seeded permutation of 0..n-1 (Fisher-Yates over data/rng.ts mulberry32, GOLDEN salt: the documented stream). */
 function shuffled(n: number, seed: number): Int32Array {
   const p = new Int32Array(n);
   for (let i = 0; i < n; i++) p[i] = i;
-  let s = (seed >>> 0) ^ 0x9e3779b9;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
-    const t = p[i]!;
-    p[i] = p[j]!;
-    p[j] = t;
-  }
+  shuffle(p, mulberry32(seed, GOLDEN));
   return p;
 }
 
@@ -136,6 +159,7 @@ function shuffled(n: number, seed: number): Int32Array {
  */
 export function scoreMixed(detector: Detector, sets: ImageSource[], o: ScoreDatasetOptions & { seed?: number } = {}): ScoreDatasetResult[] {
   if (sets.length === 0) throw new OodgenError('scoreMixed: no image sets');
+  if (granularityOf(detector, o) === 'batch') throw new OodgenError(`scoreMixed: '${detector.name}' scores whole batches; mixing sets in one batch would give one score to a mix (score each set on its own)`);
   sets.forEach((s, i) => checkSource(s, s.name ?? `set ${i}`));
   const [, c, h, w] = sets[0]!.shape;
   for (const s of sets) {
@@ -173,7 +197,7 @@ export function scoreMixed(detector: Detector, sets: ImageSource[], o: ScoreData
           const scale = src.images instanceof Uint8Array ? 1 / 255 : 1;
           for (let j = 0; j < per; j++) buf[i * per + j] = src.images[off + j]! * scale;
         });
-        return batchTensor({ images: buf, shape: [size, c, h, w] }, positions.map((_, i) => i), dev);
+        return imageBatch({ images: buf, shape: [size, c, h, w] }, positions.map((_, i) => i), dev);
       },
     };
   }, o.onProgress);
