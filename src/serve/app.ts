@@ -36,12 +36,12 @@ interface Scored { score: number; rec?: Float32Array }
 const errorBody = (code: string, message: string) => ({ error: { code, message } });
 
 /** Fastify's own client errors, reworded to say what was wrong and what the gate accepts. */
-function describeFastifyError(e: { code?: string; message: string; statusCode?: number }, o: Required<Pick<ServeOptions, 'bodyLimit'>>): { status: number; code: string; message: string } | null {
+function describeFastifyError(e: { code?: string; message: string; statusCode?: number }, o: { bodyLimit: number; contentType: string }): { status: number; code: string; message: string } | null {
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { status: 413, code: 'body_too_large', message: `request body is larger than the limit of ${o.bodyLimit} bytes` };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, code: 'unsupported_content_type', message: `${e.message}; send image/png, image/jpeg, or application/json { "images": [base64, ...] }` };
+      return { status: 415, code: 'unsupported_content_type', message: `unsupported content type '${o.contentType}'; send image/png, image/jpeg, or application/json { "images": [base64, ...] }` };
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return { status: 400, code: 'bad_content_length', message: 'the body length does not match the Content-Length header' };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -100,7 +100,7 @@ export async function buildServer(gate: Gate, o: ServeOptions = {}): Promise<Fas
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     if (err instanceof HttpError) return reply.code(err.statusCode).send(errorBody(err.code, err.message));
-    const f = describeFastifyError(err, { bodyLimit });
+    const f = describeFastifyError(err, { bodyLimit, contentType: String(req.headers['content-type'] ?? '(none)') });
     if (f) return reply.code(f.status).send(errorBody(f.code, f.message));
     if (err instanceof OodgenError) return reply.code(400).send(errorBody('bad_request', err.message));
     req.log.error(err);
@@ -114,13 +114,22 @@ export async function buildServer(gate: Gate, o: ServeOptions = {}): Promise<Fas
     metrics.requests.inc({ route, status: String(reply.statusCode) });
     metrics.latency.observe({ route }, reply.elapsedTime / 1000);
   });
-  app.addHook('preClose', async () => batcher.close());
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+    batcher.close();
+  });
+  // While closing, answers to in-flight requests also close their connection, so a keep-alive client does not hold
+  // the shutdown for the keep-alive timeout.
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
 
   /** The request's images as model inputs. */
   async function inputsOf(req: FastifyRequest): Promise<Float32Array[]> {
     const body = req.body;
     const shape = gate.input;
-    if (body === undefined || body === null) throw badRequest('empty_body', 'empty body; send an image/png or image/jpeg body, or application/json { "images": [base64, ...] }');
+    if (body === undefined || body === null || (Buffer.isBuffer(body) && body.length === 0)) throw badRequest('empty_body', 'empty body; send an image/png or image/jpeg body, or application/json { "images": [base64, ...] }');
     if (Buffer.isBuffer(body)) {
       const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       return [await imageToInput(body, 'image 0', shape, limits, ct === 'image/png' ? 'png' : 'jpeg')];
@@ -133,6 +142,7 @@ export async function buildServer(gate: Gate, o: ServeOptions = {}): Promise<Fas
     const list = b[key];
     if (!Array.isArray(list)) throw badRequest('bad_json', `"${key}" must be an array, got ${typeof list}`);
     if (list.length === 0) throw badRequest('bad_json', `"${key}" is empty; send at least one image`);
+    if (key === 'pixels' && typeof list[0] === 'number') throw badRequest('bad_pixels', `"pixels" is a flat array of numbers; it must hold one array per image: { "pixels": [[...${shape.channels * shape.size * shape.size} values...]] }`);
     if (list.length > maxImages) throw new HttpError(413, 'too_many_images', `"${key}" has ${list.length} images; at most ${maxImages} per request`);
     if (key === 'pixels') return list.map((v, i) => pixelsToInput(v, `pixels[${i}]`, shape));
     return Promise.all(list.map((s, i) => imageToInput(decodeBase64(s, `images[${i}]`), `images[${i}]`, shape, limits)));

@@ -28,7 +28,8 @@ export async function inspectImage(buf: Buffer, label: string, limits: ImageLimi
   if (buf.length === 0) throw badRequest('empty_image', `${label}: empty (0 bytes)`);
   let meta: sharp.Metadata;
   try {
-    meta = await sharp(buf).metadata();
+    // No pixel limit here: metadata() reads the header only, and the limits below say what was declared.
+    meta = await sharp(buf, { limitInputPixels: false }).metadata();
   } catch (e) {
     throw badRequest('not_an_image', `${label}: not a PNG or JPEG image (${(e as Error).message.split('\n')[0]})`);
   }
