@@ -175,7 +175,7 @@ test('a client that disconnects mid-body or before its answer does not disturb t
     // A whole request, gone before its batch runs (maxWait 100 ms).
     await sock(`POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: ${idPng.length}\r\n\r\n`, idPng);
     await new Promise((r) => setTimeout(r, 200));
-    const r = await fetch(`${address}/v1/score`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: idPng });
+    const r = await fetch(`${address}/v1/score`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(idPng) });
     assert.equal(r.status, 200);
     assert.equal(((await r.json()) as { results: { ood: boolean }[] }).results[0]!.ood, false);
     assert.equal(liveTensors(), base);
@@ -194,7 +194,7 @@ test('a request not answered within the score timeout gets 503; close() lets in-
 
   const srv = await buildServer(gate, { maxBatch: 64, maxWaitMs: 300 });
   const address = await srv.listen({ port: 0, host: '127.0.0.1' });
-  const inflight = fetch(`${address}/v1/score`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: idPng });
+  const inflight = fetch(`${address}/v1/score`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(idPng) });
   await new Promise((r) => setTimeout(r, 80)); // received and queued, waiting for batch-mates
   const closed = srv.close();
   const r = await inflight;
