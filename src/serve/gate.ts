@@ -12,6 +12,8 @@ import {
   calibrationFile, histogram, loadCalibration, makeCalibration, pValue, saveCalibration, sha256File, type Calibration,
 } from './calibration.js';
 import type { InputShape } from './decode.js';
+import { subset } from '../data/preprocess.js';
+import { detectorStatePaths, loadDetectorState, saveDetectorState } from '../scores/state.js';
 
 export interface GateOptions extends ScorerOptions {
   /** Run folder (config.json + model.safetensors). */
@@ -106,6 +108,29 @@ function scoreSet(scorer: PerSampleScorer, set: ImageSet, batch = 64): Float32Ar
   return out;
 }
 
+/**
+ * Refuses a scorer whose score of an image moves with its batch-mates or between calls (a detector drawing fresh
+ * noise per batch, or using batch statistics inside): up to 4 images scored together, alone, and in reverse order.
+ */
+export function checkPerSample(scorer: PerSampleScorer, set: ImageSet, tol = 1e-4): void {
+  const [n0, c, h, w] = set.shape;
+  const n = Math.min(4, n0);
+  if (n < 2) return;
+  const dev = scorer.model.device;
+  const run = (idx: number[]) => tidy(() => scorer.score(fromTypedArray(gatherBatch(set, idx).x, [idx.length, c, h, w], dev === 'cpu' ? {} : { device: dev })));
+  const idx = Array.from({ length: n }, (_, i) => i);
+  const together = run(idx);
+  const reversed = run([...idx].reverse()).reverse();
+  for (const i of idx) {
+    const alone = run([i])[0]!;
+    for (const [how, v] of [['in a batch', together[i]!], ['in a reversed batch', reversed[i]!]] as const) {
+      if (!(Math.abs(v - alone) <= tol * Math.max(1, Math.abs(alone)))) {
+        throw new OodgenError(`detector '${scorer.name}' cannot be served: the score of calibration image ${i} is ${alone} alone and ${v} ${how}, so an answer would depend on the other requests in its micro-batch`);
+      }
+    }
+  }
+}
+
 /** Loads the run, builds the scorer, and computes (and saves) or loads the calibration. */
 export async function openGate(o: GateOptions): Promise<Gate> {
   const log = o.log ?? (() => undefined);
@@ -116,6 +141,13 @@ export async function openGate(o: GateOptions): Promise<Gate> {
     const weightsPath = join(o.checkpoint, o.which === 'best' ? RUN_FILES.best : RUN_FILES.model);
     const sha256 = sha256File(weightsPath);
     const file = calibrationFile(o.checkpoint, scorer.name);
+    const det = scorer.detector;
+    const fitted = det.fit ? loadDetectorState(o.checkpoint, det) : true;
+    if (!fitted && o.calibrate === undefined) {
+      throw new OodgenError(`detector '${scorer.name}' must be fitted on in-distribution data and ${detectorStatePaths(o.checkpoint, scorer.name).json} does not exist; give --calibrate DATA (half of it fits the detector, the other half calibrates)`);
+    }
+    // A calibration belongs to the scorer's settings and, for a fitted detector, to its fitted state.
+    const settings = (): Record<string, unknown> => (det.fit ? { ...scorer!.settings(), state: sha256File(detectorStatePaths(o.checkpoint, scorer!.name).json) } : scorer!.settings());
     let cal: Calibration;
     if (o.calibrate !== undefined) {
       const cfg = model.config;
@@ -133,13 +165,27 @@ export async function openGate(o: GateOptions): Promise<Gate> {
           throw new OodgenError(`calibration images ${set.name} are ${c}x${h}x${w}; the model takes ${cfg.channels}x${cfg.imageSize}x${cfg.imageSize}`);
         }
       }
+      if (!fitted) {
+        // Fit and calibrate on disjoint halves: calibrating on the fitting images would make ID look more typical
+        // than it is, and the threshold too low.
+        const n = set.shape[0];
+        if (n < 4) throw new OodgenError(`detector '${scorer.name}' fits and calibrates on halves of ${data}, which has only ${n} images`);
+        const half = Math.floor(n / 2);
+        const fitSet = subset(set, Array.from({ length: half }, (_, i) => i), `${data} (first ${half})`);
+        set = subset(set, Array.from({ length: n - half }, (_, i) => half + i), `${data} (last ${n - half})`);
+        log(`fitting ${scorer.name} on ${half} images of ${data}`);
+        await det.fit!(fitSet, { data: fitSet.name });
+        saveDetectorState(o.checkpoint, det);
+        data = set.name;
+      }
+      checkPerSample(scorer, set);
       log(`calibrating ${scorer.name} on ${set.shape[0]} images of ${data}`);
-      cal = makeCalibration(scoreSet(scorer, set), { tpr: o.tpr ?? 0.95, data, settings: scorer.settings(), weights: { file: weightsPath, sha256 } });
+      cal = makeCalibration(scoreSet(scorer, set), { tpr: o.tpr ?? 0.95, data, settings: settings(), weights: { file: weightsPath, sha256 } });
       saveCalibration(file, cal);
       log(`calibration saved to ${file} (threshold ${cal.threshold.toPrecision(6)} at TPR ${cal.tpr})`);
     } else {
       if (o.tpr !== undefined) throw new OodgenError('--tpr applies to a new calibration; give --calibrate DATA with it');
-      cal = loadCalibration(file, { settings: scorer.settings(), sha256 });
+      cal = loadCalibration(file, { settings: settings(), sha256 });
     }
     return new Gate(model, scorer, cal, o.checkpoint);
   } catch (e) {

@@ -97,14 +97,14 @@ test('scoring with batch statistics, unknown detectors and likelihood scores of 
     for (const bn of ['enc', 'dec', 'both']) {
       assert.throws(() => new PerSampleScorer(model, 'elbo', { bn }), (e: Error) => e instanceof OodgenError && /batch statistics/.test(e.message) && e.message.includes(bn));
     }
-    assert.throws(() => new PerSampleScorer(model, 'nope'), /detector 'nope' cannot be served.*rec, elbo/);
+    assert.throws(() => new PerSampleScorer(model, 'nope'), /unknown score 'nope' \(expected one of .*rec/);
     assert.throws(() => new PerSampleScorer(model, 'iwae', { k: 0 }), /k must be a positive integer/);
   } finally {
     model.dispose();
   }
   const ae = await tinyRun('ae');
   try {
-    await assert.rejects(openGate({ checkpoint: ae.dir, detector: 'elbo', calibrate: blobs(8) }), /autoencoder.*'rec'/);
+    await assert.rejects(openGate({ checkpoint: ae.dir, detector: 'elbo', calibrate: blobs(8) }), /score 'elbo' needs posterior.*autoencoder.*\(score rec\)/);
   } finally {
     ae.cleanup();
   }
