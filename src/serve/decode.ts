@@ -8,6 +8,7 @@ import { decodeImage } from '../data/folder.js';
 import { toChannels, toFloat } from '../data/preprocess.js';
 import type { ImageSet } from '../data/types.js';
 import { HttpError, badRequest } from './errors.js';
+import { decodePlainPng } from './png.js';
 
 export interface ImageLimits {
   /** Largest width or height accepted (header), default 4096. */
@@ -49,12 +50,14 @@ export async function inspectImage(buf: Buffer, label: string, limits: ImageLimi
  * Header limits are checked before decoding.
  */
 export async function imageToInput(buf: Buffer, label: string, shape: InputShape, limits: ImageLimits, expect?: ImageFormat): Promise<Float32Array> {
-  await inspectImage(buf, label, limits, expect);
-  let d;
-  try {
-    d = await decodeImage(buf, shape.size, label);
-  } catch (e) {
-    throw badRequest('undecodable_image', (e as Error).message);
+  const { format } = await inspectImage(buf, label, limits, expect);
+  let d: { data: Uint8Array; width: number; height: number; channels: number } | null = format === 'png' ? decodePlainPng(buf, shape.size) : null;
+  if (!d) {
+    try {
+      d = await decodeImage(buf, shape.size, label);
+    } catch (e) {
+      throw badRequest('undecodable_image', (e as Error).message);
+    }
   }
   const { width: w, height: h, channels: c } = d;
   const plane = w * h;
