@@ -50,9 +50,11 @@ export async function inspectImage(buf: Buffer, label: string, limits: ImageLimi
  * Header limits are checked before decoding.
  */
 export async function imageToInput(buf: Buffer, label: string, shape: InputShape, limits: ImageLimits, expect?: ImageFormat): Promise<Float32Array> {
-  const { format } = await inspectImage(buf, label, limits, expect);
-  let d: { data: Uint8Array; width: number; height: number; channels: number } | null = format === 'png' ? decodePlainPng(buf, shape.size) : null;
+  // A plain PNG at exactly the model's size (its IHDR, read before inflating, says so) skips libvips entirely;
+  // every other image has its header checked by sharp's metadata before anything is decoded.
+  let d: { data: Uint8Array; width: number; height: number; channels: number } | null = expect !== 'jpeg' ? decodePlainPng(buf, shape.size) : null;
   if (!d) {
+    await inspectImage(buf, label, limits, expect);
     try {
       d = await decodeImage(buf, shape.size, label);
     } catch (e) {
