@@ -76,12 +76,17 @@ export interface DecodeOptions {
   source?: string;
 }
 
-interface Decoded { data: Buffer; width: number; height: number; channels: number }
+/** One decoded image: interleaved HWC uint8, 1 (gray) or 3 (sRGB) channels. */
+export interface Decoded { data: Buffer; width: number; height: number; channels: number }
 
-async function decodeOne(file: string, size: number | undefined): Promise<Decoded> {
+/**
+ * Decodes one image file (or its bytes; `label` then names it in errors) the way folders are read: EXIF rotation,
+ * alpha removed, gray kept gray, and with `size` resized (shorter side) and center-cropped in the decoder.
+ */
+export async function decodeImage(input: string | Buffer, size: number | undefined, label = typeof input === 'string' ? input : 'image'): Promise<Decoded> {
   const run = async (): Promise<Decoded> => {
     // failOn 'warning' (sharp's default is the same) makes truncated JPEGs and PNGs errors rather than gray tails.
-    const img = sharp(file, { failOn: 'warning' });
+    const img = sharp(input, { failOn: 'warning' });
     const meta = await img.metadata();
     // sharp hands back sRGB unless told otherwise; keep gray files gray (MNIST-like PNG trees stay 1 channel).
     const gray = meta.space === 'b-w' || meta.space === 'grey16' || (meta.channels ?? 3) <= 2;
@@ -94,7 +99,7 @@ async function decodeOne(file: string, size: number | undefined): Promise<Decode
   try {
     return await run();
   } catch (e) {
-    throw new OodgenError(`image ${file}: cannot decode (${(e as Error).message.split('\n')[0]})`);
+    throw new OodgenError(`image ${label}: cannot decode (${(e as Error).message.split('\n')[0]})`);
   }
 }
 
@@ -107,7 +112,7 @@ export async function decodeImages(files: string[], opts: DecodeOptions, labels?
   const worker = async (): Promise<void> => {
     while (next < files.length) {
       const i = next++;
-      decoded[i] = await decodeOne(files[i]!, opts.size);
+      decoded[i] = await decodeImage(files[i]!, opts.size);
       bar.tick();
     }
   };
