@@ -147,7 +147,7 @@ export class GlowFlow extends Module {
   }
 
   /** log p(y) per sample (B,), nats: the change of variables, exact. */
-  logProb(y: Tensor): Tensor {
+  flowLogProb(y: Tensor): Tensor {
     const { logdet, logpz } = this.encode(y);
     return add(logdet, logpz);
   }
@@ -180,7 +180,7 @@ export class GlowFlow extends Module {
   }
 
   forward(y: Tensor): Tensor {
-    return this.logProb(y);
+    return this.flowLogProb(y);
   }
 }
 
@@ -216,7 +216,16 @@ export class Glow extends GlowFlow {
 
   /** log p(x~) per image (B,), nats, for dequantized x~ in [0, 1] (the shift to [-1/2, 1/2] has unit Jacobian). */
   logDensity(x: Tensor): Tensor {
-    return this.logProb(sub(x, 0.5));
+    return this.flowLogProb(sub(x, 0.5));
+  }
+
+  /**
+   * Exact log p(x) per image (B,), nats, as a density over continuous x in [0, 1]^D (the model capability
+   * 'log-likelihood'; like a Gaussian decoder's density, so bits/dim of 8-bit data add 8 = log2 256). Pass
+   * dequantized pixels for the training objective's value, or the data's k/255 as given for a deterministic score.
+   */
+  logProb(x: Tensor): Tensor {
+    return this.logDensity(x);
   }
 
   /** Bits per dimension of the 8-bit images behind dequantized x~: -(log p(x~) - D log 256) / (D log 2), (B,). */

@@ -108,7 +108,7 @@ test('an oodgen Glow checkpoint loads in the PyTorch transcription with strict=T
     const glow = createGlow(cfg, { generator: Generator.cpu(20) });
     const x = blobs(5, 8, 21);
     // First training forward initialises every actnorm; then random weights everywhere else.
-    tidy(() => glow.logDensity(x));
+    tidy(() => { glow.logDensity(x); });
     const g = Generator.cpu(22);
     for (const [name, p] of glow.namedParameters()) if (!name.includes('actnorm')) uniformInit(p, 0.2, g);
     glow.eval();
