@@ -24,6 +24,7 @@ import {
   FlowStep, ModuleList, ZeroConv2d, gaussianLogProb, splitSizes, squeeze2d, unsqueeze2d, zerosPerSample,
 } from './flow-layers.js';
 import { cpuNoise } from './vae.js';
+import { OodgenError } from '../errors.js';
 
 export interface GlowFlowOptions {
   /** Input shape (C, H, W). */
@@ -119,6 +120,10 @@ export class GlowFlow extends Module {
 
   /** y -> latents z_i (one per level), sum of log-determinants and sum of latent log-densities, each (B,). */
   encode(y: Tensor): { zs: Tensor[]; logdet: Tensor; logpz: Tensor } {
+    const s = y.shape;
+    if (s.length !== 4 || s[1] !== this.shape[0] || s[2] !== this.shape[1] || s[3] !== this.shape[2]) {
+      throw new OodgenError(`glow: input has shape [${s.join(', ')}], the flow takes [B, ${this.shape.join(', ')}]`);
+    }
     let h = y;
     let logdet = zerosPerSample(y);
     let logpz = zerosPerSample(y);
@@ -159,6 +164,9 @@ export class GlowFlow extends Module {
   reverse(o: { zs?: Tensor[]; n?: number; temperature?: number; generator?: Generator; device?: string }): Tensor {
     const t = o.temperature ?? 1;
     const device = o.device ?? this.device;
+    if (o.zs && o.zs.length !== this.latentShapes.length) throw new OodgenError(`glow: reverse needs ${this.latentShapes.length} latents, got ${o.zs.length}`);
+    if (!o.zs && !(Number.isInteger(o.n) && o.n! >= 1)) throw new OodgenError(`glow: the number of samples must be a positive integer, got ${o.n}`);
+    if (!(t >= 0 && Number.isFinite(t))) throw new OodgenError(`temperature must be >= 0, got ${t}`);
     const n = o.zs ? o.zs[0]!.shape[0]! : o.n!;
     const draw = (m: Tensor, logsd: Tensor, i: number): Tensor =>
       o.zs ? o.zs[i]! : add(m, mul(exp(logsd), mul(cpuNoise(m.shape, device, o.generator), t)));

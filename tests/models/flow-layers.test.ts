@@ -169,3 +169,14 @@ test('GlowFlow: encode then reverse with the same latents returns the input; tem
   flow.dispose();
   assert.equal(liveTensors(), start);
 });
+
+test('GlowFlow refuses inputs of the wrong shape and bad sampling requests with messages that name them', () => {
+  const flow = new GlowFlow({ shape: [1, 8, 8], levels: 2, steps: 1, width: 4 });
+  tidy(() => {
+    assert.throws(() => flow.encode(randn([2, 3, 8, 8])), /input has shape \[2, 3, 8, 8\], the flow takes \[B, 1, 8, 8\]/);
+    assert.throws(() => flow.reverse({ n: 0 }), /positive integer, got 0/);
+    assert.throws(() => flow.reverse({ n: 2, temperature: -1 }), /temperature must be >= 0/);
+  });
+  assert.throws(() => new GlowFlow({ shape: [1, 28, 28], levels: 3, steps: 1, width: 4 }), /multiples of 8/);
+  flow.dispose();
+});
