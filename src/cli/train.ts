@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { OodgenError } from '../errors.js';
+import { modelFamily, modelKinds, listModels, trainDefaults } from '../models/registry.js';
+import { modelConfigProblems } from '../models/factory.js';
 
 const COLOUR = ['cifar10', 'cifar-10', 'svhn', 'celeba', 'lsun'];
 const num = (what: string) => z.string().transform((s, ctx) => {
@@ -26,8 +28,11 @@ const num = (what: string) => z.string().transform((s, ctx) => {
 const int = (what: string, min = 1) => num(what).refine((v) => !Number.isFinite(v) || (Number.isInteger(v) && v >= min), { message: `${what} must be an integer >= ${min}` });
 const pos = (what: string) => num(what).refine((v) => !Number.isFinite(v) || v > 0, { message: `${what} must be > 0` });
 
+/** CLI flags of family training hyper-parameters (ModelFamily.defaults().hyper keys). */
+const HYPER_FLAGS = { betaKl: '--beta-kl', betaRec: '--beta-rec', betaNeg: '--beta-neg', gammaR: '--gamma-r' } as const;
+
 const TrainCliSchema = z.object({
-  model: z.enum(['ae', 'vae', 'sintro'], { errorMap: () => ({ message: "--model must be ae, vae or sintro" }) }).optional(),
+  model: z.string().refine((k) => modelKinds().includes(k), (k) => ({ message: `--model must be one of ${modelKinds().join(', ')}, got '${k}'` })).optional(),
   decoder: z.enum(['gaussian', 'categorical', 'bernoulli'], { errorMap: () => ({ message: '--decoder must be gaussian, categorical or bernoulli' }) }).optional(),
   data: z.string().min(1).optional(),
   out: z.string().min(1, '--out is required'),
@@ -93,19 +98,26 @@ export async function parseTrainOptions(raw: Record<string, unknown>, argv: stri
     }
     return { ...common, resume: true };
   }
-  if (!o.model) throw new OodgenError('--model is required (ae, vae or sintro)');
+  if (!o.model) throw new OodgenError(`--model is required (${modelKinds().join(', ')})`);
   if (!o.data) throw new OodgenError('--data is required (e.g. fashion-mnist:train)');
   if (o.epochs === undefined && o.maxSteps === undefined && o.timeBudget === undefined) {
     throw new OodgenError('give a training length: --epochs, --max-steps and/or --time-budget (minutes)');
   }
-  const decoder = o.decoder ?? 'gaussian';
-  if (o.model === 'ae' && decoder === 'categorical') throw new OodgenError('--model ae cannot have --decoder categorical (an AE has no 256-way decoder; use gaussian or bernoulli)');
-  if (o.model === 'sintro' && decoder !== 'gaussian') throw new OodgenError('--model sintro trains with an SSE (gaussian) decoder; --decoder must be gaussian');
+  const family = modelFamily(o.model);
+  const decoder = o.decoder ?? family.decoders[0]!;
+  if (!family.decoders.includes(decoder)) throw new OodgenError(`--model ${o.model} cannot have --decoder ${decoder} (${family.title}; decoders: ${family.decoders.join(', ')})`);
   if (o.sigma2 !== undefined && decoder !== 'gaussian') throw new OodgenError(`--sigma2 applies to the gaussian decoder only (decoder is ${decoder})`);
-  const sintroFlags = (['betaKl', 'betaRec', 'betaNeg', 'gammaR'] as const).filter((k) => o[k] !== undefined);
-  if (o.model !== 'sintro' && sintroFlags.length) throw new OodgenError(`--beta-kl/--beta-rec/--beta-neg/--gamma-r are Soft-IntroVAE options (--model sintro)`);
-  if (o.model === 'sintro' && o.beta !== undefined) throw new OodgenError('--beta is the VAE KL weight; for --model sintro use --beta-kl');
-  for (const k of sintroFlags) if (!(o[k]! >= 0)) throw new OodgenError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} must be >= 0`);
+  // Family training hyper-parameters (--beta-kl ...) exist only for the families whose defaults name them.
+  const defaults = trainDefaults(o.model, o.data);
+  const hyperFlags = (Object.keys(HYPER_FLAGS) as (keyof typeof HYPER_FLAGS)[]).filter((k) => o[k] !== undefined);
+  for (const k of hyperFlags) {
+    if (!defaults.hyper || !(k in defaults.hyper)) {
+      const owners = listModels().filter((f) => f.hyperDoc && k in f.hyperDoc).map((f) => `--model ${f.kind}: ${f.title}`);
+      throw new OodgenError(`${HYPER_FLAGS[k]} is not an option of --model ${o.model}${owners.length ? ` (it is one of ${owners.join('; ')})` : ''}`);
+    }
+    if (!(o[k]! >= 0)) throw new OodgenError(`${HYPER_FLAGS[k]} must be >= 0`);
+  }
+  if (o.beta !== undefined && defaults.hyper && 'betaKl' in defaults.hyper) throw new OodgenError(`--beta is the VAE KL weight; for --model ${o.model} use --beta-kl`);
 
   // Dataset name and channels, without reading images.
   const { parseSpec, DATASETS } = await import('../data/registry.js');
@@ -121,13 +133,13 @@ export async function parseTrainOptions(raw: Record<string, unknown>, argv: stri
     else if (spec.path === undefined) channels = 3; // synthetic sets
     else throw new OodgenError(`--data ${o.data} is a path: say --channels 1 or 3`);
   }
-  const { sintroDefaults } = await import('../models/sintro.js');
-  const sd = o.model === 'sintro' ? sintroDefaults(spec.name) : null;
   const model = {
-    kind: o.model, decoder, channels, imageSize, zDim: o.zDim ?? sd?.zDim ?? 32, width: o.width ?? 64,
+    kind: o.model, decoder, channels, imageSize, zDim: o.zDim ?? defaults.zDim, width: o.width ?? defaults.width,
     ...(o.sigma2 !== undefined ? { sigma2: o.sigma2 as number | 'learned' } : {}),
     ...(o.beta !== undefined ? { beta: o.beta } : {}),
   };
+  const problems = modelConfigProblems(model);
+  if (problems.length) throw new OodgenError(problems.join('; '));
   return {
     ...common,
     model,
@@ -136,12 +148,12 @@ export async function parseTrainOptions(raw: Record<string, unknown>, argv: stri
     valFraction: o.valFraction,
     valLimit: o.valLimit,
     dequantize: o.dequantize,
-    batchSize: o.batchSize ?? sd?.batchSize ?? 64,
-    lr: o.lr ?? sd?.lr ?? 1e-3,
+    batchSize: o.batchSize ?? defaults.batchSize,
+    lr: o.lr ?? defaults.lr,
     seed: o.seed ?? 0,
     checkpointEvery: o.checkpointEvery,
     logEvery: o.logEvery,
-    ...(sd ? { sintro: { betaKl: o.betaKl ?? sd.betaKl, betaRec: o.betaRec ?? sd.betaRec, betaNeg: o.betaNeg ?? sd.betaNeg, gammaR: o.gammaR ?? sd.gammaR } } : {}),
+    ...(defaults.hyper ? { hyper: { ...defaults.hyper, ...Object.fromEntries(hyperFlags.map((k) => [k, o[k]!])) } } : {}),
   };
 }
 
@@ -168,7 +180,7 @@ function parseView(raw: Record<string, unknown>): z.infer<typeof ViewSchema> {
 export function registerTrainCommands(program: Command): void {
   program.command('train')
     .description('train an AE, VAE or Soft-IntroVAE on the DCGAN architecture (writes a run folder)')
-    .option('--model <kind>', 'ae | vae | sintro')
+    .option('--model <kind>', `model family: ${modelKinds().join(' | ')}`)
     .option('--decoder <type>', 'gaussian | categorical | bernoulli (default gaussian)')
     .option('--data <spec>', 'training data, e.g. fashion-mnist:train')
     .requiredOption('--out <dir>', 'run folder, e.g. runs/fm-vae')

@@ -1,9 +1,30 @@
 // The contract between model families (src/models) and the detectors that score them (src/scores).
+//
+// A model is described by what it can do (its capabilities), not by its family: a detector declares the
+// capabilities it needs (src/scores/types.ts DetectorSpec.needs) and works with every model that has them. The
+// DCGAN families (AE, VAE, Soft-IntroVAE) are LatentModels; a flow or an autoregressive model implements
+// GenerativeModel with 'log-likelihood' (logProb) and no encoder.
 import type { Tensor } from '../engine/tensor.js';
 import type { Module } from '../nn/module.js';
 import type { Generator } from '../engine/random.js';
 
-export type ModelKind = 'ae' | 'vae' | 'sintro';
+/** What a model can do, each with the member that provides it. */
+export const MODEL_CAPABILITIES = {
+  encode: 'encode(x) -> posterior mean (a code per image)',
+  posterior: 'a stochastic Gaussian encoder q(z|x): encode(x) also returns the log-variance',
+  decode: 'decode(z) and mean(decoded): images from codes',
+  'decoder-likelihood': 'logLikelihood(x, decoded) = log p(x|z) per image, nats',
+  'log-likelihood': 'logProb(x) = exact log p(x) per image, nats (flows, autoregressive models)',
+  sample: 'sample(n) from the prior',
+  batchnorm: 'batchNormGroups(): the BatchNorm layers by part (encoder, decoder), for BatchNorm modes',
+} as const;
+export type ModelCapability = keyof typeof MODEL_CAPABILITIES;
+
+/**
+ * A model family's registry key (config.kind): 'ae', 'vae', 'sintro' are built in; a family registered with
+ * registerModel (src/models/registry.ts) adds its own.
+ */
+export type ModelKind = 'ae' | 'vae' | 'sintro' | (string & {});
 export type DecoderType = 'gaussian' | 'categorical' | 'bernoulli';
 
 export interface ModelConfig {
@@ -29,10 +50,25 @@ export interface Posterior {
 }
 
 /**
- * A latent-variable image model over x in [0, 1]^(C x H x W).
- * Every family (AE, VAE, Soft-IntroVAE) implements this, so every score works with every model.
+ * Any generative image model over x in [0, 1]^(C x H x W): what every detector and the evaluation pipeline can rely
+ * on. The optional members exist exactly when the model has the matching capability (MODEL_CAPABILITIES).
  */
-export interface LatentModel extends Module {
+export interface GenerativeModel extends Module {
+  readonly config: ModelConfig;
+  /** What this model can do; when absent it is inferred from the members present (src/models/capabilities.ts). */
+  readonly capabilities?: readonly ModelCapability[];
+  /** Exact log p(x) per image (B,), nats ('log-likelihood'). */
+  logProb?(x: Tensor): Tensor;
+  /** The model's BatchNorm layers grouped by part, e.g. { encoder, decoder } ('batchnorm'). */
+  batchNormGroups?(): Record<string, Module>;
+}
+
+/**
+ * A latent-variable image model over x in [0, 1]^(C x H x W), with capabilities encode, decode,
+ * decoder-likelihood, sample and batchnorm (and posterior when the encoder is stochastic).
+ * Every DCGAN family (AE, VAE, Soft-IntroVAE) implements this.
+ */
+export interface LatentModel extends GenerativeModel {
   readonly config: ModelConfig;
   readonly encoder: Module;
   readonly decoder: Module;
@@ -59,4 +95,52 @@ export interface LatentModel extends Module {
    * decoder's BatchNorm statistics first (src/train/bn-adapt.ts).
    */
   sample(n: number, opts?: { temperature?: number; generator?: Generator }): Tensor;
+}
+
+/** Per-sample pieces of the (beta-)ELBO, each (B,), nats. For a model with an exact likelihood: logLik = elbo = log p(x), kl = 0. */
+export interface ElboTerms {
+  /** log p(x|z) at one posterior sample (an exact model: log p(x)). */
+  logLik: Tensor;
+  /** KL(q(z|x) || p(z)) (zeros for an AE or an exact model). */
+  kl: Tensor;
+  /** logLik - kl: the ELBO (beta = 1). */
+  elbo: Tensor;
+}
+
+/** What the trainer gives a model to build its optimisers. */
+export interface TrainerOptions {
+  lr: number;
+  betas: [number, number];
+  /** Family-specific training hyper-parameters (ModelFamily.defaults().hyper, overridden by the user), or null. */
+  hyper: Record<string, number> | null;
+}
+
+/** An optimiser as the trainer saves and restores it (src/optim's Adam). */
+export interface TrainerOptimizer {
+  stateDict(): { tensors: Map<string, Tensor>; meta: Record<string, number | string | boolean> };
+  loadStateDict(s: { tensors: Map<string, Tensor>; meta: Record<string, number | string | boolean> }): void;
+  dispose(): void;
+}
+
+/** A model's own training step: its optimisers (saved by name in optimizer.safetensors) and one update. */
+export interface ModelTrainer {
+  /** Named optimisers; the names are the keys in optimizer.safetensors, so they must stay stable for resume. */
+  readonly optimizers: Record<string, TrainerOptimizer>;
+  /**
+   * One optimisation step on a batch (B, C, H, W) in [0, 1] (dequantized when the run says so); noise from
+   * `generator` only, in a fixed order, so runs are reproducible and resumable. Runs inside the trainer's tidy().
+   * Returns the logged numbers; `loss` is required.
+   */
+  step(x: Tensor, generator: Generator): { loss: number } & Record<string, number>;
+  dispose(): void;
+}
+
+/** A model the trainer can train (every registered family): its own training step and a validation bound. */
+export interface TrainableModel extends GenerativeModel {
+  /** Whether its likelihood is a density over continuous x (bits/dim then get + 8 for 8-bit bins). */
+  readonly continuousLikelihood: boolean;
+  /** Per-sample validation terms (one posterior sample; noise from generator). */
+  elboTerms(x: Tensor, generator?: Generator): ElboTerms;
+  /** Its optimisers and training step (Soft-IntroVAE: two optimisers, encoder and decoder). */
+  createTrainer(o: TrainerOptions): ModelTrainer;
 }

@@ -9,6 +9,7 @@ import { gatherBatch } from '../data/batches.js';
 import type { ImageSet } from '../data/types.js';
 import { writeImageGrid } from '../eval/grid.js';
 import type { LatentBase } from '../models/vae.js';
+import type { TrainableModel } from '../models/types.js';
 import { adaptDecoderBatchNorm, restoreDecoderBn, snapshotDecoderBn } from './bn-adapt.js';
 
 /** Images idx of a set as a float32 [0,1] tensor on device. */
@@ -47,7 +48,7 @@ export interface ElboReport {
  * Mean ELBO over (at most `limit` evenly spaced) images of a set, in eval mode with one posterior sample each, noise
  * from a fresh Generator seeded with `seed` (so two evaluations of the same weights agree exactly).
  */
-export function evaluateElbo(model: LatentBase, set: ImageSet, o: { batchSize?: number; seed?: number; limit?: number; dequantize?: boolean } = {}): ElboReport {
+export function evaluateElbo(model: TrainableModel, set: ImageSet, o: { batchSize?: number; seed?: number; limit?: number; dequantize?: boolean } = {}): ElboReport {
   const n0 = set.shape[0];
   const n = Math.min(n0, o.limit ?? n0);
   const stride = n0 / n;
