@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { OodgenError } from '../errors.js';
+import { hasCapabilities } from '../models/capabilities.js';
 import type { ImageSet, PreprocessingRecord } from '../data/types.js';
 import type { LatentModel, ModelConfig } from '../models/types.js';
 import type { ScoreDatasetResult, ScoreName, BnMode, Detector } from '../scores/index.js';
@@ -323,7 +324,8 @@ export async function runEval(o: EvalOptions): Promise<EvalResult> {
           });
         }
       }
-      const nRec = o.recon ?? 16;
+      // Reconstructions only for models with an encoder and a decoder (a flow has none).
+      const nRec = hasCapabilities(model, ['encode', 'decode']) ? (o.recon ?? 16) : 0;
       if (nRec > 0) {
         const { reconstruct, withBnMode } = S;
         for (const d of sets) {

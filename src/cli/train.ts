@@ -15,6 +15,9 @@ import { z } from 'zod';
 import { OodgenError } from '../errors.js';
 import { modelFamily, modelKinds, listModels, trainDefaults } from '../models/registry.js';
 import { modelConfigProblems } from '../models/factory.js';
+import type { FlowSizes, ModelConfig } from '../models/types.js';
+import { glowSizes } from '../models/glow.js';
+import { defaultFvaeFlow } from '../models/fvae.js';
 
 const COLOUR = ['cifar10', 'cifar-10', 'svhn', 'celeba', 'lsun'];
 const num = (what: string) => z.string().transform((s, ctx) => {
@@ -27,6 +30,23 @@ const num = (what: string) => z.string().transform((s, ctx) => {
 });
 const int = (what: string, min = 1) => num(what).refine((v) => !Number.isFinite(v) || (Number.isInteger(v) && v >= min), { message: `${what} must be an integer >= ${min}` });
 const pos = (what: string) => num(what).refine((v) => !Number.isFinite(v) || v > 0, { message: `${what} must be > 0` });
+
+/**
+ * Flow sizes from --flow-levels/--flow-steps/--flow-width/--lu for the families with a flow (their resolveConfig
+ * fills what is not given); an error for the others.
+ */
+function flowSizes(o: { flowLevels?: number; flowSteps?: number; flowWidth?: number; lu?: boolean }, model: Pick<ModelConfig, 'kind' | 'channels' | 'imageSize' | 'zDim' | 'width'>): { flow?: FlowSizes } {
+  const kind = model.kind;
+  const given = (['flowLevels', 'flowSteps', 'flowWidth', 'lu'] as const).filter((k) => o[k] !== undefined);
+  const hasFlow = kind === 'glow' || kind === 'fvae';
+  if (!hasFlow) {
+    if (given.length) throw new OodgenError(`${given.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')}: flow sizes apply to --model glow and fvae only`);
+    return {};
+  }
+  if (!given.length) return {};
+  const base = kind === 'glow' ? glowSizes({ width: model.width }) : defaultFvaeFlow(model);
+  return { flow: { levels: o.flowLevels ?? base.levels, steps: o.flowSteps ?? base.steps, width: o.flowWidth ?? base.width, lu: o.lu ?? base.lu } };
+}
 
 /** CLI flags of family training hyper-parameters (ModelFamily.defaults().hyper keys). */
 const HYPER_FLAGS = { betaKl: '--beta-kl', betaRec: '--beta-rec', betaNeg: '--beta-neg', gammaR: '--gamma-r' } as const;
@@ -56,6 +76,10 @@ const TrainCliSchema = z.object({
   patience: int('--patience', 0).optional(),
   checkpointEvery: int('--checkpoint-every').optional(),
   logEvery: int('--log-every').optional(),
+  flowLevels: int('--flow-levels').optional(),
+  flowSteps: int('--flow-steps').optional(),
+  flowWidth: int('--flow-width').optional(),
+  lu: z.boolean().optional(),
   betaKl: num('--beta-kl').optional(),
   betaRec: num('--beta-rec').optional(),
   betaNeg: num('--beta-neg').optional(),
@@ -91,7 +115,7 @@ export async function parseTrainOptions(raw: Record<string, unknown>, argv: stri
   };
   if (o.resume) {
     const fixed = (['model', 'decoder', 'data', 'zDim', 'width', 'imageSize', 'channels', 'sigma2', 'beta', 'batchSize', 'lr', 'seed', 'limit',
-      'valFraction', 'valLimit', 'betaKl', 'betaRec', 'betaNeg', 'gammaR', 'dequantize', 'checkpointEvery', 'logEvery'] as const)
+      'valFraction', 'valLimit', 'flowLevels', 'flowSteps', 'flowWidth', 'lu', 'betaKl', 'betaRec', 'betaNeg', 'gammaR', 'dequantize', 'checkpointEvery', 'logEvery'] as const)
       .filter((k) => o[k] !== undefined);
     if (fixed.length) {
       throw new OodgenError(`--resume continues the run in ${o.out} with its own config.json; drop ${fixed.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')} (only --epochs, --max-steps, --time-budget, --patience, --device, --progress may change)`);
@@ -133,11 +157,13 @@ export async function parseTrainOptions(raw: Record<string, unknown>, argv: stri
     else if (spec.path === undefined) channels = 3; // synthetic sets
     else throw new OodgenError(`--data ${o.data} is a path: say --channels 1 or 3`);
   }
-  const model = {
+  const model: ModelConfig = {
     kind: o.model, decoder, channels, imageSize, zDim: o.zDim ?? defaults.zDim, width: o.width ?? defaults.width,
     ...(o.sigma2 !== undefined ? { sigma2: o.sigma2 as number | 'learned' } : {}),
     ...(o.beta !== undefined ? { beta: o.beta } : {}),
   };
+  const flow = flowSizes(o, model).flow;
+  if (flow) model.flow = flow;
   const problems = modelConfigProblems(model);
   if (problems.length) throw new OodgenError(problems.join('; '));
   return {
@@ -204,6 +230,11 @@ export function registerTrainCommands(program: Command): void {
     .option('--patience <n>', 'early stopping patience in epochs (default 5; 0 disables)')
     .option('--checkpoint-every <n>', 'steps between checkpoints (default 500)')
     .option('--log-every <n>', 'steps between log lines (default 50)')
+    .option('--flow-levels <n>', 'glow / fvae prior flow: levels (glow default 3; fvae 3 at z = dim(x) of 32x32, else 1)')
+    .option('--flow-steps <n>', 'glow / fvae prior flow: steps of flow per level (glow default 8; fvae 4, or 8 for a vector latent)')
+    .option('--flow-width <n>', 'glow / fvae prior flow: coupling network width (glow: --width, default 128; fvae 64)')
+    .option('--lu', 'glow / fvae: LU-parameterised 1x1 convolutions (the default)')
+    .option('--no-lu', 'glow / fvae: plain 1x1 convolution weights')
     .option('--beta-kl <v>', 'Soft-IntroVAE beta_kl (default 1)')
     .option('--beta-rec <v>', 'Soft-IntroVAE beta_rec (default 1)')
     .option('--beta-neg <v>', 'Soft-IntroVAE beta_neg (default 256)')

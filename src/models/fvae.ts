@@ -29,31 +29,18 @@ import type { Tensor } from '../engine/tensor.js';
 import type { Generator } from '../engine/random.js';
 import { add, expand, exp, full, mul, reshape, square, sub, sum, view } from '../engine/ops/index.js';
 import { resolveDevice } from '../engine/device.js';
-import { LatentBase, cpuNoise, type ElboTerms, type ModelInitOptions } from './vae.js';
+import { DCGAN_DEFAULTS, LatentBase, cpuNoise, type ElboTerms, type ModelInitOptions } from './vae.js';
 import { GlowFlow, glowFlowProblems } from './glow.js';
-import type { ModelConfig, Posterior } from './types.js';
+import type { FlowSizes, ModelCapability, ModelConfig, Posterior } from './types.js';
+import type { ModelFamily } from './registry.js';
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
-export interface FvaeFlowConfig {
-  /** Flow levels (multi-scale only when zDim = dim(x); a vector latent has one level). */
-  levels: number;
-  /** Steps of flow per level. */
-  steps: number;
-  /** Coupling network width. */
-  width: number;
-  /** LU-parameterised 1x1 convolutions. */
-  lu?: boolean;
-}
-
-export interface FvaeConfig extends Omit<ModelConfig, 'kind'> {
-  kind: 'fvae';
-  /** The prior flow F (default: defaultFvaeFlow). */
-  flow?: FvaeFlowConfig;
-}
+/** An f-VAE config: a ModelConfig of kind 'fvae' whose `flow` sizes the prior flow (default: defaultFvaeFlow). */
+export type FvaeConfig = ModelConfig;
 
 /** A flow that trains on a CPU: 3 levels x 4 steps, width 64 over an image-shaped latent; 1 x 8 x 64 over a vector. */
-export function defaultFvaeFlow(c: Pick<ModelConfig, 'channels' | 'imageSize' | 'zDim'>): FvaeFlowConfig {
+export function defaultFvaeFlow(c: Pick<ModelConfig, 'channels' | 'imageSize' | 'zDim'>): FlowSizes {
   const full = c.zDim === c.channels * c.imageSize * c.imageSize;
   return full ? { levels: c.imageSize % 8 === 0 ? 3 : 2, steps: 4, width: 64, lu: true } : { levels: 1, steps: 8, width: 64, lu: true };
 }
@@ -82,11 +69,11 @@ export class FVAE extends LatentBase {
   readonly posteriorLogvar: Tensor;
   readonly prior: GlowFlow;
   readonly latentShape: [number, number, number];
-  declare readonly config: ModelConfig;
+  readonly stochasticEncoder: boolean = true;
 
-  /** Use createFvae, which checks the config before anything is allocated. */
+  /** Use createFvae (or createModel), which check the config before anything is allocated. */
   constructor(readonly fconfig: FvaeConfig, o: ModelInitOptions = {}) {
-    super(fconfig as unknown as ModelConfig, fconfig.zDim, o);
+    super(fconfig, fconfig.zDim, o);
     const f = fconfig.flow ?? defaultFvaeFlow(fconfig);
     const { shape, squeeze } = fvaeLatentShape(fconfig);
     this.latentShape = shape;
@@ -117,9 +104,10 @@ export class FVAE extends LatentBase {
     return { logLik, kl, elbo: sub(logLik, kl) };
   }
 
-  override sample(n: number, opts: { temperature?: number; generator?: Generator } = {}): Tensor {
+  /** n codes w = F^-1(T eps) from the flow prior, (n, zDim). */
+  override priorSample(n: number, opts: { temperature?: number; generator?: Generator } = {}): Tensor {
     const w = this.prior.reverse({ n, temperature: opts.temperature, generator: opts.generator, device: this.device });
-    return this.mean(this.decode(reshape(w, [n, this.fconfig.zDim]))); // (n, zDim)
+    return reshape(w, [n, this.fconfig.zDim]); // (n, zDim)
   }
 }
 
@@ -132,3 +120,17 @@ export function createFvae(config: FvaeConfig, opts: { generator?: Generator; de
   if (device !== 'cpu') m.to(device);
   return m;
 }
+
+const FVAE_CAPABILITIES: readonly ModelCapability[] = ['encode', 'posterior', 'decode', 'decoder-likelihood', 'sample', 'batchnorm'];
+
+export const fvaeFamily: ModelFamily = {
+  kind: 'fvae',
+  title: 'f-VAE: VAE with a flow (Glow steps) on its latent, Gaussian decoder; --z-dim up to dim(x)',
+  reference: 'Su & Wu, "f-VAEs: Improve VAEs with Conditional Flows", arXiv 1809.05861, 2018',
+  capabilities: FVAE_CAPABILITIES,
+  decoders: ['gaussian'],
+  defaults: () => ({ ...DCGAN_DEFAULTS }),
+  resolveConfig: (c) => ({ ...c, flow: c.flow ?? defaultFvaeFlow(c) }),
+  configProblems: (c) => fvaeConfigProblems(c),
+  create: (config, init) => new FVAE(config, init),
+};

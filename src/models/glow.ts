@@ -17,7 +17,10 @@
 // (Theis et al. 2016; openai/glow's objective, its "-log(n_bins) * D" term), which is the training loss.
 import type { Tensor } from '../engine/tensor.js';
 import type { Generator } from '../engine/random.js';
-import { add, cat, clamp, exp, mean as meanOp, mul, narrow, neg, sub, zeros, div } from '../engine/ops/index.js';
+import { add, cat, clamp, exp, mean as meanOp, mul, narrow, neg, sub, zeros, zerosLike, div } from '../engine/ops/index.js';
+import { Adam } from '../optim/adam.js';
+import type { ElboTerms, FlowSizes, ModelCapability, ModelConfig, ModelTrainer, TrainableModel, TrainerOptions } from './types.js';
+import type { ModelFamily } from './registry.js';
 import { Module } from '../nn/module.js';
 import { resolveDevice } from '../engine/device.js';
 import {
@@ -52,7 +55,11 @@ export function glowFlowProblems(o: Omit<GlowFlowOptions, 'generator'>): string[
   if (out.length) return out;
   if (o.squeeze ?? true) {
     const f = 2 ** o.levels;
-    if (h % f || w % f) out.push(`${o.levels} levels squeeze the image ${o.levels} times: height and width (${h}x${w}) must be multiples of ${f}`);
+    if (h % f || w % f) {
+      let max = 0;
+      while (h % 2 ** (max + 1) === 0 && w % 2 ** (max + 1) === 0) max++;
+      out.push(`${o.levels} levels squeeze the image ${o.levels} times: height and width (${h}x${w}) must be multiples of ${f} (at most ${max} levels here)`);
+    }
   } else if (o.levels > 1) {
     out.push('a flow without squeeze has one level');
   }
@@ -192,34 +199,33 @@ export class GlowFlow extends Module {
   }
 }
 
-export interface GlowConfig {
-  kind: 'glow';
-  channels: number;
-  imageSize: number;
-  /** Levels L (3 for 32x32 in the paper). */
-  levels: number;
-  /** Steps of flow per level K (32 in the paper). */
-  steps: number;
-  /** Coupling network width (512 in the paper). */
-  width: number;
-  /** LU-decomposed 1x1 convolutions. */
-  lu: boolean;
-}
+/** A Glow config: a ModelConfig of kind 'glow'; `flow` sizes the flow, zDim = dim(x) and width = flow.width. */
+export type GlowConfig = ModelConfig;
 
 /** Sizes: one that trains on a CPU in the background, and the paper's for CIFAR-10-sized images on a GPU. */
 export const GLOW_SIZES = {
-  cpu: { levels: 3, steps: 8, width: 128 },
-  paper: { levels: 3, steps: 32, width: 512 },
-} as const;
+  cpu: { levels: 3, steps: 8, width: 128, lu: true },
+  paper: { levels: 3, steps: 32, width: 512, lu: true },
+} as const satisfies Record<string, FlowSizes>;
 
 export const LOG_256 = Math.log(256);
 
-/** Glow over images x in [0, 1]^(C x H x W): exact log-density of dequantized pixels, bits/dim, samples. */
-export class Glow extends GlowFlow {
+/** The flow sizes of a config: its own, else the CPU size with the config's width. */
+export function glowSizes(c: Pick<ModelConfig, 'flow' | 'width'>): FlowSizes {
+  return c.flow ?? { ...GLOW_SIZES.cpu, width: c.width };
+}
+
+/**
+ * Glow over images x in [0, 1]^(C x H x W): exact log-density of dequantized pixels, bits/dim, samples. Capabilities
+ * 'log-likelihood' and 'sample'; no encoder, decoder or BatchNorm.
+ */
+export class Glow extends GlowFlow implements TrainableModel {
   /** A density over continuous (dequantized) x, like the Gaussian decoders. */
   readonly continuousLikelihood = true;
+  readonly capabilities: readonly ModelCapability[] = GLOW_CAPABILITIES;
   constructor(readonly config: GlowConfig, o: { generator?: Generator } = {}) {
-    super({ shape: [config.channels, config.imageSize, config.imageSize], levels: config.levels, steps: config.steps, width: config.width, lu: config.lu, generator: o.generator });
+    const f = glowSizes(config);
+    super({ shape: [config.channels, config.imageSize, config.imageSize], levels: f.levels, steps: f.steps, width: f.width, lu: f.lu, generator: o.generator });
   }
 
   /** log p(x~) per image (B,), nats, for dequantized x~ in [0, 1] (the shift to [-1/2, 1/2] has unit Jacobian). */
@@ -251,21 +257,44 @@ export class Glow extends GlowFlow {
     return { loss, terms: { bpd: loss, nll: meanOp(nll) } };
   }
 
+  /** Validation terms of the trainer: the exact log-likelihood, no KL. */
+  elboTerms(x: Tensor): ElboTerms {
+    const ll = this.logProb(x);
+    return { logLik: ll, kl: zerosLike(ll), elbo: ll };
+  }
+
+  /** One Adam over every parameter on the bits/dim loss (Glow's objective). */
+  createTrainer(o: TrainerOptions): ModelTrainer {
+    const opt = new Adam(this.parameters(), { lr: o.lr, betas: o.betas });
+    return {
+      optimizers: { main: opt },
+      step: (x) => {
+        opt.zeroGrad();
+        const { loss, terms } = this.loss(x);
+        loss.backward();
+        opt.step();
+        opt.zeroGrad();
+        return { loss: loss.item(), bpd: terms.bpd!.item(), nll: terms.nll!.item() };
+      },
+      dispose: () => opt.dispose(),
+    };
+  }
+
   /** n images in [0, 1] (B, C, H, W) drawn at temperature T. */
   sample(n: number, opts: { temperature?: number; generator?: Generator } = {}): Tensor {
     return clamp(add(this.reverse({ n, temperature: opts.temperature, generator: opts.generator }), 0.5), 0, 1);
   }
 }
 
+const GLOW_CAPABILITIES: readonly ModelCapability[] = ['log-likelihood', 'sample'];
+
 /** Checks a Glow config; a message per problem. */
 export function glowConfigProblems(c: GlowConfig): string[] {
-  const out: string[] = [];
-  if (c.channels !== 1 && c.channels !== 3) out.push(`channels must be 1 or 3, got ${c.channels}`);
-  out.push(...glowFlowProblems({ shape: [c.channels, c.imageSize, c.imageSize], levels: c.levels, steps: c.steps, width: c.width }));
-  return out;
+  const f = glowSizes(c);
+  return glowFlowProblems({ shape: [c.channels, c.imageSize, c.imageSize], levels: f.levels, steps: f.steps, width: f.width });
 }
 
-/** Builds a Glow on a device (default cpu). */
+/** Builds a Glow on a device (default cpu) after checking its config. */
 export function createGlow(config: GlowConfig, opts: { generator?: Generator; device?: string } = {}): Glow {
   const p = glowConfigProblems(config);
   if (p.length) throw new Error(`glow config: ${p.join('; ')}`);
@@ -274,3 +303,23 @@ export function createGlow(config: GlowConfig, opts: { generator?: Generator; de
   if (device !== 'cpu') m.to(device);
   return m;
 }
+
+export const glowFamily: ModelFamily = {
+  kind: 'glow',
+  title: 'Glow: multi-scale flow (actnorm, invertible 1x1 conv, affine coupling), exact likelihood; --width is the coupling width',
+  reference: 'Kingma & Dhariwal, "Glow: Generative Flow with Invertible 1x1 Convolutions", NeurIPS 2018',
+  capabilities: GLOW_CAPABILITIES,
+  // The flow's density is over continuous x like a Gaussian decoder's (dequantized training, bits/dim + 8).
+  decoders: ['gaussian'],
+  defaults: () => ({ zDim: 1, width: GLOW_SIZES.cpu.width, batchSize: 64, lr: 1e-3, hyper: null }),
+  // A flow's latent has the dimension of x: zDim is set to C*H*W (a --z-dim is overwritten); width = flow width.
+  resolveConfig: (c) => {
+    const flow = glowSizes(c);
+    return { ...c, zDim: c.channels * c.imageSize * c.imageSize, width: flow.width, flow };
+  },
+  configProblems: (c) => [
+    ...(c.sigma2 !== undefined || c.beta !== undefined ? ['glow has no decoder variance or KL weight (--sigma2, --beta)'] : []),
+    ...glowConfigProblems(c),
+  ],
+  create: (config, init) => new Glow(config, init),
+};

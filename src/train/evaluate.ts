@@ -10,6 +10,7 @@ import type { ImageSet } from '../data/types.js';
 import { writeImageGrid } from '../eval/grid.js';
 import type { LatentBase } from '../models/vae.js';
 import type { TrainableModel } from '../models/types.js';
+import { hasCapabilities } from '../models/capabilities.js';
 import { adaptDecoderBatchNorm, restoreDecoderBn, snapshotDecoderBn } from './bn-adapt.js';
 
 /** Images idx of a set as a float32 [0,1] tensor on device. */
@@ -86,7 +87,7 @@ export async function writeSampleGrid(model: LatentBase, path: string, o: { n?: 
   const n = o.n ?? 64;
   const g = Generator.cpu(o.seed ?? 0);
   const wasTraining = model.training;
-  const snap = (o.bnAdapt ?? 2048) > 0 ? snapshotDecoderBn(model) : null;
+  const snap = (o.bnAdapt ?? 2048) > 0 && hasCapabilities(model, ['batchnorm']) ? snapshotDecoderBn(model) : null;
   try {
     if (snap) adaptDecoderBatchNorm(model, { samples: o.bnAdapt ?? 2048, temperature: o.temperature, generator: g });
     model.eval();

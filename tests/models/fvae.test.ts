@@ -79,7 +79,7 @@ test('f-VAE config: zDim up to dim(x), a Gaussian decoder, a flow that fits the 
   assert.deepEqual(fvaeConfigProblems(base), []);
   assert.match(fvaeConfigProblems({ ...base, zDim: 785 }).join(), /z dim must be an integer from 2 to dim\(x\) = 784/);
   assert.match(fvaeConfigProblems({ ...base, decoder: 'categorical' }).join(), /Gaussian decoder/);
-  assert.match(fvaeConfigProblems({ ...base, zDim: 784, flow: { levels: 3, steps: 1, width: 4 } }).join(), /multiples of 8/);
+  assert.match(fvaeConfigProblems({ ...base, zDim: 784, flow: { levels: 3, steps: 1, width: 4, lu: false } }).join(), /multiples of 8/);
   assert.throws(() => createFvae({ ...base, zDim: 0 }), /z dim/);
 });
 

@@ -90,6 +90,10 @@ test('a tiny Glow: exact log-density and bits/dim equal the PyTorch transcriptio
   assert.equal(liveTensors(), start);
 });
 
+/** A tiny 1 x 8 x 8 Glow config (the flow takes any size divisible by 2^L; ModelConfig's type names the DCGAN sizes). */
+const tinyGlow = (flow: GlowConfig['flow']): GlowConfig =>
+  ({ kind: 'glow', decoder: 'gaussian', channels: 1, imageSize: 8 as 32, zDim: 64, width: flow!.width, flow });
+
 /** Dequantized 8-bit images: smooth blobs, (k + u)/256. */
 function blobs(n: number, size: number, seed: number): Tensor {
   return tidy(() => {
@@ -104,7 +108,7 @@ function blobs(n: number, size: number, seed: number): Tensor {
 test('an oodgen Glow checkpoint loads in the PyTorch transcription with strict=True and gives the same log-density', { skip: !hasTorch && 'needs /usr/bin/python3 with torch' }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'oodgen-glow-'));
   try {
-    const cfg: GlowConfig = { kind: 'glow', channels: 1, imageSize: 8, levels: 2, steps: 2, width: 8, lu: false };
+    const cfg = tinyGlow({ levels: 2, steps: 2, width: 8, lu: false });
     const glow = createGlow(cfg, { generator: Generator.cpu(20) });
     const x = blobs(5, 8, 21);
     // First training forward initialises every actnorm; then random weights everywhere else.
@@ -128,7 +132,7 @@ test('an oodgen Glow checkpoint loads in the PyTorch transcription with strict=T
 
 test('a tiny Glow trains: bits/dim go down, samples have the image shape and range', () => {
   const start = liveTensors();
-  const cfg: GlowConfig = { kind: 'glow', channels: 1, imageSize: 8, levels: 2, steps: 2, width: 16, lu: true };
+  const cfg = tinyGlow({ levels: 2, steps: 2, width: 16, lu: true });
   const glow = createGlow(cfg, { generator: Generator.cpu(30) });
   const opt = new Adam(glow.parameters(), { lr: 3e-3 });
   const losses: number[] = [];
