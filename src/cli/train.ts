@@ -9,6 +9,7 @@
  *
  * Every option is validated (zod) before any data is read or any tensor is made.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -195,6 +196,7 @@ const ViewSchema = z.object({
   device: z.string().regex(/^(cpu|cuda(:\d+)?)$/, '--device must be cpu, cuda or cuda:N').optional(),
   limit: int('--limit').optional(),
   json: z.boolean().optional(),
+  sharpness: z.string().min(1).optional(),
 }).strict();
 
 function parseView(raw: Record<string, unknown>): z.infer<typeof ViewSchema> {
@@ -259,6 +261,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--bn-adapt <n>', 'prior samples for decoder BN adaptation (default 2048; 0: off)')
     .option('--seed <n>', 'seed (default 0)')
     .option('--out <png>', 'output PNG (default <checkpoint>/samples-t<T>.png)')
+    .option('--sharpness <data>', 'also measure the samples\' sharpness against as many real images of <data> (src/eval/sharpness.ts); JSON beside the PNG')
     .option('--device <d>', 'cpu | cuda')
     .action(async (raw: Record<string, unknown>) => {
       const o = parseView(raw);
@@ -268,9 +271,19 @@ export function registerTrainCommands(program: Command): void {
       const { model } = loadRun(o.checkpoint, { device: o.device, which: o.which });
       const t = o.temperature ?? 1;
       const out = o.out ?? join(o.checkpoint, `samples-t${t}.png`);
-      await writeSampleGrid(model, out, { n: o.n ?? 64, temperature: t, seed: o.seed ?? 0, bnAdapt: o.bnAdapt ?? 2048 });
+      const samples = await writeSampleGrid(model, out, { n: o.n ?? 64, temperature: t, seed: o.seed ?? 0, bnAdapt: o.bnAdapt ?? 2048 });
+      const c = model.config;
       model.dispose();
       process.stdout.write(`${out}\n`);
+      if (o.sharpness) {
+        const { loadDataset } = await import('../data/registry.js');
+        const { sharpnessRatio } = await import('../eval/sharpness.js');
+        const { set } = await loadDataset(o.sharpness, { imageSize: c.imageSize, channels: c.channels as 1 | 3, limit: samples.shape[0], seed: o.seed ?? 0 });
+        const r = { checkpoint: o.checkpoint, temperature: t, reference: o.sharpness, ...sharpnessRatio({ images: samples.data, shape: samples.shape }, set) };
+        const file = out.replace(/\.png$/i, '') + '.sharpness.json';
+        writeFileSync(file, JSON.stringify(r, null, 2) + '\n');
+        process.stdout.write(JSON.stringify(r) + '\n');
+      }
     });
 
   program.command('reconstruct')

@@ -81,9 +81,9 @@ export function evaluateElbo(model: TrainableModel, set: ImageSet, o: { batchSiz
 
 /**
  * Writes a sample grid: n prior samples at temperature t, after decoder BN adaptation (undone afterwards unless
- * bnAdapt is 0).
+ * bnAdapt is 0; skipped for models without BatchNorm, e.g. a flow). Returns the samples.
  */
-export async function writeSampleGrid(model: LatentBase, path: string, o: { n?: number; temperature?: number; seed?: number; bnAdapt?: number } = {}): Promise<void> {
+export async function writeSampleGrid(model: LatentBase, path: string, o: { n?: number; temperature?: number; seed?: number; bnAdapt?: number } = {}): Promise<{ data: Float32Array; shape: [number, number, number, number] }> {
   const n = o.n ?? 64;
   const g = Generator.cpu(o.seed ?? 0);
   const wasTraining = model.training;
@@ -96,6 +96,7 @@ export async function writeSampleGrid(model: LatentBase, path: string, o: { n?: 
       return { data: s.toFloat32Array(), shape: s.shape as [number, number, number, number] };
     }));
     await writeImageGrid(path, data, shape, { nrow: Math.ceil(Math.sqrt(n)), scale: 2 });
+    return { data, shape };
   } finally {
     if (snap) restoreDecoderBn(model, snap);
     model.train(wasTraining);
