@@ -45,7 +45,7 @@ function flowSizes(o: { flowLevels?: number; flowSteps?: number; flowWidth?: num
     return {};
   }
   if (!given.length) return {};
-  const base = kind === 'glow' ? glowSizes({ width: model.width }) : defaultFvaeFlow(model);
+  const base = kind === 'glow' ? glowSizes({ width: model.width, imageSize: model.imageSize }) : defaultFvaeFlow(model);
   return { flow: { levels: o.flowLevels ?? base.levels, steps: o.flowSteps ?? base.steps, width: o.flowWidth ?? base.width, lu: o.lu ?? base.lu } };
 }
 

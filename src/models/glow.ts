@@ -210,9 +210,12 @@ export const GLOW_SIZES = {
 
 export const LOG_256 = Math.log(256);
 
-/** The flow sizes of a config: its own, else the CPU size with the config's width. */
-export function glowSizes(c: Pick<ModelConfig, 'flow' | 'width'>): FlowSizes {
-  return c.flow ?? { ...GLOW_SIZES.cpu, width: c.width };
+/** The flow sizes of a config: its own, else the CPU size with the config's width and at most the levels it allows. */
+export function glowSizes(c: Pick<ModelConfig, 'flow' | 'width'> & { imageSize?: number }): FlowSizes {
+  if (c.flow) return c.flow;
+  let fit = 0;
+  while (c.imageSize !== undefined && c.imageSize % 2 ** (fit + 1) === 0) fit++;
+  return { ...GLOW_SIZES.cpu, width: c.width, levels: c.imageSize === undefined ? GLOW_SIZES.cpu.levels : Math.min(GLOW_SIZES.cpu.levels, fit) };
 }
 
 /**

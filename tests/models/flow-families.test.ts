@@ -1,5 +1,5 @@
 // glow and fvae as registered model families: the CLI's options build their configs (flow sizes recorded), train()
-// trains them into a run folder that loadRun reads back, the exact-likelihood detector 'nll' scores a Glow run
+// trains them into a run folder that loadRun reads back, the exact-likelihood detector 'exact-nll' scores a Glow run
 // (bits/dim column in closed form from its log-likelihood), and the latent-model scores refuse a flow clearly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,8 +29,11 @@ test('glow and fvae are registered; the CLI builds their configs with flow sizes
     (e: Error) => e instanceof OodgenError && /--flow-steps: flow sizes apply to --model glow and fvae only/.test(e.message));
   await assert.rejects(parseTrainOptions({ model: 'fvae', data: 'fashion-mnist:train', out: 'runs/x', maxSteps: '1', zDim: '2000' }, argv),
     (e: Error) => e instanceof OodgenError && /z dim must be an integer from 2 to dim\(x\) = 1024/.test(e.message));
-  await assert.rejects(parseTrainOptions({ model: 'glow', data: 'fashion-mnist:train', out: 'runs/x', maxSteps: '1', imageSize: '28' }, argv),
+  await assert.rejects(parseTrainOptions({ model: 'glow', data: 'fashion-mnist:train', out: 'runs/x', maxSteps: '1', imageSize: '28', flowLevels: '3' }, argv),
     (e: Error) => e instanceof OodgenError && /at most 2 levels here/.test(e.message));
+  // without --flow-levels a 28x28 Glow gets the levels that fit
+  const g28 = await parseTrainOptions({ model: 'glow', data: 'fashion-mnist:train', out: 'runs/x', maxSteps: '1', imageSize: '28', flowSteps: '4' }, argv);
+  assert.deepEqual(g28.model!.flow, { levels: 2, steps: 4, width: 128, lu: true });
   await assert.rejects(parseTrainOptions({ model: 'fvae', data: 'fashion-mnist:train', out: 'runs/x', maxSteps: '1', decoder: 'categorical' }, argv),
     (e: Error) => e instanceof OodgenError && /cannot have --decoder categorical/.test(e.message));
 });
@@ -44,7 +47,7 @@ function images(n: number, seed: number): ImageSet {
   return { images: v, shape: [n, 1, 32, 32], name: 'random', source: 'test' };
 }
 
-test('train() writes glow and fvae runs that loadRun restores; nll scores a Glow run, iwae refuses it', async () => {
+test('train() writes glow and fvae runs that loadRun restores; exact-nll scores a Glow run, iwae refuses it', async () => {
   const start = liveTensors();
   const dir = mkdtempSync(join(tmpdir(), 'oodgen-flows-'));
   try {
@@ -64,7 +67,7 @@ test('train() writes glow and fvae runs that loadRun restores; nll scores a Glow
       else assert.deepEqual(cfg.model.flow, { levels: 1, steps: 8, width: 64, lu: true });
     }
     const { model } = loadRun(join(dir, 'glow'));
-    const det = createDetector('nll', model, {});
+    const det = createDetector('exact-nll', model, {});
     const r = scoreDataset(det, { images: set.images, shape: set.shape }, { batchSize: 10 });
     const ll = tidy(() => noGrad(() => (model as unknown as Glow).logProb(fromTypedArray(set.images as Float32Array, set.shape)).toFloat32Array()));
     r.columns.loglik!.forEach((v, i) => assert.ok(Math.abs(v - ll[i]!) < 1e-3 && Math.abs(r.score[i]! + v) < 1e-6, `nll[${i}]`));

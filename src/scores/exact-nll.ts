@@ -13,7 +13,7 @@ import type { Detector, DetectorSpec, ScoreBatch } from './types.js';
 import { negated } from './latent.js';
 
 export class ExactNllDetector implements Detector {
-  readonly name: string = 'nll';
+  readonly name: string = 'exact-nll';
   readonly description: string = 'exact negative log-likelihood -log p(x) of a tractable density (a flow), nats; column bpd = -log2 p(x)/D (+8 for a continuous density)';
   constructor(readonly model: GenerativeModel) {
     if (typeof model.logProb !== 'function') throw new Error('nll: the model has no exact log-likelihood (logProb)');
@@ -34,7 +34,7 @@ export class ExactNllDetector implements Detector {
 }
 
 export const nllSpec: DetectorSpec = {
-  name: 'nll',
+  name: 'exact-nll',
   title: 'exact negative log-likelihood -log p(x) of a flow (no bound, no sampling)',
   reference: 'Nalisnick, Matsukawa, Teh, Gorur & Lakshminarayanan, "Do Deep Generative Models Know What They Don\'t Know?", ICLR 2019',
   granularity: 'sample',
