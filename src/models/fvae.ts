@@ -11,7 +11,8 @@
 //   p(w)   = N(F(w); 0, I) |det dF/dw|             (a flow prior: GlowFlow, exact)
 //   p(x|w) = N(x; G(w), sigma_x^2 I)               (Gaussian decoder, sigma_x^2 fixed or learned)
 //
-// and the paper's loss (its eq. 11 with the simple F_x above) is the negative ELBO
+// and the paper's loss (its joint-KL objective with the simple F_x above; cf. the authors' Keras code, bojone/flow) is
+// the negative ELBO
 //
 //   L(x) = E_u[ -log p(x|w) - log p(w) + log q(w|x) ]
 //        = E_u[ ||x - G(w)||^2 / (2 sigma_x^2) + ||F(w)||^2/2 - log|det dF/dw| - ||u||^2/2 - sum log sigma ] + const,
