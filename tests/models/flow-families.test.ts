@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { Generator, liveTensors, rand, tidy, noGrad, fromTypedArray } from '../../src/engine/index.js';
 import { modelKinds } from '../../src/models/registry.js';
 import { parseTrainOptions } from '../../src/cli/train.js';
@@ -17,6 +18,7 @@ import type { ImageSet } from '../../src/data/types.js';
 import type { Glow } from '../../src/models/glow.js';
 
 const argv = ['node', 'oodgen'];
+const ROOT = new URL('../..', import.meta.url).pathname;
 
 test('glow and fvae are registered; the CLI builds their configs with flow sizes and refuses flow flags elsewhere', async () => {
   assert.ok(modelKinds().includes('glow') && modelKinds().includes('fvae'));
@@ -74,6 +76,14 @@ test('train() writes glow and fvae runs that loadRun restores; exact-nll scores 
     r.columns.bpd!.forEach((v, i) => assert.ok(Math.abs(v - (-ll[i]! / (1024 * Math.LN2) + 8)) < 1e-4, `bpd[${i}]`));
     assert.throws(() => createDetector('iwae', model, { k: 2 }), (e: Error) => e instanceof OodgenError && /a glow model has log-likelihood, sample/.test(e.message));
     model.dispose();
+    // oodgen sample --sharpness: the f-VAE's samples (drawn through its flow prior) against real images
+    const png = join(dir, 'fvae-samples.png');
+    const cli = spawnSync(process.execPath, [join(ROOT, 'bin/oodgen.js'), 'sample', '--checkpoint', join(dir, 'fvae'), '--n', '4', '--bn-adapt', '8',
+      '--temperature', '0.8', '--out', png, '--sharpness', 'noise:4'], { encoding: 'utf8' });
+    assert.equal(cli.status, 0, cli.stderr);
+    const sh = JSON.parse(readFileSync(join(dir, 'fvae-samples.sharpness.json'), 'utf8'));
+    assert.equal(sh.samples.n, 4);
+    assert.ok(sh.real.gradient > 0 && Math.abs(sh.gradientRatio - sh.samples.gradient / sh.real.gradient) < 1e-12);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
