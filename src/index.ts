@@ -38,6 +38,10 @@ export {
   registerDetector, unregisterDetector, listDetectors, detectorSpec, createDetector, saveDetectorState, loadDetectorState,
 } from './scores/index.js';
 
+// The OoD evaluation pipeline (what `oodgen eval` and the demo run) and its report writers.
+export { evaluate, type EvaluateOptions, type EvalResult, type EvalRow, type EvalSet } from './ood/evaluate.js';
+export { writeEvalReport, writeEvalFigures, evalMarkdown, type ReportOptions } from './ood/report.js';
+
 // Evaluation: metrics, figures, tables.
 export { oodMetrics, rocCurve, bootstrapMetrics } from './eval/metrics.js';
 export { histogramChart, rocChart, scatterChart, lineChart } from './eval/charts.js';

@@ -5,7 +5,7 @@ import { Generator } from '../engine/random.js';
 import { noGrad } from '../engine/autograd.js';
 import { tidy } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
-import { gatherBatch } from '../data/batches.js';
+import { imageBatch } from '../data/batches.js';
 import type { ImageSet } from '../data/types.js';
 import { writeImageGrid } from '../eval/grid.js';
 import type { LatentBase } from '../models/vae.js';
@@ -13,12 +13,8 @@ import type { TrainableModel } from '../models/types.js';
 import { hasCapabilities } from '../models/capabilities.js';
 import { adaptDecoderBatchNorm, restoreDecoderBn, snapshotDecoderBn } from './bn-adapt.js';
 
-/** Images idx of a set as a float32 [0,1] tensor on device. */
-export function batchTensor(set: ImageSet, index: Int32Array, device: string): Tensor {
-  const [, c, h, w] = set.shape;
-  const g = gatherBatch(set, index);
-  return fromTypedArray(g.x, [index.length, c, h, w], device === 'cpu' ? {} : { device });
-}
+/** Images idx of a set as a float32 [0,1] tensor on device (data/batches.ts imageBatch). */
+export const batchTensor = (set: ImageSet, index: Int32Array, device: string): Tensor => imageBatch(set, index, device);
 
 /** Uniform dequantization (round(x*255) + u) / 256, u ~ U[0,1) drawn on the CPU from generator. */
 export function dequantizeTensor(x: Tensor, generator: Generator): Tensor {
