@@ -11,12 +11,13 @@ import { Tensor, tidy, noGrad } from '../engine/index.js';
 import type { GenerativeModel } from '../models/types.js';
 import type { Detector, DetectorSpec, ScoreBatch } from './types.js';
 import { negated } from './latent.js';
+import { OodgenError } from '../errors.js';
 
 export class ExactNllDetector implements Detector {
   readonly name: string = 'exact-nll';
   readonly description: string = 'exact negative log-likelihood -log p(x) of a tractable density (a flow), nats; column bpd = -log2 p(x)/D (+8 for a continuous density)';
   constructor(readonly model: GenerativeModel) {
-    if (typeof model.logProb !== 'function') throw new Error('nll: the model has no exact log-likelihood (logProb)');
+    if (typeof model.logProb !== 'function') throw new OodgenError(`exact-nll: a ${model.config.kind} model has no exact log-likelihood (logProb); use a bound such as iwae`);
   }
   evaluate(x: Tensor): ScoreBatch {
     const ll = noGrad(() => tidy(() => this.model.logProb!(x).toFloat32Array()));
