@@ -3,7 +3,7 @@
 // library uses.
 import { z } from 'zod';
 import { OodgenError } from '../errors.js';
-import { modelFamily, modelKinds, listModels, trainDefaults } from '../models/registry.js';
+import { modelFamily, modelKinds, listModels, resolveModelConfig, trainDefaults } from '../models/registry.js';
 import { modelConfigProblems } from '../models/factory.js';
 import type { FlowSizes, ModelConfig } from '../models/types.js';
 import { glowSizes } from '../models/glow.js';
@@ -155,6 +155,11 @@ export async function parseTrainOptions(raw: Record<string, unknown>, argv: stri
   };
   const flow = flowSizes(o, model).flow;
   if (flow) model.flow = flow;
+  // A size the family fixes itself (glow: zDim = dim(x), width = the flow's width) cannot also be given.
+  const resolved = resolveModelConfig(model);
+  for (const [k, flag] of [['zDim', '--z-dim'], ['width', '--width']] as const) {
+    if (o[k] !== undefined && resolved[k] !== o[k]) throw new OodgenError(`${flag} ${o[k]}: --model ${o.model} sets it to ${resolved[k]} (${family.title})`);
+  }
   const problems = modelConfigProblems(model);
   if (problems.length) throw new OodgenError(problems.join('; '));
   return {

@@ -33,6 +33,10 @@ test('glow and fvae are registered; the CLI builds their configs with flow sizes
     (e: Error) => e instanceof OodgenError && /z dim must be an integer from 2 to dim\(x\) = 1024/.test(e.message));
   await assert.rejects(parseTrainOptions({ model: 'glow', data: 'fashion-mnist:train', out: 'runs/x', maxSteps: '1', imageSize: '28', flowLevels: '3' }, argv),
     (e: Error) => e instanceof OodgenError && /at most 2 levels here/.test(e.message));
+  await assert.rejects(parseTrainOptions({ model: 'glow', data: 'fashion-mnist:train', out: 'runs/x', maxSteps: '1', zDim: '64' }, argv),
+    (e: Error) => e instanceof OodgenError && /--z-dim 64: --model glow sets it to 1024/.test(e.message));
+  await assert.rejects(parseTrainOptions({ model: 'glow', data: 'fashion-mnist:train', out: 'runs/x', maxSteps: '1', width: '64', flowWidth: '32' }, argv),
+    (e: Error) => e instanceof OodgenError && /--width 64: --model glow sets it to 32/.test(e.message));
   // without --flow-levels a 28x28 Glow gets the levels that fit
   const g28 = await parseTrainOptions({ model: 'glow', data: 'fashion-mnist:train', out: 'runs/x', maxSteps: '1', imageSize: '28', flowSteps: '4' }, argv);
   assert.deepEqual(g28.model!.flow, { levels: 2, steps: 4, width: 128, lu: true });
