@@ -3,8 +3,11 @@
 // library uses.
 import { z } from 'zod';
 import { OodgenError } from '../errors.js';
-import { modelFamily, modelKinds, listModels, trainDefaults } from '../models/registry.js';
+import { modelFamily, modelKinds, listModels, resolveModelConfig, trainDefaults } from '../models/registry.js';
 import { modelConfigProblems } from '../models/factory.js';
+import type { FlowSizes, ModelConfig } from '../models/types.js';
+import { glowSizes } from '../models/glow.js';
+import { defaultFvaeFlow } from '../models/fvae.js';
 import { resolveDevice } from '../engine/device.js';
 import { parseSpec, DATASETS } from '../data/registry.js';
 import type { TrainOptions } from '../train/trainer.js';
@@ -20,6 +23,23 @@ export const num = (what: string) => z.string().transform((s, ctx) => {
 });
 export const int = (what: string, min = 1) => num(what).refine((v) => !Number.isFinite(v) || (Number.isInteger(v) && v >= min), { message: `${what} must be an integer >= ${min}` });
 const pos = (what: string) => num(what).refine((v) => !Number.isFinite(v) || v > 0, { message: `${what} must be > 0` });
+
+/**
+ * Flow sizes from --flow-levels/--flow-steps/--flow-width/--lu for the families with a flow (their resolveConfig
+ * fills what is not given); an error for the others.
+ */
+function flowSizes(o: { flowLevels?: number; flowSteps?: number; flowWidth?: number; lu?: boolean }, model: Pick<ModelConfig, 'kind' | 'channels' | 'imageSize' | 'zDim' | 'width'>): { flow?: FlowSizes } {
+  const kind = model.kind;
+  const given = (['flowLevels', 'flowSteps', 'flowWidth', 'lu'] as const).filter((k) => o[k] !== undefined);
+  const hasFlow = kind === 'glow' || kind === 'fvae';
+  if (!hasFlow) {
+    if (given.length) throw new OodgenError(`${given.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')}: flow sizes apply to --model glow and fvae only`);
+    return {};
+  }
+  if (!given.length) return {};
+  const base = kind === 'glow' ? glowSizes({ width: model.width, imageSize: model.imageSize }) : defaultFvaeFlow(model);
+  return { flow: { levels: o.flowLevels ?? base.levels, steps: o.flowSteps ?? base.steps, width: o.flowWidth ?? base.width, lu: o.lu ?? base.lu } };
+}
 
 /** CLI flags of family training hyper-parameters (ModelFamily.defaults().hyper keys). */
 const HYPER_FLAGS = { betaKl: '--beta-kl', betaRec: '--beta-rec', betaNeg: '--beta-neg', gammaR: '--gamma-r' } as const;
@@ -49,6 +69,10 @@ const TrainCliSchema = z.object({
   patience: int('--patience', 0).optional(),
   checkpointEvery: int('--checkpoint-every').optional(),
   logEvery: int('--log-every').optional(),
+  flowLevels: int('--flow-levels').optional(),
+  flowSteps: int('--flow-steps').optional(),
+  flowWidth: int('--flow-width').optional(),
+  lu: z.boolean().optional(),
   betaKl: num('--beta-kl').optional(),
   betaRec: num('--beta-rec').optional(),
   betaNeg: num('--beta-neg').optional(),
@@ -83,7 +107,7 @@ export async function parseTrainOptions(raw: Record<string, unknown>, argv: stri
   };
   if (o.resume) {
     const fixed = (['model', 'decoder', 'data', 'zDim', 'width', 'imageSize', 'channels', 'sigma2', 'beta', 'batchSize', 'lr', 'seed', 'limit',
-      'valFraction', 'valLimit', 'betaKl', 'betaRec', 'betaNeg', 'gammaR', 'dequantize', 'checkpointEvery', 'logEvery'] as const)
+      'valFraction', 'valLimit', 'flowLevels', 'flowSteps', 'flowWidth', 'lu', 'betaKl', 'betaRec', 'betaNeg', 'gammaR', 'dequantize', 'checkpointEvery', 'logEvery'] as const)
       .filter((k) => o[k] !== undefined);
     if (fixed.length) {
       throw new OodgenError(`--resume continues the run in ${o.out} with its own config.json; drop ${fixed.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')} (only --epochs, --max-steps, --time-budget, --patience, --device, --progress may change)`);
@@ -124,11 +148,18 @@ export async function parseTrainOptions(raw: Record<string, unknown>, argv: stri
     else if (spec.path === undefined) channels = 3; // synthetic sets
     else throw new OodgenError(`--data ${o.data} is a path: say --channels 1 or 3`);
   }
-  const model = {
+  const model: ModelConfig = {
     kind: o.model, decoder, channels, imageSize, zDim: o.zDim ?? defaults.zDim, width: o.width ?? defaults.width,
     ...(o.sigma2 !== undefined ? { sigma2: o.sigma2 as number | 'learned' } : {}),
     ...(o.beta !== undefined ? { beta: o.beta } : {}),
   };
+  const flow = flowSizes(o, model).flow;
+  if (flow) model.flow = flow;
+  // A size the family fixes itself (glow: zDim = dim(x), width = the flow's width) cannot also be given.
+  const resolved = resolveModelConfig(model);
+  for (const [k, flag] of [['zDim', '--z-dim'], ['width', '--width']] as const) {
+    if (o[k] !== undefined && resolved[k] !== o[k]) throw new OodgenError(`${flag} ${o[k]}: --model ${o.model} sets it to ${resolved[k]} (${family.title})`);
+  }
   const problems = modelConfigProblems(model);
   if (problems.length) throw new OodgenError(problems.join('; '));
   return {

@@ -9,6 +9,7 @@
  *
  * Every option is validated (zod) before any data is read or any tensor is made.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -18,6 +19,7 @@ import { loadDataset } from '../data/registry.js';
 import { train } from '../train/trainer.js';
 import { loadRun } from '../train/run.js';
 import { writeSampleGrid, writeReconstructionGrid, evaluateElbo } from '../train/evaluate.js';
+import { sharpnessRatio } from '../eval/sharpness.js';
 import { int, num, parseTrainOptions, zodMessage } from './train-options.js';
 
 export { parseTrainOptions, type TrainCli } from './train-options.js';
@@ -34,6 +36,7 @@ const ViewSchema = z.object({
   device: z.string().regex(/^(cpu|cuda(:\d+)?)$/, '--device must be cpu, cuda or cuda:N').optional(),
   limit: int('--limit').optional(),
   json: z.boolean().optional(),
+  sharpness: z.string().min(1).optional(),
 }).strict();
 
 function parseView(raw: Record<string, unknown>): z.infer<typeof ViewSchema> {
@@ -69,6 +72,11 @@ export function registerTrainCommands(program: Command): void {
     .option('--patience <n>', 'early stopping patience in epochs (default 5; 0 disables)')
     .option('--checkpoint-every <n>', 'steps between checkpoints (default 500)')
     .option('--log-every <n>', 'steps between log lines (default 50)')
+    .option('--flow-levels <n>', 'glow / fvae prior flow: levels (glow default 3, or what the image size allows; fvae 3 at z = dim(x) of 32x32, else 1)')
+    .option('--flow-steps <n>', 'glow / fvae prior flow: steps of flow per level (glow default 8; fvae 4, or 8 for a vector latent)')
+    .option('--flow-width <n>', 'glow / fvae prior flow: coupling network width (glow: --width, default 128; fvae 64)')
+    .option('--lu', 'glow / fvae: LU-parameterised 1x1 convolutions (the default)')
+    .option('--no-lu', 'glow / fvae: plain 1x1 convolution weights')
     .option('--beta-kl <v>', 'Soft-IntroVAE beta_kl (default 1)')
     .option('--beta-rec <v>', 'Soft-IntroVAE beta_rec (default 1)')
     .option('--beta-neg <v>', 'Soft-IntroVAE beta_neg (default 256)')
@@ -92,6 +100,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--bn-adapt <n>', 'prior samples for decoder BN adaptation (default 2048; 0: off)')
     .option('--seed <n>', 'seed (default 0)')
     .option('--out <png>', 'output PNG (default <checkpoint>/samples-t<T>.png)')
+    .option('--sharpness <data>', 'also measure the samples\' sharpness against as many real images of <data> (src/eval/sharpness.ts); JSON beside the PNG')
     .option('--device <d>', 'cpu | cuda')
     .action(async (raw: Record<string, unknown>) => {
       const o = parseView(raw);
@@ -99,9 +108,17 @@ export function registerTrainCommands(program: Command): void {
       const { model } = loadRun(o.checkpoint, { device: o.device, which: o.which });
       const t = o.temperature ?? 1;
       const out = o.out ?? join(o.checkpoint, `samples-t${t}.png`);
-      await writeSampleGrid(model, out, { n: o.n ?? 64, temperature: t, seed: o.seed ?? 0, bnAdapt: o.bnAdapt ?? 2048 });
+      const samples = await writeSampleGrid(model, out, { n: o.n ?? 64, temperature: t, seed: o.seed ?? 0, bnAdapt: o.bnAdapt ?? 2048 });
+      const c = model.config;
       model.dispose();
       process.stdout.write(`${out}\n`);
+      if (o.sharpness) {
+        const { set } = await loadDataset(o.sharpness, { imageSize: c.imageSize, channels: c.channels as 1 | 3, limit: samples.shape[0], seed: o.seed ?? 0 });
+        const r = { checkpoint: o.checkpoint, temperature: t, reference: o.sharpness, ...sharpnessRatio({ images: samples.data, shape: samples.shape }, set) };
+        const file = out.replace(/\.png$/i, '') + '.sharpness.json';
+        writeFileSync(file, JSON.stringify(r, null, 2) + '\n');
+        process.stdout.write(JSON.stringify(r) + '\n');
+      }
     });
 
   program.command('reconstruct')

@@ -4,9 +4,13 @@ import type { ModelFamily } from './registry.js';
 import { aeFamily } from './ae.js';
 import { vaeFamily } from './vae.js';
 import { sintroFamily } from './sintro.js';
+import { glowFamily } from './glow.js';
+import { fvaeFamily } from './fvae.js';
 
 export const BUILTIN_MODELS: readonly ModelFamily[] = [
   aeFamily,
   vaeFamily,
   sintroFamily,
+  glowFamily,
+  fvaeFamily,
 ];

@@ -35,6 +35,11 @@ export interface ModelFamily {
   readonly hyperDoc?: Readonly<Record<string, string>>;
   /** Training defaults for a dataset spec (e.g. 'fashion-mnist:train'); the library and the CLI both use them. */
   defaults(dataset: string): TrainDefaults;
+  /**
+   * The config with the family's config-dependent defaults filled in (e.g. flow sizes), so config.json records
+   * every size used; applied by train() before the run is written.
+   */
+  resolveConfig?(c: ModelConfig): ModelConfig;
   /** Family-specific config problems, one message each (the generic checks are in factory.ts). */
   configProblems?(c: ModelConfig): string[];
   /** A model of this family, initialised from `generator`. */
@@ -77,4 +82,10 @@ export function modelFamily(kind: string): ModelFamily {
 export function trainDefaults(kind: string, dataset: string): TrainDefaults {
   const d = modelFamily(kind).defaults(dataset);
   return { ...d, hyper: d.hyper ? { ...d.hyper } : null };
+}
+
+/** A config with its family's defaults filled in (ModelFamily.resolveConfig); unknown kinds pass through. */
+export function resolveModelConfig(c: ModelConfig): ModelConfig {
+  const f = families.get(c.kind);
+  return f?.resolveConfig ? f.resolveConfig(c) : c;
 }

@@ -41,6 +41,20 @@ export interface ModelConfig {
   sigma2?: number | 'learned';
   /** KL weight (beta-VAE); Soft-IntroVAE's beta_kl. */
   beta?: number;
+  /** Flow sizes of the families with a flow (glow: the model; fvae: its prior), filled by the family's resolveConfig. */
+  flow?: FlowSizes;
+}
+
+/** Sizes of a Glow-style multi-scale flow (src/models/glow.ts). */
+export interface FlowSizes {
+  /** Levels L (squeeze, K steps, split). */
+  levels: number;
+  /** Steps of flow K per level. */
+  steps: number;
+  /** Hidden channels of the coupling networks. */
+  width: number;
+  /** LU-parameterised invertible 1x1 convolutions. */
+  lu: boolean;
 }
 
 /** Output of the encoder: posterior mean and log-variance (logvar null for a deterministic AE). */

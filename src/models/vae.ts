@@ -141,10 +141,13 @@ export abstract class LatentBase extends Module implements LatentModel, Trainabl
     return p.mu;
   }
 
+  /** n codes (n, zDim) from the prior at temperature t: N(0, t^2 I) here; a family with its own prior overrides it. */
+  priorSample(n: number, opts: { temperature?: number; generator?: Generator } = {}): Tensor {
+    return mul(cpuNoise([n, this.config.zDim], this.device, opts.generator), opts.temperature ?? 1);
+  }
+
   sample(n: number, opts: { temperature?: number; generator?: Generator } = {}): Tensor {
-    const t = opts.temperature ?? 1;
-    const z = mul(cpuNoise([n, this.config.zDim], this.device, opts.generator), t);
-    return this.mean(this.decode(z));
+    return this.mean(this.decode(this.priorSample(n, opts)));
   }
 
   /** Mean reconstruction of x through the posterior mean, (B, C, H, W) in [0, 1]. */

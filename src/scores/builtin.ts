@@ -6,6 +6,7 @@ import { iwaeSpec } from './iwae.js';
 import { bpdSpec } from './bpd.js';
 import { componentsSpec } from './components.js';
 import { reconstructionSpec } from './reconstruction.js';
+import { nllSpec } from './exact-nll.js';
 
 export const BUILTIN_DETECTORS: readonly DetectorSpec[] = [
   elboSpec,
@@ -13,4 +14,5 @@ export const BUILTIN_DETECTORS: readonly DetectorSpec[] = [
   bpdSpec,
   componentsSpec,
   reconstructionSpec,
+  nllSpec,
 ];

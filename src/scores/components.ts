@@ -17,6 +17,7 @@ import type { Detector, DetectorSpec, ScoreBatch } from './types.js';
 import {
   Noise, type EpsSource, defaultDecodeBatch, expectedLogPrior, gaussianPosterior, negated, posteriorEntropy, sampleTerms,
 } from './latent.js';
+import { hasOwnPrior } from './latent.js';
 import { OodgenError } from '../errors.js';
 
 export interface ComponentOptions {
@@ -46,8 +47,10 @@ export function elboComponents(model: LatentModel, x: Tensor, o: ComponentOption
   return noGrad(() => {
     const { mu, logvar } = gaussianPosterior(model.encode(x), 'components');
     const source = o.eps ?? new Noise(o.seed ?? 0);
-    const reconstruction = tidy(() => mean(sampleTerms(model, x, mu, logvar, samples, source, o.decodeBatch ?? defaultDecodeBatch(model)).logPx, 0));
-    const prior = expectedLogPrior(mu, logvar);
+    const terms = sampleTerms(model, x, mu, logvar, samples, source, o.decodeBatch ?? defaultDecodeBatch(model));
+    const reconstruction = mean(terms.logPx, 0);
+    // A flow prior (f-VAE) has no closed-form E_q[log p(z)]: Monte-Carlo over the same L samples.
+    const prior = hasOwnPrior(model) ? mean(terms.logPz, 0) : expectedLogPrior(mu, logvar);
     const entropy = posteriorEntropy(logvar);
     return { reconstruction, prior, entropy, elbo: add(add(reconstruction, prior), entropy) };
   });

@@ -17,6 +17,20 @@ export function gaussianPosterior(post: Posterior, score: string): { mu: Tensor;
   return { mu: post.mu, logvar: post.logvar };
 }
 
+/** A model whose prior p(z) is not N(0, I) (f-VAE's flow prior) has logPrior(z): (N, Z) -> (N,). */
+type WithPrior = { logPrior?: (z: Tensor) => Tensor };
+
+/** Whether the model has its own prior density (otherwise p(z) = N(0, I)). */
+export const hasOwnPrior = (model: LatentModel): boolean => typeof (model as WithPrior).logPrior === 'function';
+
+/** log p(z) of codes z (n, B, Z) -> (n, B): the model's own prior when it has one, else N(0, I). */
+export function logPriorOfCodes(model: LatentModel, z: Tensor): Tensor {
+  const own = (model as WithPrior).logPrior;
+  if (!own) return logStandardNormal(z);
+  const [n, b, zd] = z.shape as [number, number, number];
+  return reshape(own.call(model, reshape(z, [n * b, zd])), [n, b]);
+}
+
 /** log N(z; 0, I) summed over the last dimension: -1/2 sum(z^2 + log 2 pi). */
 export function logStandardNormal(z: Tensor): Tensor {
   return mul(sum(add(square(z), LOG_2PI), -1), -0.5);
@@ -97,7 +111,7 @@ export type EpsSource = Noise | Tensor;
 export interface SampleTerms {
   /** log p(x | z_k), (n, B). */
   logPx: Tensor;
-  /** log p(z_k) under N(0, I), (n, B). */
+  /** log p(z_k) under the prior (N(0, I), or the model's own logPrior), (n, B). */
   logPz: Tensor;
   /** log q(z_k | x), (n, B). */
   logQz: Tensor;
@@ -125,7 +139,7 @@ export function sampleTerms(
     parts.push(tidy(() => {
       const eps = source instanceof Tensor ? narrow(source, 0, k0, m) : source.randn([m, b, zd], mu.device);
       const z = reparameterise(mu, logvar, eps);
-      return { logPx: logLikelihoodOfCodes(model, x, z), logPz: logStandardNormal(z), logQz: logPosteriorFromEps(eps, logvar) };
+      return { logPx: logLikelihoodOfCodes(model, x, z), logPz: logPriorOfCodes(model, z), logQz: logPosteriorFromEps(eps, logvar) };
     }));
   }
   if (parts.length === 1) return parts[0]!;

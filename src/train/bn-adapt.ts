@@ -6,11 +6,10 @@
 import type { Generator } from '../engine/random.js';
 import { noGrad } from '../engine/autograd.js';
 import { tidy } from '../engine/scope.js';
-import { fill_, zero_, mul } from '../engine/ops/index.js';
+import { fill_, zero_ } from '../engine/ops/index.js';
 import { batchNormsIn, type BatchNorm2d, type BatchNorm1d } from '../nn/batchnorm.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { LatentBase } from '../models/vae.js';
-import { cpuNoise } from '../models/vae.js';
 import { clone, copy_ } from '../engine/ops/index.js';
 
 type BN = BatchNorm2d | BatchNorm1d;
@@ -69,7 +68,7 @@ export function adaptDecoderBatchNorm(model: LatentBase, o: BnAdaptOptions = {})
       for (const b of bns) (b as unknown as { momentum: number }).momentum = 1 / k;
       const m = Math.min(bs, n - done);
       tidy(() => noGrad(() => {
-        const z = mul(cpuNoise([m, model.config.zDim], model.device, o.generator), t);
+        const z = model.priorSample(m, { temperature: t, generator: o.generator });
         model.decoder.forward(z);
       }));
     }

@@ -11,6 +11,7 @@ import type { ImageSet } from '../data/types.js';
 import { writeImageGrid } from '../eval/grid.js';
 import type { LatentBase } from '../models/vae.js';
 import type { TrainableModel } from '../models/types.js';
+import { hasCapabilities } from '../models/capabilities.js';
 import { adaptDecoderBatchNorm, restoreDecoderBn, snapshotDecoderBn } from './bn-adapt.js';
 
 /** Images idx of a set as a float32 [0,1] tensor on device (data/batches.ts imageBatch). */
@@ -67,13 +68,13 @@ export function evaluateElbo(model: TrainableModel, set: ImageSet, o: { batchSiz
 
 /**
  * Writes a sample grid: n prior samples at temperature t, after decoder BN adaptation (undone afterwards unless
- * bnAdapt is 0).
+ * bnAdapt is 0; skipped for models without BatchNorm, e.g. a flow). Returns the samples.
  */
-export async function writeSampleGrid(model: LatentBase, path: string, o: { n?: number; temperature?: number; seed?: number; bnAdapt?: number } = {}): Promise<void> {
+export async function writeSampleGrid(model: LatentBase, path: string, o: { n?: number; temperature?: number; seed?: number; bnAdapt?: number } = {}): Promise<{ data: Float32Array; shape: [number, number, number, number] }> {
   const n = o.n ?? 64;
   const g = Generator.cpu(o.seed ?? 0);
   const wasTraining = model.training;
-  const snap = (o.bnAdapt ?? 2048) > 0 ? snapshotDecoderBn(model) : null;
+  const snap = (o.bnAdapt ?? 2048) > 0 && hasCapabilities(model, ['batchnorm']) ? snapshotDecoderBn(model) : null;
   try {
     if (snap) adaptDecoderBatchNorm(model, { samples: o.bnAdapt ?? 2048, temperature: o.temperature, generator: g });
     model.eval();
@@ -82,6 +83,7 @@ export async function writeSampleGrid(model: LatentBase, path: string, o: { n?: 
       return { data: s.toFloat32Array(), shape: s.shape as [number, number, number, number] };
     }));
     await writeImageGrid(path, data, shape, { nrow: Math.ceil(Math.sqrt(n)), scale: 2 });
+    return { data, shape };
   } finally {
     if (snap) restoreDecoderBn(model, snap);
     model.train(wasTraining);

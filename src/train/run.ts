@@ -22,6 +22,7 @@ export const ModelConfigSchema = z.object({
   width: z.number().int().positive(),
   sigma2: z.union([z.number().positive(), z.literal('learned')]).optional(),
   beta: z.number().nonnegative().optional(),
+  flow: z.object({ levels: z.number().int().positive(), steps: z.number().int().positive(), width: z.number().int().positive(), lu: z.boolean() }).strict().optional(),
 }).strict();
 
 export const SintroHyperSchema = z.object({

@@ -26,7 +26,7 @@ import type { ModelConfig } from '../models/types.js';
 import type { LatentModel, ModelTrainer, TrainableModel } from '../models/types.js';
 import type { LatentBase } from '../models/vae.js';
 import { hasCapabilities } from '../models/capabilities.js';
-import { trainDefaults } from '../models/registry.js';
+import { resolveModelConfig, trainDefaults } from '../models/registry.js';
 import {
   RUN_FILES, readRunConfig, readRunState, runHyper, writeFileAtomic, writeJsonAtomic, type RunConfig, type RunState,
 } from './run.js';
@@ -157,7 +157,7 @@ function buildConfig(o: TrainOptions, device: string): RunConfig {
   if (unknown.length) throw new OodgenError(`train: unknown hyper-parameter ${unknown.join(', ')} for model '${o.model.kind}' (${Object.keys(defaults.hyper!).join(', ')})`);
   return {
     format: 'oodgen-run/1',
-    model: o.model,
+    model: resolveModelConfig(o.model),
     data: {
       train: o.data ?? o.trainSet?.name ?? 'in-memory',
       valFraction: o.valFraction ?? 0.1,
@@ -405,7 +405,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   log({ step: st.step, epoch: st.epoch, event: 'stop', reason: stopReason, loss: lastLoss, elapsedS: st.elapsedMs / 1000 });
   if ((opts.grids ?? true) && !stopReason.startsWith('interrupted')) {
     // Grids for the models that can draw them (a flow has no reconstructions).
-    if (hasCapabilities(model, ['sample', 'decode'])) await writeSampleGrid(model as LatentModel & LatentBase, join(out, RUN_FILES.samples), { n: 64, seed: cfg.seed, bnAdapt: opts.bnAdaptSamples ?? 2048 });
+    if (hasCapabilities(model, ['sample'])) await writeSampleGrid(model as LatentModel & LatentBase, join(out, RUN_FILES.samples), { n: 64, seed: cfg.seed, bnAdapt: opts.bnAdaptSamples ?? 2048 });
     if (hasCapabilities(model, ['encode', 'decode'])) await writeReconstructionGrid(model as LatentModel & LatentBase, data.val, join(out, RUN_FILES.reconstructions), { n: 32 });
   }
   trainer.dispose();

@@ -23,15 +23,15 @@ function tinySet(n = 32): ImageSet {
   return { images, shape: [n, 1, 32, 32], name: 'tiny:train', source: 'test' };
 }
 
-test('built-in families: ae, vae, sintro with capabilities, decoders and config checks', () => {
-  assert.deepEqual(listModels().map((f) => f.kind), ['ae', 'vae', 'sintro']);
+test('built-in families: ae, vae, sintro, glow, fvae with capabilities, decoders and config checks', () => {
+  assert.deepEqual(listModels().map((f) => f.kind), ['ae', 'vae', 'sintro', 'glow', 'fvae']);
   for (const f of listModels()) {
     const m = createModel({ kind: f.kind, decoder: f.decoders[0]!, channels: 1, imageSize: 28, zDim: 2, width: 4 });
     assert.deepEqual(capabilitiesOf(m), [...f.capabilities], f.kind);
     m.dispose();
   }
   assert.match(modelConfigProblems({ kind: 'ae', decoder: 'categorical', channels: 1, imageSize: 28, zDim: 2, width: 4 }).join(), /no categorical decoder/);
-  assert.match(modelConfigProblems({ kind: 'glowish', decoder: 'gaussian', channels: 1, imageSize: 28, zDim: 2, width: 4 }).join(), /unknown model kind 'glowish' \(ae, vae, sintro\)/);
+  assert.match(modelConfigProblems({ kind: 'glowish', decoder: 'gaussian', channels: 1, imageSize: 28, zDim: 2, width: 4 }).join(), /unknown model kind 'glowish' \(ae, vae, sintro, glow, fvae\)/);
 });
 
 test('one defaults table: the library and `oodgen train` pick the same Soft-IntroVAE batch size, lr and hyper-parameters', async () => {
