@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// Copies a training run into zoo/NAME: the best-validation weights as model.safetensors (no optimizer state), the
+// run's config.json and log.jsonl, the exact command, and status.json (step, epoch, best validation ELBO, whether
+// early stopping has ended the run). Usage: node scripts/zoo-export.mjs RUN_DIR NAME "COMMAND"
+// A run still in progress can be exported (status says so) and exported again later; the zoo keeps 80 MB at most.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [run, name, command] = process.argv.slice(2);
+if (!run || !name || !command) {
+  console.error('usage: node scripts/zoo-export.mjs RUN_DIR NAME "COMMAND"');
+  process.exit(2);
+}
+if (!/^[a-z0-9][a-z0-9.-]*$/.test(name)) { console.error(`zoo-export: bad name '${name}' (lower-case letters, digits, . and -)`); process.exit(2); }
+for (const f of ['config.json', 'state.json', 'log.jsonl']) {
+  if (!existsSync(join(run, f))) { console.error(`zoo-export: ${join(run, f)} is missing: not a run folder`); process.exit(1); }
+}
+const weights = existsSync(join(run, 'best.safetensors')) ? 'best.safetensors' : 'model.safetensors';
+const state = JSON.parse(readFileSync(join(run, 'state.json'), 'utf8'));
+const log = readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const epochs = log.filter((e) => e.event === 'epoch');
+const root = new URL('..', import.meta.url).pathname;
+const out = join(root, 'zoo', name);
+mkdirSync(out, { recursive: true });
+const put = (file, write) => { const tmp = join(out, `.${file}.tmp`); write(tmp); renameSync(tmp, join(out, file)); };
+put('model.safetensors', (tmp) => copyFileSync(join(run, weights), tmp));
+put('config.json', (tmp) => copyFileSync(join(run, 'config.json'), tmp));
+put('log.jsonl', (tmp) => copyFileSync(join(run, 'log.jsonl'), tmp));
+put('command.txt', (tmp) => writeFileSync(tmp, command.trim() + '\n'));
+const status = {
+  weights: weights === 'best.safetensors' ? 'best validation ELBO so far' : 'last checkpoint',
+  step: state.step, epoch: state.epoch, bestStep: state.bestStep ?? null,
+  bestValElbo: state.bestVal ?? null, // nats per image (a density over dequantized pixels)
+  lastEpoch: epochs.at(-1) ?? null,
+  // Converged = early stopping ended it (patience epochs without a better validation ELBO).
+  converged: state.stopReason === 'early-stopping',
+  stopReason: state.stopReason ?? 'still training (exported mid-run)',
+  exported: new Date().toISOString(),
+};
+put('status.json', (tmp) => writeFileSync(tmp, JSON.stringify(status, null, 2) + '\n'));
+const du = (d) => readdirSync(d).reduce((s, f) => { const p = join(d, f); const st = statSync(p); return s + (st.isDirectory() ? du(p) : st.size); }, 0);
+const mb = du(join(root, 'zoo')) / 1e6;
+console.log(`zoo/${name}: ${weights} at step ${state.step} (epoch ${state.epoch}); zoo/ holds ${mb.toFixed(1)} MB of 80`);
+if (mb > 80) { console.error('zoo-export: zoo/ is over 80 MB'); process.exit(1); }
