@@ -18,7 +18,9 @@ export { batches } from './data/batches.js';
 export { fetchDataset } from './data/fetch.js';
 
 // Models and training.
-export type { LatentModel, ModelConfig, ModelKind, DecoderType } from './models/types.js';
+export type { LatentModel, GenerativeModel, ModelCapability, ModelConfig, ModelKind, DecoderType } from './models/types.js';
+export { MODEL_CAPABILITIES } from './models/types.js';
+export { capabilitiesOf, requireCapabilities } from './models/capabilities.js';
 export { createModel } from './models/factory.js';
 export { train, type TrainOptions, type TrainResult } from './train/trainer.js';
 export { loadRun } from './train/run.js';
@@ -28,6 +30,11 @@ export { adaptDecoderBatchNorm } from './train/bn-adapt.js';
 // Scores (higher = more OoD) and BatchNorm modes.
 export * as scores from './scores/index.js';
 export { ElboDetector, IwaeDetector, BpdDetector, ComponentsDetector, ReconstructionDetector, withBnMode, scoreDataset } from './scores/index.js';
+// The detector contract and registry: registerDetector(spec) makes a detector usable by name everywhere.
+export type { Detector, DetectorSpec, DetectorContext, DetectorOptions, DetectorState, FitContext, ImageSource, ReportRow, ScoreBatch } from './scores/index.js';
+export {
+  registerDetector, unregisterDetector, listDetectors, detectorSpec, createDetector, saveDetectorState, loadDetectorState,
+} from './scores/index.js';
 
 // Evaluation: metrics, figures, tables.
 export { oodMetrics, rocCurve, bootstrapMetrics } from './eval/metrics.js';

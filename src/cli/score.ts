@@ -94,7 +94,7 @@ const num = (a: Float32Array): (number | null)[] => Array.from(a, (v) => (Number
 
 /** Scores one dataset with one detector; returns (and writes, with `out`) the JSON object. */
 export async function runScore(o: ScoreOptions): Promise<Record<string, unknown>> {
-  const { createDetector, parseScoreName, parseBnMode, scoreDataset, scoreMixed, BN_MODE_DESCRIPTIONS } = await import('../scores/index.js');
+  const { createDetector, detectorSpec, parseScoreName, parseBnMode, scoreDataset, scoreMixed, BN_MODE_DESCRIPTIONS } = await import('../scores/index.js');
   const { resolveDevice, buildInfo, getNumThreads } = await import('../engine/index.js');
   const score = parseScoreName(o.score);
   const bn = parseBnMode(o.bn ?? 'eval');
@@ -124,7 +124,7 @@ export async function runScore(o: ScoreOptions): Promise<Record<string, unknown>
       description: det.description,
       settings: det.settings(),
       columns: Object.fromEntries(Object.entries(r.columns).map(([k, v]) => [k, num(v)])),
-      units: 'nats per image (loglik, elbo, components); bits per dimension (bpd); squared error summed over pixels (rec)',
+      units: detectorSpec(score).units,
       n: r.n,
       bn, bnDescription: BN_MODE_DESCRIPTIONS[bn],
       batchSize: r.batchSize, batching: r.batching, batchingNote: r.batchingNote,
@@ -189,24 +189,6 @@ export interface EvalRow {
   meanOf: string;
 }
 
-/** Scalar scores of a detector's result used in the table: [row name, per-sample OoD score, column shown as mean]. */
-function tableScores(score: ScoreName, r: ScoreDatasetResult): [string, Float32Array, string, Float32Array][] {
-  const c = r.columns;
-  const neg = (a: Float32Array) => a.map((v) => -v);
-  switch (score) {
-    case 'iwae': return [['iwae', r.score, 'loglik', c.loglik!]];
-    case 'elbo': return [['elbo', r.score, 'elbo', c.elbo!]];
-    case 'bpd': return [['bpd', r.score, 'bpd', c.bpd!]];
-    case 'rec': return [['rec', r.score, 'sse', c.sse!]];
-    case 'components': return [
-      ['-reconstruction', neg(c.reconstruction!), 'reconstruction', c.reconstruction!],
-      ['-prior', neg(c.prior!), 'prior', c.prior!],
-      ['-entropy', neg(c.entropy!), 'entropy', c.entropy!],
-      ['kl', c.kl!, 'kl', c.kl!],
-    ];
-  }
-}
-
 const meanOf = (a: Float32Array): number => {
   let s = 0, n = 0;
   for (const v of a) if (Number.isFinite(v)) { s += v; n++; }
@@ -222,14 +204,6 @@ function robustRange(series: Float32Array[], q = 0.005): [number, number] | unde
   const lo = all[Math.floor(q * (all.length - 1))]!, hi = all[Math.ceil((1 - q) * (all.length - 1))]!;
   return hi > lo ? [lo, hi] : undefined;
 }
-
-const SCORE_AXIS: Record<ScoreName, string> = {
-  iwae: '-log p(x), IWAE (nats)',
-  elbo: '-ELBO (nats)',
-  bpd: 'bits per dimension',
-  components: '-ELBO (nats)',
-  rec: 'reconstruction error (sum of squares)',
-};
 
 export interface EvalResult {
   rows: EvalRow[];
@@ -255,7 +229,7 @@ export async function runEval(o: EvalOptions): Promise<EvalResult> {
   const model = run.model;
   const files: string[] = [];
   try {
-    for (const s of scores) if (s !== 'rec' && model.config.kind === 'ae') throw new OodgenError(`score '${s}' needs a likelihood; ${o.checkpoint} is an autoencoder: use --scores rec`);
+    for (const s of scores) S.createDetector(s, model, { k: o.k, samples: o.samples, seed: o.seed });
     const id = await loadForModel(o.id, model, o.limit, o.seed ?? 0);
     const oods: LoadedSet[] = [];
     for (const spec of o.ood) oods.push(await loadForModel(spec, model, o.limit, o.seed ?? 0));
@@ -296,11 +270,11 @@ export async function runEval(o: EvalOptions): Promise<EvalResult> {
     for (const score of scores) {
       for (const bn of modes) {
         const res = raw[score]![bn]!;
-        const idT = tableScores(score, res[0]!);
         oods.forEach((d, j) => {
-          const oT = tableScores(score, res[j + 1]!);
-          idT.forEach(([name, idScore, colName, idCol], t) => {
-            const [, oodScore, , oodCol] = oT[t]!;
+          S.reportRows(S.detectorSpec(score)).forEach((row) => {
+            const name = row.row, colName = row.meanOf;
+            const { score: idScore, mean: idCol } = S.rowSeries(row, res[0]!);
+            const { score: oodScore, mean: oodCol } = S.rowSeries(row, res[j + 1]!);
             const m = oodMetrics(idScore, oodScore);
             const b = reps > 0 ? bootstrapMetrics(idScore, oodScore, { reps, seed: o.seed ?? 0 }) : null;
             rows.push({
@@ -324,7 +298,7 @@ export async function runEval(o: EvalOptions): Promise<EvalResult> {
           const series = sets.map((d, i) => ({ name: `${i === 0 ? 'ID' : 'OoD'} ${d.spec}`, values: res[i]!.score }));
           await histogramChart(png(`hist-${score}-${bn}.png`), series, {
             title: `${score} scores, BN ${bn}`, subtitle: `${o.checkpoint} (${model.config.kind}, ${model.config.decoder} decoder); higher = more OoD`,
-            xLabel: SCORE_AXIS[score], range: robustRange(series.map((s) => s.values)), bins: 60,
+            xLabel: S.detectorSpec(score).axis, range: robustRange(series.map((s) => s.values)), bins: 60,
           });
           const curves = oods.map((d, j) => {
             const rc = rocCurve(res[0]!.score, res[j + 1]!.score);
@@ -434,7 +408,7 @@ export function registerScoreCommands(program: Command, io: { write?: (s: string
     .description('per-sample OoD scores of a dataset under a trained run (higher = more OoD), as JSON {"scores": [...], ...}')
     .requiredOption('--checkpoint <dir>', 'run folder (config.json + model.safetensors)')
     .requiredOption('--data <spec>', 'dataset name[:split] (fashion-mnist:test, mnist:test, noise, constant) or a path')
-    .option('--score <name>', 'elbo | iwae | bpd | components | rec', 'iwae')
+    .option('--score <name>', 'a registered detector (`oodgen detectors` lists them): elbo, iwae, bpd, components, rec, ...', 'iwae')
     .option('--k <n>', 'IWAE / bpd importance samples', intArg('--k', 1), 50)
     .option('--samples <n>', 'ELBO / components reconstruction samples', intArg('--samples', 1), 1)
     .option('--bn <mode>', 'BatchNorm statistics: eval | enc | dec | both', 'eval')
@@ -454,7 +428,7 @@ export function registerScoreCommands(program: Command, io: { write?: (s: string
     .requiredOption('--checkpoint <dir>', 'run folder')
     .requiredOption('--id <spec>', 'in-distribution test set, e.g. fashion-mnist:test')
     .requiredOption('--ood <specs>', 'comma-separated OoD sets, e.g. mnist:test,noise,constant', list)
-    .option('--scores <names>', 'comma-separated: elbo, iwae, bpd, components, rec', list, ['elbo', 'iwae', 'components'])
+    .option('--scores <names>', 'comma-separated registered detectors (`oodgen detectors`): elbo, iwae, bpd, components, rec, ...', list, ['elbo', 'iwae', 'components'])
     .option('--bn <modes>', 'comma-separated BatchNorm modes: eval, enc, dec, both', list, ['eval', 'enc'])
     .option('--k <n>', 'IWAE / bpd importance samples', intArg('--k', 1), 50)
     .option('--samples <n>', 'ELBO / components reconstruction samples', intArg('--samples', 1), 1)
@@ -471,6 +445,24 @@ export function registerScoreCommands(program: Command, io: { write?: (s: string
     .action(async (o) => {
       const r = await runEval({ ...o, mixedBatches: !!o.mixedBatches, which: o.best ? 'best' : 'final', log });
       write(r.markdown);
+    });
+
+  program.command('detectors')
+    .description('list the registered detectors (usable with --score / --scores) with their papers and what they need from a model')
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const { listDetectors, reportRows } = await import('../scores/index.js');
+      const specs = listDetectors();
+      if (o.json) {
+        write(JSON.stringify(specs.map((s) => ({
+          name: s.name, title: s.title, reference: s.reference, granularity: s.granularity, needs: s.needs, models: s.models ?? { min: 1, max: 1 },
+          fits: !!s.fits, options: s.options ?? {}, columns: s.columns, rows: reportRows(s).map((r) => r.row), axis: s.axis, units: s.units,
+        })), null, 1) + '\n');
+        return;
+      }
+      for (const s of specs) {
+        write(`${s.name}${s.granularity === 'batch' ? ' (batch)' : ''}${s.fits ? ' (fitted on ID data)' : ''}: ${s.title}\n  ${s.reference}\n  needs: ${s.needs.join(', ')}${s.models && s.models.min > 1 ? `; ${s.models.min}+ models` : ''}\n`);
+      }
     });
 
   const bench = program.commands.find((c) => c.name() === 'bench') ?? program.command('bench').description('benchmarks');

@@ -1,9 +1,30 @@
 // The contract between model families (src/models) and the detectors that score them (src/scores).
+//
+// A model is described by what it can do (its capabilities), not by its family: a detector declares the
+// capabilities it needs (src/scores/types.ts DetectorSpec.needs) and works with every model that has them. The
+// DCGAN families (AE, VAE, Soft-IntroVAE) are LatentModels; a flow or an autoregressive model implements
+// GenerativeModel with 'log-likelihood' (logProb) and no encoder.
 import type { Tensor } from '../engine/tensor.js';
 import type { Module } from '../nn/module.js';
 import type { Generator } from '../engine/random.js';
 
-export type ModelKind = 'ae' | 'vae' | 'sintro';
+/** What a model can do, each with the member that provides it. */
+export const MODEL_CAPABILITIES = {
+  encode: 'encode(x) -> posterior mean (a code per image)',
+  posterior: 'a stochastic Gaussian encoder q(z|x): encode(x) also returns the log-variance',
+  decode: 'decode(z) and mean(decoded): images from codes',
+  'decoder-likelihood': 'logLikelihood(x, decoded) = log p(x|z) per image, nats',
+  'log-likelihood': 'logProb(x) = exact log p(x) per image, nats (flows, autoregressive models)',
+  sample: 'sample(n) from the prior',
+  batchnorm: 'batchNormGroups(): the BatchNorm layers by part (encoder, decoder), for BatchNorm modes',
+} as const;
+export type ModelCapability = keyof typeof MODEL_CAPABILITIES;
+
+/**
+ * A model family's registry key (config.kind): 'ae', 'vae', 'sintro' are built in; a family registered with
+ * registerModel (src/models/registry.ts) adds its own.
+ */
+export type ModelKind = 'ae' | 'vae' | 'sintro' | (string & {});
 export type DecoderType = 'gaussian' | 'categorical' | 'bernoulli';
 
 export interface ModelConfig {
@@ -29,10 +50,25 @@ export interface Posterior {
 }
 
 /**
- * A latent-variable image model over x in [0, 1]^(C x H x W).
- * Every family (AE, VAE, Soft-IntroVAE) implements this, so every score works with every model.
+ * Any generative image model over x in [0, 1]^(C x H x W): what every detector and the evaluation pipeline can rely
+ * on. The optional members exist exactly when the model has the matching capability (MODEL_CAPABILITIES).
  */
-export interface LatentModel extends Module {
+export interface GenerativeModel extends Module {
+  readonly config: ModelConfig;
+  /** What this model can do; when absent it is inferred from the members present (src/models/capabilities.ts). */
+  readonly capabilities?: readonly ModelCapability[];
+  /** Exact log p(x) per image (B,), nats ('log-likelihood'). */
+  logProb?(x: Tensor): Tensor;
+  /** The model's BatchNorm layers grouped by part, e.g. { encoder, decoder } ('batchnorm'). */
+  batchNormGroups?(): Record<string, Module>;
+}
+
+/**
+ * A latent-variable image model over x in [0, 1]^(C x H x W), with capabilities encode, decode,
+ * decoder-likelihood, sample and batchnorm (and posterior when the encoder is stochastic).
+ * Every DCGAN family (AE, VAE, Soft-IntroVAE) implements this.
+ */
+export interface LatentModel extends GenerativeModel {
   readonly config: ModelConfig;
   readonly encoder: Module;
   readonly decoder: Module;

@@ -14,7 +14,7 @@
 // less likely = more OoD, so the score is bpd itself.
 import type { Tensor } from '../engine/index.js';
 import type { LatentModel } from '../models/types.js';
-import type { Detector, ScoreBatch } from './types.js';
+import type { Detector, DetectorSpec, ScoreBatch } from './types.js';
 import { IwaeDetector } from './iwae.js';
 import { ElboDetector } from './elbo.js';
 
@@ -63,3 +63,16 @@ export class BpdDetector implements Detector {
     return { estimator: this.estimator, ...this.base.settings(), continuous: this.model.continuousLikelihood };
   }
 }
+
+export const bpdSpec: DetectorSpec = {
+  name: 'bpd',
+  title: 'bits per dimension of the IWAE log-likelihood, -log2 P(x) / D',
+  reference: 'Theis, van den Oord & Bethge, "A note on the evaluation of generative models", ICLR 2016',
+  granularity: 'sample',
+  needs: ['encode', 'posterior', 'decode', 'decoder-likelihood'],
+  options: { k: 'importance samples K (default 50)', seed: 'noise seed', decodeBatch: 'codes decoded at once' },
+  columns: { bpd: 'bits per dimension', loglik: 'nats per image' },
+  axis: 'bits per dimension',
+  units: 'bits per dimension',
+  create: ({ model, options: o }) => new BpdDetector(model as LatentModel, { k: o.k ?? 50, seed: o.seed, decodeBatch: o.decodeBatch }),
+};

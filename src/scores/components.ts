@@ -13,7 +13,7 @@
 // As a detector the score is -ELBO (higher = more OoD); the columns hold each component.
 import { Tensor, tidy, noGrad, mean, add } from '../engine/index.js';
 import type { LatentModel } from '../models/types.js';
-import type { Detector, ScoreBatch } from './types.js';
+import type { Detector, DetectorSpec, ScoreBatch } from './types.js';
 import {
   Noise, type EpsSource, defaultDecodeBatch, expectedLogPrior, gaussianPosterior, negated, posteriorEntropy, sampleTerms,
 } from './latent.js';
@@ -80,3 +80,22 @@ export class ComponentsDetector implements Detector {
     return { samples: this.opts.samples ?? 1, seed: this.opts.seed ?? 0, decodeBatch: this.opts.decodeBatch ?? defaultDecodeBatch(this.model) };
   }
 }
+
+export const componentsSpec: DetectorSpec = {
+  name: 'components',
+  title: 'ELBO components: reconstruction, prior and entropy terms (each its own table row); score -ELBO',
+  reference: 'Chen, NUS 2021, eq. 3.1-3.4; Hoffman & Johnson, "ELBO surgery", NeurIPS AABI 2016',
+  granularity: 'sample',
+  needs: ['encode', 'posterior', 'decode', 'decoder-likelihood'],
+  options: { samples: 'posterior samples L of the reconstruction term (default 1)', seed: 'noise seed', decodeBatch: 'codes decoded at once' },
+  columns: { reconstruction: 'nats per image', prior: 'nats per image', entropy: 'nats per image', kl: 'nats per image', elbo: 'nats per image' },
+  rows: [
+    { row: '-reconstruction', column: 'reconstruction', negate: true, meanOf: 'reconstruction' },
+    { row: '-prior', column: 'prior', negate: true, meanOf: 'prior' },
+    { row: '-entropy', column: 'entropy', negate: true, meanOf: 'entropy' },
+    { row: 'kl', column: 'kl', meanOf: 'kl' },
+  ],
+  axis: '-ELBO (nats)',
+  units: 'nats per image',
+  create: ({ model, options: o }) => new ComponentsDetector(model as LatentModel, { samples: o.samples, seed: o.seed, decodeBatch: o.decodeBatch }),
+};

@@ -11,8 +11,15 @@ import type { LatentModel } from '../models/types.js';
 import type { Detector, ImageSource, ScoreBatch } from './types.js';
 import { applyBnMode, type BnMode } from './bn-mode.js';
 import { OodgenError } from '../errors.js';
+import { detectorNames, detectorSpec } from './registry.js';
 
 export interface ScoreDatasetOptions {
+  /**
+   * 'sample' (default: the registered spec's granularity, else 'sample'): one score per image. 'batch': the
+   * detector scores whole batches (DetectorSpec.granularity 'batch'), so the set is cut into disjoint batches of
+   * batchSize (a short remainder is dropped) and the result holds one score per batch.
+   */
+  granularity?: 'sample' | 'batch';
   /** Images per batch (default 100). */
   batchSize?: number;
   /** BatchNorm statistics (default 'eval'). */
@@ -34,7 +41,7 @@ export interface ScoreDatasetResult {
   batchingNote: string;
 }
 
-const isModelLike = (d: Detector): LatentModel | null => (d as { model?: LatentModel }).model ?? null;
+const isModelLike = (d: Detector): LatentModel | null => (d.model as LatentModel | undefined) ?? null;
 
 /** Images idx[...] of a source as one NCHW float32 batch tensor in [0, 1] on `device` (gathered by the data layer). */
 function batchTensor(src: ImageSource, idx: ArrayLike<number>, device: string) {
@@ -92,6 +99,39 @@ function runBatches(
   return { score, columns, size };
 }
 
+function granularityOf(detector: Detector, o: ScoreDatasetOptions): 'sample' | 'batch' {
+  if (o.granularity) return o.granularity;
+  return detectorNames().includes(detector.name) ? detectorSpec(detector.name).granularity : 'sample';
+}
+
+/** A batch detector over disjoint batches: one score (and one value per column) per batch. */
+function scoreGroups(detector: Detector, images: ImageSource, o: ScoreDatasetOptions, bn: BnMode, dev: string): ScoreDatasetResult {
+  const n = images.shape[0];
+  const size = o.batchSize ?? 100;
+  const groups = Math.floor(n / size);
+  if (groups < 1) throw new OodgenError(`${images.name ?? 'images'}: batch detector '${detector.name}' needs at least one batch of ${size} images, got ${n}`);
+  const model = isModelLike(detector);
+  const restore = model ? applyBnMode(model, bn) : () => undefined;
+  const score = new Float32Array(groups);
+  const columns: Record<string, Float32Array> = {};
+  try {
+    for (let g = 0; g < groups; g++) {
+      const positions = Array.from({ length: size }, (_, i) => g * size + i);
+      const r = tidy(() => detector.evaluate(batchTensor(images, positions, dev)));
+      if (r.score.length !== 1) throw new OodgenError(`batch detector '${detector.name}' returned ${r.score.length} scores for one batch (expected 1)`);
+      score[g] = r.score[0]!;
+      for (const [k, v] of Object.entries(r.columns)) (columns[k] ??= new Float32Array(groups).fill(NaN))[g] = v[0]!;
+      o.onProgress?.((g + 1) * size, n);
+    }
+  } finally {
+    restore();
+  }
+  return {
+    score, columns, n: groups, bn, batchSize: size, batching: 'per-dataset',
+    batchingNote: `one score per disjoint batch of ${size} images of one dataset (${groups} batches` + (n % size ? `; the last ${n % size} images were not scored)` : ')'),
+  };
+}
+
 /** Scores one image set on its own (every batch holds images of this set only). */
 export function scoreDataset(detector: Detector, images: ImageSource, o: ScoreDatasetOptions = {}): ScoreDatasetResult {
   checkSource(images, images.name ?? 'images');
@@ -99,6 +139,7 @@ export function scoreDataset(detector: Detector, images: ImageSource, o: ScoreDa
   const bn = o.bn ?? 'eval';
   const model = isModelLike(detector);
   const dev = o.device ?? model?.device ?? 'cpu';
+  if (granularityOf(detector, o) === 'batch') return scoreGroups(detector, images, o, bn, dev);
   const r = runBatches(detector, n, o.batchSize ?? 100, bn, dev, (b, size) => {
     const positions = Array.from({ length: size }, (_, i) => b.start + i);
     return { positions, x: () => batchTensor(images, positions, dev) };
@@ -136,6 +177,7 @@ function shuffled(n: number, seed: number): Int32Array {
  */
 export function scoreMixed(detector: Detector, sets: ImageSource[], o: ScoreDatasetOptions & { seed?: number } = {}): ScoreDatasetResult[] {
   if (sets.length === 0) throw new OodgenError('scoreMixed: no image sets');
+  if (granularityOf(detector, o) === 'batch') throw new OodgenError(`scoreMixed: '${detector.name}' scores whole batches; mixing sets in one batch would give one score to a mix (score each set on its own)`);
   sets.forEach((s, i) => checkSource(s, s.name ?? `set ${i}`));
   const [, c, h, w] = sets[0]!.shape;
   for (const s of sets) {

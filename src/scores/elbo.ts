@@ -7,8 +7,8 @@
 // and the reconstruction expectation estimated with L reparameterised samples (L = 1 by default).
 // Score = -ELBO (higher = more OoD); the column 'elbo' keeps the bound itself, in nats per image.
 import type { Tensor } from '../engine/index.js';
+import type { DetectorSpec, ScoreBatch } from './types.js';
 import type { LatentModel } from '../models/types.js';
-import type { ScoreBatch } from './types.js';
 import { ComponentsDetector, elboComponents, type ComponentOptions } from './components.js';
 import type { EpsSource } from './latent.js';
 import { tidy, sub } from '../engine/index.js';
@@ -36,3 +36,16 @@ export class ElboDetector extends ComponentsDetector {
     return { score: r.score, columns: { elbo: elbo!, reconstruction: reconstruction!, kl: kl! } };
   }
 }
+
+export const elboSpec: DetectorSpec = {
+  name: 'elbo',
+  title: 'negative ELBO, -(E_q[log p(x|z)] - KL(q(z|x) || N(0, I)))',
+  reference: 'Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014',
+  granularity: 'sample',
+  needs: ['encode', 'posterior', 'decode', 'decoder-likelihood'],
+  options: { samples: 'posterior samples L of the reconstruction term (default 1)', seed: 'noise seed', decodeBatch: 'codes decoded at once' },
+  columns: { elbo: 'nats per image', reconstruction: 'nats per image', kl: 'nats per image' },
+  axis: '-ELBO (nats)',
+  units: 'nats per image',
+  create: ({ model, options: o }) => new ElboDetector(model as LatentModel, { samples: o.samples, seed: o.seed, decodeBatch: o.decodeBatch }),
+};

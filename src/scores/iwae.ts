@@ -11,7 +11,7 @@
 // Monte-Carlo ELBO mean_k log w_k ('elbo_mc', from the same samples, free).
 import { Tensor, tidy, noGrad, logsumexp, mean, sub, add } from '../engine/index.js';
 import type { LatentModel } from '../models/types.js';
-import type { Detector, ScoreBatch } from './types.js';
+import type { Detector, DetectorSpec, ScoreBatch } from './types.js';
 import { Noise, type EpsSource, defaultDecodeBatch, gaussianPosterior, negated, sampleTerms } from './latent.js';
 import { OodgenError } from '../errors.js';
 
@@ -68,3 +68,16 @@ export class IwaeDetector implements Detector {
     return { k: this.opts.k, seed: this.opts.seed ?? 0, decodeBatch: this.opts.decodeBatch ?? defaultDecodeBatch(this.model) };
   }
 }
+
+export const iwaeSpec: DetectorSpec = {
+  name: 'iwae',
+  title: 'negative IWAE log-likelihood, -[logsumexp_k log w_k - log K]',
+  reference: 'Burda, Grosse & Salakhutdinov, "Importance Weighted Autoencoders", ICLR 2016',
+  granularity: 'sample',
+  needs: ['encode', 'posterior', 'decode', 'decoder-likelihood'],
+  options: { k: 'importance samples K (default 50)', seed: 'noise seed', decodeBatch: 'codes decoded at once' },
+  columns: { loglik: 'nats per image (L_K)', elbo_mc: 'nats per image (mean of the K log weights)' },
+  axis: '-log p(x), IWAE (nats)',
+  units: 'nats per image',
+  create: ({ model, options: o }) => new IwaeDetector(model as LatentModel, { k: o.k ?? 50, seed: o.seed, decodeBatch: o.decodeBatch }),
+};

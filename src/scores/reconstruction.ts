@@ -7,7 +7,7 @@
 // Higher error = more OoD. Columns: sse (the score) and mse (sse / D).
 import { Tensor, tidy, noGrad, sum, square, sub } from '../engine/index.js';
 import type { LatentModel } from '../models/types.js';
-import type { Detector, ScoreBatch } from './types.js';
+import type { Detector, DetectorSpec, ScoreBatch } from './types.js';
 
 /** Per-image squared error (B,) of the reconstruction from the posterior mean (or the AE code). */
 export function reconstructionError(model: LatentModel, x: Tensor): Tensor {
@@ -39,3 +39,15 @@ export class ReconstructionDetector implements Detector {
     return { code: 'posterior mean' };
   }
 }
+
+export const reconstructionSpec: DetectorSpec = {
+  name: 'rec',
+  title: 'reconstruction error ||x - mean(decode(mu(x)))||^2 summed over pixels',
+  reference: 'Japkowicz, Myers & Gluck, IJCAI 1995; Sakurada & Yairi, MLSDA 2014',
+  granularity: 'sample',
+  needs: ['encode', 'decode'],
+  columns: { sse: 'sum of squares over pixels', mse: 'mean square per pixel' },
+  axis: 'reconstruction error (sum of squares)',
+  units: 'squared error summed over pixels',
+  create: ({ model }) => new ReconstructionDetector(model as LatentModel),
+};

@@ -13,7 +13,8 @@ import type { LatentBase } from '../models/vae.js';
 import { loadStateDict } from '../io/checkpoint.js';
 
 export const ModelConfigSchema = z.object({
-  kind: z.enum(['ae', 'vae', 'sintro']),
+  /** A registered model family (src/models/registry.ts); checked when the model is built. */
+  kind: z.string().min(1),
   decoder: z.enum(['gaussian', 'categorical', 'bernoulli']),
   channels: z.number().int().min(1).max(3),
   imageSize: z.union([z.literal(32), z.literal(28)]),

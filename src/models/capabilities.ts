@@ -1,0 +1,54 @@
+// What a model can do (MODEL_CAPABILITIES in types.ts), and the one compatibility check that detectors, the
+// evaluation pipeline and the CLI share: a missing capability is an OodgenError that names the model, what is
+// missing and what to use instead.
+import { OodgenError } from '../errors.js';
+import { MODEL_CAPABILITIES, type GenerativeModel, type LatentModel, type ModelCapability } from './types.js';
+
+/** The capabilities of a model: its own list, else inferred from the members it has (duck-typed test models). */
+export function capabilitiesOf(model: GenerativeModel): ModelCapability[] {
+  if (model.capabilities) return [...model.capabilities];
+  const m = model as Partial<LatentModel> & GenerativeModel;
+  const out: ModelCapability[] = [];
+  if (typeof m.encode === 'function') {
+    out.push('encode');
+    // A deterministic autoencoder's encode() has no log-variance.
+    if (model.config.kind !== 'ae') out.push('posterior');
+  }
+  if (typeof m.decode === 'function' && typeof m.mean === 'function') out.push('decode');
+  if (typeof m.logLikelihood === 'function') out.push('decoder-likelihood');
+  if (typeof m.logProb === 'function') out.push('log-likelihood');
+  if (typeof m.sample === 'function') out.push('sample');
+  if (typeof m.batchNormGroups === 'function' || (m.encoder && m.decoder)) out.push('batchnorm');
+  return out;
+}
+
+export function hasCapabilities(model: GenerativeModel, needs: readonly ModelCapability[]): boolean {
+  const have = new Set(capabilitiesOf(model));
+  return needs.every((c) => have.has(c));
+}
+
+/** Why a capability is usually missing, and what to do instead. */
+const HINTS: Partial<Record<ModelCapability, string>> = {
+  posterior: 'a deterministic autoencoder has no likelihood, only the reconstruction error (score rec)',
+  encode: 'the model has no encoder (a flow or an autoregressive model): use a likelihood score',
+};
+
+/**
+ * Throws an OodgenError unless `model` has every capability in `needs`. `who` names the user of the model
+ * (e.g. "score 'iwae'"), `what` the model (a run folder, a family).
+ */
+export function requireCapabilities(model: GenerativeModel, needs: readonly ModelCapability[], who: string, what = `a ${model.config.kind} model`): void {
+  const have = new Set(capabilitiesOf(model));
+  const missing = needs.filter((c) => !have.has(c));
+  if (missing.length === 0) return;
+  const hint = missing.map((c) => HINTS[c]).find((h) => h);
+  throw new OodgenError(
+    `${who} needs ${missing.map((c) => `${c} (${MODEL_CAPABILITIES[c]})`).join(', ')}; ${what} has ${[...have].join(', ') || 'none'}` + (hint ? `: ${hint}` : ''),
+  );
+}
+
+/** The model as a LatentModel, after checking it has an encoder and a decoder. */
+export function asLatent(model: GenerativeModel, who: string): LatentModel {
+  requireCapabilities(model, ['encode', 'decode'], who);
+  return model as LatentModel;
+}

@@ -1,0 +1,16 @@
+// The built-in detectors, one line each (registry.ts registers them in this order). A new detector is one file
+// exporting its DetectorSpec plus one line here; code outside the library calls registerDetector(spec) instead.
+import type { DetectorSpec } from './types.js';
+import { elboSpec } from './elbo.js';
+import { iwaeSpec } from './iwae.js';
+import { bpdSpec } from './bpd.js';
+import { componentsSpec } from './components.js';
+import { reconstructionSpec } from './reconstruction.js';
+
+export const BUILTIN_DETECTORS: readonly DetectorSpec[] = [
+  elboSpec,
+  iwaeSpec,
+  bpdSpec,
+  componentsSpec,
+  reconstructionSpec,
+];
