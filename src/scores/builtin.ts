@@ -6,6 +6,14 @@ import { iwaeSpec } from './iwae.js';
 import { bpdSpec } from './bpd.js';
 import { componentsSpec } from './components.js';
 import { reconstructionSpec } from './reconstruction.js';
+import { likelihoodRegretSpec } from './likelihood-regret.js';
+import { inputComplexitySpec } from './input-complexity.js';
+import { likelihoodRatioSpec } from './likelihood-ratio.js';
+import { typicalityBatchSpec, typicalitySpec } from './typicality.js';
+import { waicSpec } from './waic.js';
+import { doseSpec } from './dose.js';
+import { lpathSpec } from './lpath.js';
+import { mahalanobisLatentSpec } from './mahalanobis-latent.js';
 
 export const BUILTIN_DETECTORS: readonly DetectorSpec[] = [
   elboSpec,
@@ -13,4 +21,13 @@ export const BUILTIN_DETECTORS: readonly DetectorSpec[] = [
   bpdSpec,
   componentsSpec,
   reconstructionSpec,
+  likelihoodRegretSpec,
+  inputComplexitySpec,
+  likelihoodRatioSpec,
+  typicalitySpec,
+  typicalityBatchSpec,
+  waicSpec,
+  doseSpec,
+  lpathSpec,
+  mahalanobisLatentSpec,
 ];

@@ -21,3 +21,27 @@ export function collectColumns(
   };
   return scoreDataset(d, images, { batchSize: o.batchSize ?? 100, bn: o.bn ?? 'eval' }).columns;
 }
+
+/** Per-image vectors (B x d from fn, row-major) of a whole image set as one row-major n x d Float64Array. */
+export function collectRows(
+  model: LatentModel, images: ImageSource, d: number, fn: (x: Tensor) => Float32Array,
+  o: { batchSize?: number; bn?: BnMode } = {},
+): Float64Array {
+  const cols = collectColumns(model, images, (x) => {
+    const v = fn(x);
+    const b = x.shape[0]!;
+    const out: Record<string, Float32Array> = {};
+    for (let j = 0; j < d; j++) {
+      const c = (out[`d${j}`] = new Float32Array(b));
+      for (let i = 0; i < b; i++) c[i] = v[i * d + j]!;
+    }
+    return out;
+  }, o);
+  const n = images.shape[0];
+  const X = new Float64Array(n * d);
+  for (let j = 0; j < d; j++) {
+    const c = cols[`d${j}`]!;
+    for (let i = 0; i < n; i++) X[i * d + j] = c[i]!;
+  }
+  return X;
+}

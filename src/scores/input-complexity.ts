@@ -19,6 +19,12 @@
 import sharp from 'sharp';
 import { OodgenError } from '../errors.js';
 import { bitsPerDim } from './bpd.js';
+import type { Tensor } from '../engine/index.js';
+import type { LatentModel } from '../models/types.js';
+import type { Detector, DetectorSpec, ScoreBatch } from './types.js';
+import { Noise } from './latent.js';
+import { intOption, iwaeColumn, latent } from './fitted.js';
+import { compressedLengthsSync } from './compress-sync.js';
 
 export const COMPRESSORS = ['png', 'webp'] as const;
 export type Compressor = (typeof COMPRESSORS)[number];
@@ -85,3 +91,52 @@ export function inputComplexityScore(
   }
   return { score, bpd, complexity };
 }
+
+// ---- Detector (registered in builtin.ts) ----
+
+/** L(x) in bits of each image of a batch tensor, synchronously (a sharp worker thread, compress-sync.ts). */
+export function compressedBitsSync(x: Tensor, compressor: Compressor): Float64Array {
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  if (c !== 1 && c !== 3) throw new OodgenError(`input-complexity: images must have 1 or 3 channels, got ${c}`);
+  const v = x.device === 'cpu' ? x.toFloat32Array() : x.to('cpu').toFloat32Array();
+  const raws = Array.from({ length: n }, (_, i) => new Uint8Array(hwcBytes(v, i, c, h, w)));
+  return Float64Array.from(compressedLengthsSync(raws, { width: w, height: h, channels: c }, compressor), (b) => 8 * b);
+}
+
+export class InputComplexityDetector implements Detector {
+  readonly name = 'input-complexity';
+  readonly description: string;
+  readonly compressor: Compressor;
+  readonly k: number;
+  readonly seed: number;
+  private readonly noise: Noise;
+  constructor(readonly model: LatentModel, o: Record<string, unknown> = {}) {
+    this.compressor = parseCompressor(String(o.compressor ?? 'png'));
+    this.k = intOption(o.k, 50, 'input-complexity: K');
+    this.seed = intOption(o.seed, 0, 'input-complexity: seed', 0);
+    this.noise = new Noise(this.seed);
+    this.description = `S(x) = -log2 p(x)/D - L(x)/D bits/dim, L = ${this.compressor === 'png' ? 'PNG level 9' : 'lossless WebP'} length, IWAE K = ${this.k} (Serra et al. 2020)`;
+  }
+  evaluate(x: Tensor): ScoreBatch {
+    const loglik = iwaeColumn(this.model, x, this.k, this.noise);
+    const bits = compressedBitsSync(x, this.compressor);
+    const [, c, h, w] = x.shape as [number, number, number, number];
+    const r = inputComplexityScore(loglik, bits, c * h * w, this.model.continuousLikelihood);
+    return { score: r.score, columns: { ic: r.score, bpd: r.bpd, complexity: r.complexity, loglik } };
+  }
+  score(x: Tensor): Float32Array { return this.evaluate(x).score; }
+  settings(): Record<string, unknown> { return { compressor: this.compressor, k: this.k, seed: this.seed, units: 'bits per dimension (both terms)' }; }
+}
+
+export const inputComplexitySpec: DetectorSpec = {
+  name: 'input-complexity',
+  title: 'input complexity S(x) = -log2 p(x)/D - L(x)/D, L the lossless compressed length (PNG-9 or WebP), bits/dim',
+  reference: 'Serra, Alvarez, Gomez, Slizovskaia, Nunez & Luque, "Input complexity and out-of-distribution detection with likelihood-based generative models", ICLR 2020',
+  granularity: 'sample',
+  needs: ['encode', 'posterior', 'decode', 'decoder-likelihood'],
+  options: { compressor: 'png (default, level 9) | webp (lossless)', k: 'IWAE importance samples K (default 50)', seed: 'noise seed' },
+  columns: { ic: 'bits per dimension', bpd: 'model bits per dimension', complexity: 'compressed bits per dimension', loglik: 'nats per image (IWAE)' },
+  axis: 'S(x), bits per dimension',
+  units: 'bits per dimension',
+  create: ({ model, options }) => new InputComplexityDetector(latent(model, "score 'input-complexity'"), options),
+};

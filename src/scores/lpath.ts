@@ -23,6 +23,10 @@ import { OodgenError } from '../errors.js';
 import { gaussianPosterior } from './latent.js';
 import { fitCopod, scoreCopod, type CopodState } from './copod.js';
 import { fitMahalanobis } from '../analysis/one-class.js';
+import { mahalanobisFromState } from './mahalanobis-latent.js';
+import type { Detector, DetectorSpec, DetectorState, FitContext, ImageSource, ScoreBatch } from './types.js';
+import { collectColumns } from './collect.js';
+import { f64, latent, notFitted, stateArray } from './fitted.js';
 
 export const LPATH_STATS = ['u', 'v', 'w', 's'] as const;
 export type SecondStage = 'copod' | 'mahalanobis';
@@ -112,27 +116,83 @@ export function scoreLpath(state: LpathState, stats: Record<string, ArrayLike<nu
   return mahalanobisFromState(mean, covariance, d, X, n);
 }
 
-/** Squared Mahalanobis distances to a saved mean and covariance (Cholesky solve). */
-export function mahalanobisFromState(mean: ArrayLike<number>, cov: ArrayLike<number>, d: number, X: ArrayLike<number>, n: number): Float64Array {
-  const L = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) for (let j = 0; j <= i; j++) {
-    let s = cov[i * d + j]!;
-    for (let k = 0; k < j; k++) s -= L[i * d + k]! * L[j * d + k]!;
-    if (i === j) {
-      if (!(s > 0)) throw new OodgenError('Mahalanobis: saved covariance is not positive definite');
-      L[i * d + i] = Math.sqrt(s);
-    } else L[i * d + j] = s / L[j * d + j]!;
-  }
-  const out = new Float64Array(n), u = new Float64Array(d);
-  for (let r = 0; r < n; r++) {
-    let acc = 0;
-    for (let a = 0; a < d; a++) {
-      let v = X[r * d + a]! - mean[a]!;
-      for (let b = 0; b < a; b++) v -= L[a * d + b]! * u[b]!;
-      u[a] = v / L[a * d + a]!;
-      acc += u[a]! * u[a]!;
-    }
-    out[r] = acc;
-  }
-  return out;
+// ---- Detector (registered in builtin.ts) ----
+
+export function parseSecondStage(v: unknown): SecondStage {
+  if (v === undefined || v === null) return 'copod';
+  if (v === 'copod' || v === 'mahalanobis') return v;
+  throw new OodgenError(`--second-stage must be copod or mahalanobis, got '${String(v)}'`);
 }
+
+export class LpathDetector implements Detector {
+  readonly name = 'lpath';
+  readonly description: string;
+  private state: LpathState | null = null;
+  private meta: Record<string, unknown> = {};
+  readonly secondStage: SecondStage;
+  constructor(readonly model: LatentModel, readonly large: LatentModel = model, o: Record<string, unknown> = {}) {
+    this.secondStage = parseSecondStage(o.secondStage);
+    this.description = `${this.secondStage === 'copod' ? 'COPOD' : 'Mahalanobis'} score of the inference-path statistics u, v, w, s${large === model ? '' : ' (u, s from the small-latent model, v, w from the large-latent one)'} (LPath)`;
+  }
+  get fitted(): boolean { return this.state !== null; }
+  statistics(x: Tensor) { return lpathStatistics(this.model, x, this.large); }
+  fit(id: ImageSource, ctx: FitContext = {}): void {
+    const stats = collectColumns(this.model, id, (x) => this.statistics(x), { batchSize: ctx.batchSize });
+    this.state = fitLpath(stats, this.secondStage);
+    this.meta = {
+      secondStage: this.secondStage, used: this.state.used, dropped: this.state.dropped, n: this.state.n, twoModels: this.large !== this.model,
+      zDims: [this.model.config.zDim, this.large.config.zDim], data: ctx.data ?? id.name ?? 'in-distribution images',
+    };
+  }
+  saveState(): DetectorState {
+    const s = this.state;
+    if (!s) throw notFitted(this.name);
+    const d = s.used.length;
+    if (s.copod) return { meta: this.meta, arrays: { sorted: f64(s.copod.sorted.flat(), [d, s.n]) } };
+    return { meta: this.meta, arrays: { mean: f64(s.mahalanobis!.mean), covariance: f64(s.mahalanobis!.covariance, [d, d]) } };
+  }
+  loadState(st: DetectorState): void {
+    const m = st.meta;
+    if (m.secondStage !== this.secondStage) throw new OodgenError(`state was fitted with second stage ${String(m.secondStage)}, this detector uses ${this.secondStage}`);
+    const z = [this.model.config.zDim, this.large.config.zDim];
+    if (JSON.stringify(m.zDims) !== JSON.stringify(z)) throw new OodgenError(`state was fitted on models with latent sizes ${JSON.stringify(m.zDims)}, these have ${JSON.stringify(z)}`);
+    const used = m.used as string[], n = Number(m.n), d = used.length;
+    if (!Array.isArray(used) || used.some((k) => !(LPATH_STATS as readonly string[]).includes(k))) throw new OodgenError('state lists unknown LPath statistics');
+    if (this.secondStage === 'copod') {
+      const a = stateArray(st, 'sorted', d * n);
+      const sorted = Array.from({ length: d }, (_, j) => Array.from(a.subarray(j * n, (j + 1) * n)));
+      this.state = { secondStage: 'copod', used, dropped: m.dropped as string[], n, copod: { d, n, sorted } };
+    } else {
+      this.state = {
+        secondStage: 'mahalanobis', used, dropped: m.dropped as string[], n,
+        mahalanobis: { mean: [...stateArray(st, 'mean', d)], covariance: [...stateArray(st, 'covariance', d * d)], shrinkage: NaN },
+      };
+    }
+    this.meta = m;
+  }
+  evaluate(x: Tensor): ScoreBatch {
+    if (!this.state) throw notFitted(this.name);
+    const stats = this.statistics(x);
+    const score = Float32Array.from(scoreLpath(this.state, stats));
+    return { score, columns: { lpath: score, ...stats } };
+  }
+  score(x: Tensor): Float32Array { return this.evaluate(x).score; }
+  settings(): Record<string, unknown> { return { secondStage: this.secondStage, twoModels: this.large !== this.model }; }
+}
+
+export const lpathSpec: DetectorSpec = {
+  name: 'lpath',
+  title: 'LPath: COPOD (or Mahalanobis) of the inference-path statistics u = |x - mu_x(mu_z)|, v = |mu_z|, w = |sigma_z|, s = |sigma_x(mu_z)|',
+  reference: 'Huang et al., "Inference, Fast and Slow: Reinterpreting VAEs for OOD Detection" (the likelihood path principle); COPOD: Li, Zhao, Botta, Ionescu & Hu, ICDM 2020',
+  granularity: 'sample',
+  needs: ['encode', 'posterior', 'decode'],
+  models: { min: 1, max: 2, roles: ['u and s (small latent)', 'v and w (large latent)'] },
+  fits: true,
+  options: { secondStage: 'copod (default) | mahalanobis' },
+  columns: { lpath: 'second-stage score', u: 'L2 norm', v: 'L2 norm', w: 'L2 norm', s: 'L2 norm' },
+  axis: 'LPath second-stage score',
+  units: 'COPOD outlier score (sum of -log tail probabilities) or squared Mahalanobis distance',
+  create: ({ models, options }) => new LpathDetector(
+    latent(models[0]!, "score 'lpath'"), models[1] ? latent(models[1], "score 'lpath' (large-latent model)") : undefined, options,
+  ),
+};

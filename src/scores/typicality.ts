@@ -14,6 +14,12 @@
 // from the other, as the paper uses separate training and validation sets.
 import { OodgenError } from '../errors.js';
 import { Rng } from '../data/rng.js';
+import type { Tensor } from '../engine/index.js';
+import type { LatentModel } from '../models/types.js';
+import type { Detector, DetectorSpec, DetectorState, FitContext, ImageSource, ScoreBatch } from './types.js';
+import { Noise } from './latent.js';
+import { collectColumns } from './collect.js';
+import { f64, intOption, iwaeColumn, latent, notFitted, numOption, stateArray } from './fitted.js';
 
 export interface TypicalityState {
   /** H^, mean negative log-likelihood of the ID half used for the entropy, nats. */
@@ -93,3 +99,116 @@ export function typicalityBatchScores(logLik: ArrayLike<number>, s: TypicalitySt
   }
   return out;
 }
+
+// ---- Detectors (registered in builtin.ts) ----
+
+const NEEDS = ['encode', 'posterior', 'decode', 'decoder-likelihood'] as const;
+
+/** Shared by both forms: fit = the IWAE log-likelihoods of ID held-out images, kept (the bootstrap needs them). */
+abstract class TypicalityBase implements Detector {
+  abstract readonly name: string;
+  abstract readonly description: string;
+  protected idLogLik: Float64Array | null = null;
+  protected state: TypicalityState | null = null;
+  protected readonly noise: Noise;
+  protected meta: Record<string, unknown> = {};
+  readonly k: number;
+  readonly alpha: number;
+  readonly bootstrap: number;
+  readonly seed: number;
+  constructor(readonly model: LatentModel, o: Record<string, unknown>) {
+    this.k = intOption(o.k, 50, 'typicality: K');
+    this.alpha = numOption(o.alpha, 0.01, 'typicality: alpha', (a) => a > 0 && a < 1);
+    this.bootstrap = intOption(o.bootstrap, 10_000, 'typicality: bootstrap batches', 10);
+    this.seed = intOption(o.seed, 0, 'typicality: seed', 0);
+    this.noise = new Noise(this.seed);
+  }
+  get fitted(): boolean { return this.state !== null; }
+  protected loglik(x: Tensor): Float32Array { return iwaeColumn(this.model, x, this.k, this.noise); }
+  /** The state for batches of m images (the threshold depends on m; refitted from the kept log-likelihoods). */
+  protected stateFor(m: number): TypicalityState {
+    if (!this.idLogLik) throw notFitted(this.name);
+    if (this.state?.m !== m) this.state = fitTypicality(this.idLogLik, { m, alpha: this.alpha, bootstrap: this.bootstrap, seed: this.seed });
+    return this.state;
+  }
+  fit(id: ImageSource, ctx: FitContext = {}): void {
+    const cols = collectColumns(this.model, id, (x) => ({ loglik: this.loglik(x) }), { batchSize: ctx.batchSize });
+    this.idLogLik = Float64Array.from(cols.loglik!);
+    this.state = null;
+    const s = this.stateFor(1);
+    this.meta = { n: id.shape[0], entropy: s.entropy, k: this.k, data: ctx.data ?? id.name ?? 'in-distribution images' };
+  }
+  saveState(): DetectorState {
+    if (!this.idLogLik) throw notFitted(this.name);
+    return { meta: this.meta, arrays: { id_loglik: f64(this.idLogLik) } };
+  }
+  loadState(s: DetectorState): void {
+    if (s.meta.k !== this.k) throw new OodgenError(`state was fitted with IWAE K = ${String(s.meta.k)}, this detector uses K = ${this.k}`);
+    this.idLogLik = stateArray(s, 'id_loglik');
+    this.state = null;
+    this.meta = s.meta;
+    this.stateFor(1);
+  }
+  abstract evaluate(x: Tensor): ScoreBatch;
+  score(x: Tensor): Float32Array { return this.evaluate(x).score; }
+  settings(): Record<string, unknown> { return { k: this.k, seed: this.seed, alpha: this.alpha, bootstrap: this.bootstrap }; }
+}
+
+export class TypicalityDetector extends TypicalityBase {
+  readonly name = 'typicality';
+  readonly description = '|-log p(x) - H|, H the mean ID held-out NLL (IWAE), per sample (Nalisnick et al. 2019, M = 1)';
+  evaluate(x: Tensor): ScoreBatch {
+    const s = this.stateFor(1);
+    const loglik = this.loglik(x);
+    return { score: typicalityScore(loglik, s), columns: { typicality: typicalityScore(loglik, s), loglik } };
+  }
+}
+
+export class TypicalityBatchDetector extends TypicalityBase {
+  readonly name = 'typicality-batch';
+  readonly description = 'typicality test on a batch of M images: |mean NLL - H| against a bootstrap threshold at level alpha (Nalisnick et al. 2019)';
+  evaluate(x: Tensor): ScoreBatch {
+    const loglik = this.loglik(x);
+    const s = this.stateFor(loglik.length);
+    const t = typicalityBatchTest(loglik, s);
+    let mean = 0;
+    for (const v of loglik) mean += v / loglik.length;
+    return {
+      score: Float32Array.of(t.statistic),
+      columns: { statistic: Float32Array.of(t.statistic), epsilon: Float32Array.of(t.epsilon), ood: Float32Array.of(t.ood ? 1 : 0), loglik: Float32Array.of(mean) },
+    };
+  }
+}
+
+const OPTIONS = {
+  k: 'IWAE importance samples K (default 50)', seed: 'noise and bootstrap seed',
+  alpha: 'test level alpha (default 0.01)', bootstrap: 'bootstrap batches (default 10000)',
+};
+
+export const typicalitySpec: DetectorSpec = {
+  name: 'typicality',
+  title: 'per-sample typicality |-log p(x) - H|, H the mean ID held-out NLL',
+  reference: 'Nalisnick, Matsukawa, Teh & Lakshminarayanan, "Detecting Out-of-Distribution Inputs to Deep Generative Models Using Typicality", arXiv:1906.02994, 2019',
+  granularity: 'sample',
+  needs: NEEDS,
+  fits: true,
+  options: OPTIONS,
+  columns: { typicality: 'nats per image', loglik: 'nats per image (IWAE)' },
+  axis: '|-log p(x) - H| (nats)',
+  units: 'nats per image',
+  create: ({ model, options }) => new TypicalityDetector(latent(model, "score 'typicality'"), options),
+};
+
+export const typicalityBatchSpec: DetectorSpec = {
+  name: 'typicality-batch',
+  title: 'typicality test of a batch of M images: |mean NLL - H| > eps_alpha (bootstrap on ID data)',
+  reference: typicalitySpec.reference,
+  granularity: 'batch',
+  needs: NEEDS,
+  fits: true,
+  options: OPTIONS,
+  columns: { statistic: 'nats per image (batch mean)', epsilon: 'threshold eps_alpha, nats', ood: '1 when the batch is flagged', loglik: 'mean IWAE log-likelihood of the batch, nats' },
+  axis: '|mean NLL - H| over the batch (nats)',
+  units: 'nats per image',
+  create: ({ model, options }) => new TypicalityBatchDetector(latent(model, "score 'typicality-batch'"), options),
+};
