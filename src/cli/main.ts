@@ -12,6 +12,7 @@ type Register = (program: Command) => void;
 const MODULES: [() => Promise<Record<string, unknown>>, string][] = [
   [() => import('./bench.js'), 'registerBenchCommands'],
   [() => import('./score.js'), 'registerScoreCommands'],
+  [() => import('./fit.js'), 'registerFitCommand'],
   [() => import('./data.js'), 'registerDataCommands'],
   [() => import('./metrics.js'), 'registerMetricsCommand'],
   [() => import('./latent.js'), 'registerLatentCommand'],

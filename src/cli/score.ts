@@ -11,6 +11,7 @@ import { OodgenError } from '../errors.js';
 import type { ImageSet, PreprocessingRecord } from '../data/types.js';
 import type { LatentModel, ModelConfig } from '../models/types.js';
 import type { ScoreDatasetResult, ScoreName, BnMode, Detector } from '../scores/index.js';
+import { addDetectorFlags, type DetectorCliOptions } from './fit.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // option parsing
@@ -152,7 +153,7 @@ function named(d: LoadedSet) {
 // ---------------------------------------------------------------------------------------------------------------
 // eval
 
-export interface EvalOptions {
+export interface EvalOptions extends DetectorCliOptions {
   checkpoint: string;
   id: string;
   ood: string[];
@@ -228,8 +229,18 @@ export async function runEval(o: EvalOptions): Promise<EvalResult> {
   const run = await loadCheckpoint(o.checkpoint, device, o.which);
   const model = run.model;
   const files: string[] = [];
+  let disposeExtra = () => undefined as void;
   try {
-    for (const s of scores) S.createDetector(s, model, { k: o.k, samples: o.samples, seed: o.seed });
+    // Field detectors: extra models (--ensemble, --background, --large-latent), options, and fitting on the run's ID data.
+    const { detectorModels, detectorOptions } = await import('./fit.js');
+    const { ensureFitted } = await import('../scores/fit-run.js');
+    const extra: Record<string, Awaited<ReturnType<typeof detectorModels>>> = {};
+    disposeExtra = () => Object.values(extra).forEach((e) => e.dispose());
+    const detOpts = { k: o.k, samples: o.samples, seed: o.seed, ...detectorOptions(o) };
+    for (const s of scores) {
+      extra[s] = await detectorModels(s, model, o, device);
+      S.createDetector(s, extra[s]!.models, detOpts);
+    }
     const id = await loadForModel(o.id, model, o.limit, o.seed ?? 0);
     const oods: LoadedSet[] = [];
     for (const spec of o.ood) oods.push(await loadForModel(spec, model, o.limit, o.seed ?? 0));
@@ -241,7 +252,8 @@ export async function runEval(o: EvalOptions): Promise<EvalResult> {
     const timing: Record<string, number> = {};
     for (const bn of modes) {
       for (const score of scores) {
-        const det: Detector = S.createDetector(score, model, { k: o.k, samples: o.samples, seed: o.seed });
+        const det: Detector = S.createDetector(score, extra[score]!.models, detOpts);
+        await ensureFitted(det, o.checkpoint, run.config as never, { limit: o.fitLimit, batchSize: o.batchSize, log });
         const t0 = performance.now();
         let res: ScoreDatasetResult[];
         if (o.mixedBatches) {
@@ -356,7 +368,7 @@ export async function runEval(o: EvalOptions): Promise<EvalResult> {
     const batching = o.mixedBatches
       ? `Batches were **mixed**: the images of all sets were shuffled together (seed ${o.seed ?? 0}) and scored in batches of ${raw[scores[0]!]![modes[0]!]![0]!.batchSize}, so BatchNorm batch statistics (modes enc/dec/both) came from ID and OoD images together.`
       : `Batches held **one dataset each** (batches of ${raw[scores[0]!]![modes[0]!]![0]!.batchSize}, in order; a short last batch is filled up with the preceding images of the same set), so BatchNorm batch statistics (modes enc/dec/both) came from that dataset alone. \`--mixed-batches\` mixes them.`;
-    const settings = Object.fromEntries(scores.map((s) => [s, S.createDetector(s, model, { k: o.k, samples: o.samples, seed: o.seed }).settings()]));
+    const settings = Object.fromEntries(scores.map((s) => [s, S.createDetector(s, extra[s]!.models, detOpts).settings()]));
     const md = [
       `# OoD evaluation: ${o.checkpoint}`,
       '',
@@ -394,6 +406,7 @@ export async function runEval(o: EvalOptions): Promise<EvalResult> {
     files.push(mdPath, join(o.out, 'results.json'), join(o.out, 'scores.json'));
     return { rows, files, markdown: md };
   } finally {
+    disposeExtra();
     model.dispose();
   }
 }
@@ -423,7 +436,7 @@ export function registerScoreCommands(program: Command, io: { write?: (s: string
       await runScore({ ...o, which: o.best ? 'best' : 'final', log });
     });
 
-  program.command('eval')
+  addDetectorFlags(program.command('eval')
     .description('OoD evaluation of a run: scores x BN modes x OoD sets -> results.json, results.md, histograms, ROC, component scatter, reconstructions')
     .requiredOption('--checkpoint <dir>', 'run folder')
     .requiredOption('--id <spec>', 'in-distribution test set, e.g. fashion-mnist:test')
@@ -441,7 +454,7 @@ export function registerScoreCommands(program: Command, io: { write?: (s: string
     .option('--no-charts', 'skip PNG figures')
     .option('--device <device>', 'cpu | cuda', 'cpu')
     .option('--best', 'use best.safetensors')
-    .requiredOption('--out <dir>', 'output folder')
+    .requiredOption('--out <dir>', 'output folder'))
     .action(async (o) => {
       const r = await runEval({ ...o, mixedBatches: !!o.mixedBatches, which: o.best ? 'best' : 'final', log });
       write(r.markdown);
