@@ -56,6 +56,7 @@ const TrainCliSchema = z.object({
   betaNeg: num('--beta-neg').optional(),
   gammaR: num('--gamma-r').optional(),
   dequantize: z.boolean().optional(),
+  mutate: num('--mutate').refine((v) => v >= 0 && v <= 1, '--mutate must be a rate in [0, 1]').optional(),
   progress: z.enum(['auto', 'bar', 'json', 'none']).optional(),
 }).strict();
 
@@ -86,7 +87,7 @@ export async function parseTrainOptions(raw: Record<string, unknown>, argv: stri
   };
   if (o.resume) {
     const fixed = (['model', 'decoder', 'data', 'zDim', 'width', 'imageSize', 'channels', 'sigma2', 'beta', 'batchSize', 'lr', 'seed', 'limit',
-      'valFraction', 'valLimit', 'betaKl', 'betaRec', 'betaNeg', 'gammaR', 'dequantize', 'checkpointEvery', 'logEvery'] as const)
+      'valFraction', 'valLimit', 'betaKl', 'betaRec', 'betaNeg', 'gammaR', 'dequantize', 'mutate', 'checkpointEvery', 'logEvery'] as const)
       .filter((k) => o[k] !== undefined);
     if (fixed.length) {
       throw new OodgenError(`--resume continues the run in ${o.out} with its own config.json; drop ${fixed.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')} (only --epochs, --max-steps, --time-budget, --patience, --device, --progress may change)`);
@@ -136,6 +137,7 @@ export async function parseTrainOptions(raw: Record<string, unknown>, argv: stri
     valFraction: o.valFraction,
     valLimit: o.valLimit,
     dequantize: o.dequantize,
+    ...(o.mutate !== undefined ? { mutate: o.mutate } : {}),
     batchSize: o.batchSize ?? sd?.batchSize ?? 64,
     lr: o.lr ?? sd?.lr ?? 1e-3,
     seed: o.seed ?? 0,
@@ -198,6 +200,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--gamma-r <v>', 'Soft-IntroVAE gamma_r (default 1e-8)')
     .option('--dequantize', 'train on dequantized pixels (default: on for gaussian)')
     .option('--no-dequantize', 'train on the raw pixel values')
+    .option('--mutate <mu>', 'likelihood-ratio background model: replace each training value by a uniform 8-bit level with probability mu (Ren et al. 2019; 0.2 is oodgen\'s fixed default, chosen without OoD data)')
     .option('--progress <mode>', 'auto | bar | json | none')
     .action(async (raw: Record<string, unknown>) => {
       const opts = await parseTrainOptions(raw);

@@ -7,6 +7,7 @@
 // middle of the paper's range 0.1-0.3 for Fashion-MNIST), which the run's config records.
 import { OodgenError } from '../errors.js';
 import type { Rng } from './rng.js';
+import { tidy, rand, lt, mul, floor, div, where, type Tensor, type Generator } from '../engine/index.js';
 
 export const DEFAULT_MUTATION_RATE = 0.2;
 
@@ -30,4 +31,20 @@ export function mutateInPlace(x: Float32Array, mu: number, rng: Rng): number {
     }
   }
   return replaced;
+}
+
+/**
+ * The same mutation on a batch tensor in [0, 1] (the trainer's path): two uniform draws per value from `generator`
+ * on the CPU (which values mutate, and their new levels floor(256 u) / 255), moved to the batch's device, so a run
+ * is reproducible and resumable from the generator's saved state.
+ */
+export function mutateTensor(x: Tensor, mu: number, generator: Generator): Tensor {
+  checkMutationRate(mu);
+  if (mu === 0) return x;
+  return tidy(() => {
+    const onDev = (t: Tensor) => (x.device === 'cpu' ? t : t.to(x.device));
+    const mask = onDev(lt(rand(x.shape, { generator }), mu));
+    const levels = onDev(div(floor(mul(rand(x.shape, { generator }), 256)), 255));
+    return where(mask, levels, x);
+  });
 }
