@@ -32,6 +32,7 @@ import { OodgenError } from '../errors.js';
 import { Noise, defaultDecodeBatch, gaussianPosterior, sampleTerms } from './latent.js';
 import type { Detector, DetectorSpec, ScoreBatch } from './types.js';
 import { intOption, latent, numOption } from './fitted.js';
+import { applyBnMode } from './bn-mode.js';
 
 export interface RegretOptions {
   /** Adam steps per image (default 100, the paper's). */
@@ -86,11 +87,16 @@ function negElbo(model: LatentModel, x: Tensor, mu: Tensor, logvar: Tensor, eps:
   return sum(sub(klStdNormal(mu, logvar), model.logLikelihood(x, model.decode(z))));
 }
 
-/** Runs fn with the decoder's parameters frozen (no gradients accumulate there) and the model in eval mode. */
+/**
+ * Runs fn with the model's parameters frozen (no gradients accumulate there) and every BatchNorm on its running
+ * statistics (the paper's eval mode, whatever BN mode the caller chose: the fine-tuned copies use running
+ * statistics, so the NLL before must too).
+ */
 function withFrozenModel<T>(model: LatentModel, fn: () => T): T {
   const params = model.parameters();
   const was = params.map((p) => p.requiresGrad);
   const training = model.training;
+  const restoreBn = applyBnMode(model, 'eval');
   model.eval();
   for (const p of params) p.requiresGrad = false;
   try {
@@ -98,6 +104,7 @@ function withFrozenModel<T>(model: LatentModel, fn: () => T): T {
   } finally {
     params.forEach((p, i) => { p.requiresGrad = was[i]!; });
     model.train(training);
+    restoreBn();
   }
 }
 
@@ -336,7 +343,7 @@ export class LikelihoodRegretDetector implements Detector {
     }
   }
   score(x: Tensor): Float32Array { return this.evaluate(x).score; }
-  settings(): Record<string, unknown> { return { ...this.opts, mode: this.mode, group: this.group, seed: this.seed, bn: 'running statistics (eval) while fine-tuning' }; }
+  settings(): Record<string, unknown> { return { ...this.opts, mode: this.mode, group: this.group, seed: this.seed, bn: 'running statistics throughout (the paper\'s eval mode), whatever the BN mode' }; }
 }
 
 export const likelihoodRegretSpec: DetectorSpec = {
