@@ -22,6 +22,8 @@ export type { LatentModel, GenerativeModel, ModelCapability, ModelConfig, ModelK
 export { MODEL_CAPABILITIES } from './models/types.js';
 export { capabilitiesOf, requireCapabilities } from './models/capabilities.js';
 export { createModel } from './models/factory.js';
+export type { TrainableModel, ModelTrainer, TrainerOptions, ElboTerms } from './models/types.js';
+export { registerModel, unregisterModel, listModels, modelFamily, trainDefaults, type ModelFamily, type TrainDefaults } from './models/registry.js';
 export { train, type TrainOptions, type TrainResult } from './train/trainer.js';
 export { loadRun } from './train/run.js';
 export { evaluateElbo } from './train/evaluate.js';
@@ -35,6 +37,10 @@ export type { Detector, DetectorSpec, DetectorContext, DetectorOptions, Detector
 export {
   registerDetector, unregisterDetector, listDetectors, detectorSpec, createDetector, saveDetectorState, loadDetectorState,
 } from './scores/index.js';
+
+// The OoD evaluation pipeline (what `oodgen eval` and the demo run) and its report writers.
+export { evaluate, type EvaluateOptions, type EvalResult, type EvalRow, type EvalSet } from './ood/evaluate.js';
+export { writeEvalReport, writeEvalFigures, evalMarkdown, type ReportOptions } from './ood/report.js';
 
 // Evaluation: metrics, figures, tables.
 export { oodMetrics, rocCurve, bootstrapMetrics } from './eval/metrics.js';

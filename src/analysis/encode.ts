@@ -8,16 +8,14 @@
 // and `reconstructRows` re-runs the very batch an image was encoded in, so a reconstruction shown in a figure is
 // the one the encoder produced for the code that was analysed.
 import { Tensor, fromTypedArray, noGrad, tidy } from '../engine/index.js';
+import { gatherBatch, imageBatch } from '../data/batches.js';
+import type { Images } from '../data/types.js';
 import { OodgenError } from '../errors.js';
 import type { LatentModel } from '../models/types.js';
 import { applyBnMode, parseBnMode, type BnMode } from '../scores/bn-mode.js';
+import { ElboDetector } from '../scores/elbo.js';
 
-/** Images as the dataset layer gives them: NCHW, float32 in [0, 1] or uint8 0..255. */
-export interface Images {
-  images: Float32Array | Uint8Array;
-  shape: [number, number, number, number];
-  name?: string;
-}
+export type { Images } from '../data/types.js';
 
 export interface EncodeOptions {
   /** BatchNorm statistics (default 'eval'). */
@@ -73,26 +71,17 @@ function checkBatch(b: number | undefined): number {
 
 /** Rows [start, start + count) of a set as a float32 (count, C, H, W) tensor in [0, 1] on `device`. */
 export function batchTensor(set: Images, start: number, count: number, device: string): Tensor {
-  const [, c, h, w] = set.shape;
-  const per = c * h * w;
-  const src = set.images.subarray(start * per, (start + count) * per);
-  const f = src instanceof Float32Array ? src : Float32Array.from(src, (v) => v / 255);
-  return fromTypedArray(f, [count, c, h, w], { device });
+  return imageBatch(set, Int32Array.from({ length: count }, (_, i) => start + i), device);
 }
 
 /** Rows `idx` (any order) of a set, gathered on the host, as float32 in [0, 1]. */
 export function gatherImages(set: Images, idx: ArrayLike<number>): Float32Array {
-  const [n, c, h, w] = set.shape;
-  const per = c * h * w;
-  const out = new Float32Array(idx.length * per);
+  const n = set.shape[0];
   for (let r = 0; r < idx.length; r++) {
     const i = idx[r]!;
     if (!(Number.isInteger(i) && i >= 0 && i < n)) throw new OodgenError(`gatherImages: row ${i} out of range [0, ${n})`);
-    const src = set.images.subarray(i * per, (i + 1) * per);
-    if (src instanceof Float32Array) out.set(src, r * per);
-    else for (let k = 0; k < per; k++) out[r * per + k] = src[k]! / 255;
   }
-  return out;
+  return gatherBatch(set, idx).x;
 }
 
 /** Runs fn with the model in BatchNorm mode `bn` (restored afterwards, also on error) and without autograd. */
@@ -125,7 +114,6 @@ export async function encodeSet(model: LatentModel, set: Images, opts: EncodeOpt
     // reconstruction term at z = mu(x) and is labelled as such.
     const probe = withAnalysisMode(model, bn, () => tidy(() => model.encode(batchTensor(set, 0, 1, model.device)).logvar !== null));
     if (probe) {
-      const { ElboDetector } = await import('../scores/elbo.js');
       detector = new ElboDetector(model, { samples: opts.nllSamples ?? 1, seed: opts.seed ?? 0 });
       nllKind = 'elbo';
     } else nllKind = 'reconstruction';

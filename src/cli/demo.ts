@@ -8,6 +8,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { writeFile, rename } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { OodgenError } from '../errors.js';
+import { loadDataset } from '../data/registry.js';
+import { fetchDataset } from '../data/fetch.js';
+import { train } from '../train/trainer.js';
+import { evaluateElbo } from '../train/evaluate.js';
+import { loadRun } from '../train/run.js';
+import { buildInfo, getNumThreads, liveTensors } from '../engine/index.js';
+import { evaluate } from '../ood/evaluate.js';
+import { writeEvalReport } from '../ood/report.js';
+import { evalSet, loadForModel } from './args.js';
 
 export interface DemoOptions {
   out: string;
@@ -24,7 +33,6 @@ const DEMO_MODEL = { kind: 'vae', decoder: 'gaussian', channels: 1, imageSize: 3
 
 /** Where MNIST test comes from: ../shared/data or the cache when present, else a download, else null (and why). */
 async function findMnist(log: (s: string) => void): Promise<{ spec: string | null; why: string }> {
-  const { loadDataset } = await import('../data/registry.js');
   try {
     const { preprocessing } = await loadDataset('mnist:test', { imageSize: 32, limit: 10 });
     return { spec: 'mnist:test', why: `MNIST test from ${preprocessing.source}` };
@@ -32,7 +40,6 @@ async function findMnist(log: (s: string) => void): Promise<{ spec: string | nul
     log(`MNIST test not found locally (${(e as Error).message.split('\n')[0]}); trying to download it`);
   }
   try {
-    const { fetchDataset } = await import('../data/fetch.js');
     await fetchDataset('mnist', { log });
     await loadDataset('mnist:test', { imageSize: 32, limit: 10 });
     return { spec: 'mnist:test', why: 'MNIST test downloaded to the oodgen cache' };
@@ -58,12 +65,6 @@ function sameModel(dir: string): boolean {
 export async function runDemo(o: DemoOptions): Promise<{ resultsMd: string; reused: boolean }> {
   const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const t0 = Date.now();
-  const { train } = await import('../train/trainer.js');
-  const { runEval } = await import('./score.js');
-  const { evaluateElbo } = await import('../train/evaluate.js');
-  const { loadRun } = await import('../train/run.js');
-  const { loadDataset } = await import('../data/registry.js');
-  const { liveTensors } = await import('../engine/index.js');
 
   const mnist = await findMnist(log);
   log(`[demo] ${mnist.why}`);
@@ -97,10 +98,7 @@ export async function runDemo(o: DemoOptions): Promise<{ resultsMd: string; reus
 
   const ood = [...(mnist.spec ? [mnist.spec] : []), 'noise', 'constant'];
   log(`[demo] 3/3 OoD evaluation: fashion-mnist:test vs ${ood.join(', ')} (IWAE K=${o.k}, ${o.limit} images per set)`);
-  const ev = await runEval({
-    checkpoint: o.out, id: 'fashion-mnist:test', ood, scores: ['iwae', 'elbo'], bn: ['eval', 'enc'], k: o.k, limit: o.limit,
-    seed: o.seed, device: o.device, bootstrap: 200, out: o.out, recon: 16, log,
-  });
+  const ev = await evaluateRun(o, ood, log);
 
   const fig = (name: string, alt: string) => (existsSync(join(o.out, name)) ? `![${alt}](${name})\n` : '');
   const md = [
@@ -142,6 +140,25 @@ export async function runDemo(o: DemoOptions): Promise<{ resultsMd: string; reus
   await rename(`${path}.tmp`, path);
   log(`[demo] done in ${((Date.now() - t0) / 60000).toFixed(1)} min: ${path}`);
   return { resultsMd: path, reused };
+}
+
+/** The OoD evaluation of the demo run (src/ood), its report written into the run folder. */
+async function evaluateRun(o: DemoOptions, ood: string[], log: (s: string) => void): Promise<{ markdown: string; files: string[] }> {
+  const { model } = loadRun(o.out, { device: o.device });
+  try {
+    const sets = [];
+    for (const spec of ['fashion-mnist:test', ...ood]) sets.push(evalSet(await loadForModel(spec, model, o.limit, o.seed)));
+    const r = await evaluate({
+      model, detectors: ['iwae', 'elbo'], id: sets[0]!, ood: sets.slice(1), bn: ['eval', 'enc'], detectorOptions: { k: o.k },
+      seed: o.seed, bootstrap: 200, log,
+    });
+    return await writeEvalReport(r, {
+      out: o.out, title: o.out, model, sets, recon: 16, limit: o.limit,
+      meta: { checkpoint: o.out, which: 'final', device: o.device, threads: getNumThreads(), torch: buildInfo().torchVersion },
+    });
+  } finally {
+    model.dispose();
+  }
 }
 
 const num = (name: string, integer: boolean) => (v: string): number => {

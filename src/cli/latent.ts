@@ -10,6 +10,10 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { OodgenError } from '../errors.js';
+import { loadRun } from '../train/run.js';
+import { resolveDevice } from '../engine/device.js';
+import { runLatentAnalysis, latentTable } from '../analysis/latent-report.js';
+import { progress } from '../data/progress.js';
 import * as registry from '../data/registry.js';
 // Types only at the top: the analysis and the BN modes load libtorch, which `oodgen --help` must not.
 import type { EmbedChoice, LatentAnalysisResult } from '../analysis/latent-report.js';
@@ -117,33 +121,16 @@ export async function resolveLatentOptions(o: LatentOptions): Promise<LatentOpti
   return o;
 }
 
-type Loaded = { model: import('../models/types.js').LatentModel; config: unknown };
-type LoadRun = (dir: string, opts: { device?: string }) => Loaded | Promise<Loaded>;
-
-async function loadRunFn(): Promise<LoadRun> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = await import('../train/run.js');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new OodgenError('this build has no run loader (src/train/run.ts); cannot load a checkpoint');
-    throw e;
-  }
-  if (typeof mod.loadRun !== 'function') throw new OodgenError('src/train/run.ts does not export loadRun; cannot load a checkpoint');
-  return mod.loadRun as LoadRun;
-}
-
 /** Loads the run and the data, runs the analysis, writes the files; returns the result. */
 export async function runLatentCommand(o: LatentOptions, io: { log?: (s: string) => void; argv?: string[] } = {}): Promise<LatentAnalysisResult> {
   const log = io.log ?? ((s: string) => void process.stderr.write(s + '\n'));
   await resolveLatentOptions(o);
-  const { resolveDevice } = await import('../engine/device.js');
   try {
     resolveDevice(o.device);
   } catch (e) {
     throw new OodgenError((e as Error).message);
   }
-  const loadRun = await loadRunFn();
-  const { model, config } = await loadRun(o.checkpoint, { device: o.device });
+  const { model, config } = loadRun(o.checkpoint, { device: o.device });
   const cfg = model.config;
   log(o.limit === undefined
     ? 'latent: every image of every set (--limit all)'
@@ -159,15 +146,13 @@ export async function runLatentCommand(o: LatentOptions, io: { log?: (s: string)
   log(`latent: ${cfg.kind} (${cfg.decoder} decoder, z = ${cfg.zDim}) from ${o.checkpoint}; ID ${o.id} (${idTrain.set.shape[0]} train / ${idTest.set.shape[0]} test), ` +
     `OoD ${oods.map((s) => `${s.name} (${s.set.shape[0]})`).join(', ')}; BatchNorm ${o.bn}; device ${o.device}`);
 
-  const { runLatentAnalysis } = await import('../analysis/latent-report.js');
-  const { progress } = await import('../data/progress.js');
   let bar: { label: string; p: ReturnType<typeof progress>; at: number } | null = null;
   const tty = !!process.stderr.isTTY;
   const onProgress = (stage: string, done?: number, total?: number) => {
     const label = stage.startsWith('encode') ? 'encoding' : stage;
     if (bar && bar.label !== label) { bar.p.stop(); bar = null; }
     if (done !== undefined && total !== undefined) {
-      if (!bar) bar = { label, p: progress(label, total), at: 0 };
+      if (!bar) bar = { label, p: progress(label, total, { minTotal: 2000, clear: true }), at: 0 };
       bar.p.tick(done - bar.at);
       bar.at = done;
     } else if (tty) process.stderr.write(`latent: ${stage}\n`);
@@ -211,7 +196,6 @@ export function registerLatentCommand(program: Command, io: { write?: (s: string
     .action(async (raw: LatentRawOptions) => {
       const o = checkLatentOptions(raw);
       const r = await runLatentCommand(o);
-      const { latentTable } = await import('../analysis/latent-report.js');
       write(`${latentTable(r.table)}\n\nwrote ${join(o.out, 'results.json')}, results.md and ${Object.values(r.pairs[0]?.figures ?? {}).length * r.pairs.length + r.maps.length} figures to ${o.out}\n`);
     });
 }

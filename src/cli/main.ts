@@ -1,49 +1,47 @@
 // CLI entry: thin commands over the library. User errors (OodgenError, bad options) print one clear line and
-// exit 1; anything else is a bug and prints its stack.
+// exit 1; anything else is a bug and prints its stack. The native addon loads on first use (src/engine), so
+// `oodgen --help` and the data commands never start libtorch although every command module is imported here.
 import { Command, CommanderError } from 'commander';
 import { OodgenError } from '../errors.js';
+import { setNumThreads } from '../engine/device.js';
+import { registerScoreCommands } from './score.js';
+import { registerEvalCommand } from './eval.js';
+import { registerDataCommands } from './data.js';
+import { registerMetricsCommand } from './metrics.js';
+import { registerLatentCommand } from './latent.js';
+import { registerTrainCommands } from './train.js';
+import { registerDemoCommand } from './demo.js';
+import { registerFitCommand } from './fit.js';
 
-type Register = (program: Command) => void;
+/** Adds commands to the program (the benchmarks in bench/cli.ts, plugins). */
+export type Register = (program: Command) => void;
 
-/**
- * Command modules, loaded lazily so `oodgen --help` does not load libtorch. Literal import() calls (not a
- * computed path) so bundlers can follow them (scripts/gpu/ bundles the CLI for a machine without node_modules).
- */
-const MODULES: [() => Promise<Record<string, unknown>>, string][] = [
-  [() => import('./bench.js'), 'registerBenchCommands'],
-  [() => import('./score.js'), 'registerScoreCommands'],
-  [() => import('./fit.js'), 'registerFitCommand'],
-  [() => import('./data.js'), 'registerDataCommands'],
-  [() => import('./metrics.js'), 'registerMetricsCommand'],
-  [() => import('./latent.js'), 'registerLatentCommand'],
-  [() => import('./train.js'), 'registerTrainCommands'],
-  [() => import('./demo.js'), 'registerDemoCommand'],
+const COMMANDS: Register[] = [
+  registerScoreCommands, registerEvalCommand, registerDataCommands, registerMetricsCommand, registerLatentCommand,
+  registerTrainCommands, registerDemoCommand, registerFitCommand,
 ];
 
-export async function buildProgram(): Promise<Command> {
+/** The oodgen program with its commands, plus `extra` registrations (bin/oodgen.js adds bench/cli.ts). */
+export async function buildProgram(extra: Register[] = []): Promise<Command> {
   const program = new Command('oodgen')
     .description('Out-of-distribution detection with deep generative models (TypeScript over libtorch)')
     .option('--threads <n>', 'CPU threads for libtorch (default: libtorch\'s own choice)')
     .showHelpAfterError()
     .exitOverride();
-  program.hook('preAction', async (cmd) => {
+  program.hook('preAction', (cmd) => {
     const t = cmd.opts().threads ?? program.opts().threads;
     if (t !== undefined) {
       const n = Number(t);
       if (!Number.isInteger(n) || n < 1) throw new OodgenError(`--threads must be a positive integer, got '${t}'`);
-      const { setNumThreads } = await import('../engine/device.js');
       setNumThreads(n);
     }
   });
-  for (const [load, name] of MODULES) {
-    const mod = await load();
-    (mod[name] as Register)(program);
-  }
+  for (const register of [...extra, ...COMMANDS]) register(program);
   return program;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const program = await buildProgram();
+export async function main(argv: string[], extra: Register[] = []): Promise<number> {
+  const program = await buildProgram(extra);
   try {
     await program.parseAsync(argv);
     // A command may set a non-zero status without failing (e.g. `train` interrupted by Ctrl-C: 130).

@@ -13,139 +13,14 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { OodgenError } from '../errors.js';
+import { modelKinds } from '../models/registry.js';
+import { loadDataset } from '../data/registry.js';
+import { train } from '../train/trainer.js';
+import { loadRun } from '../train/run.js';
+import { writeSampleGrid, writeReconstructionGrid, evaluateElbo } from '../train/evaluate.js';
+import { int, num, parseTrainOptions, zodMessage } from './train-options.js';
 
-const COLOUR = ['cifar10', 'cifar-10', 'svhn', 'celeba', 'lsun'];
-const num = (what: string) => z.string().transform((s, ctx) => {
-  const v = Number(s);
-  if (s.trim() === '' || !Number.isFinite(v)) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${what} must be a number, got '${s}'` });
-    return z.NEVER;
-  }
-  return v;
-});
-const int = (what: string, min = 1) => num(what).refine((v) => !Number.isFinite(v) || (Number.isInteger(v) && v >= min), { message: `${what} must be an integer >= ${min}` });
-const pos = (what: string) => num(what).refine((v) => !Number.isFinite(v) || v > 0, { message: `${what} must be > 0` });
-
-const TrainCliSchema = z.object({
-  model: z.enum(['ae', 'vae', 'sintro'], { errorMap: () => ({ message: "--model must be ae, vae or sintro" }) }).optional(),
-  decoder: z.enum(['gaussian', 'categorical', 'bernoulli'], { errorMap: () => ({ message: '--decoder must be gaussian, categorical or bernoulli' }) }).optional(),
-  data: z.string().min(1).optional(),
-  out: z.string().min(1, '--out is required'),
-  zDim: int('--z-dim').optional(),
-  width: int('--width').optional(),
-  imageSize: z.enum(['32', '28'], { errorMap: () => ({ message: '--image-size must be 32 or 28' }) }).transform(Number).optional(),
-  channels: z.enum(['1', '3'], { errorMap: () => ({ message: '--channels must be 1 or 3' }) }).transform(Number).optional(),
-  sigma2: z.union([z.literal('learned'), pos('--sigma2')]).optional(),
-  beta: num('--beta').refine((v) => v >= 0, '--beta must be >= 0').optional(),
-  batchSize: int('--batch-size').optional(),
-  epochs: int('--epochs').optional(),
-  maxSteps: int('--max-steps').optional(),
-  timeBudget: pos('--time-budget').optional(),
-  lr: pos('--lr').optional(),
-  seed: int('--seed', 0).optional(),
-  device: z.string().regex(/^(cpu|cuda(:\d+)?)$/, '--device must be cpu, cuda or cuda:N').optional(),
-  resume: z.boolean().optional(),
-  limit: int('--limit').optional(),
-  valFraction: num('--val-fraction').refine((v) => v >= 0 && v < 0.9, '--val-fraction must be in [0, 0.9)').optional(),
-  valLimit: int('--val-limit').optional(),
-  patience: int('--patience', 0).optional(),
-  checkpointEvery: int('--checkpoint-every').optional(),
-  logEvery: int('--log-every').optional(),
-  betaKl: num('--beta-kl').optional(),
-  betaRec: num('--beta-rec').optional(),
-  betaNeg: num('--beta-neg').optional(),
-  gammaR: num('--gamma-r').optional(),
-  dequantize: z.boolean().optional(),
-  mutate: num('--mutate').refine((v) => v >= 0 && v <= 1, '--mutate must be a rate in [0, 1]').optional(),
-  progress: z.enum(['auto', 'bar', 'json', 'none']).optional(),
-}).strict();
-
-export type TrainCli = z.infer<typeof TrainCliSchema>;
-
-function zodMessage(e: z.ZodError): string {
-  return e.issues.map((i) => i.message + (i.path.length && !i.message.includes('--') ? ` (--${String(i.path[0]).replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())})` : '')).join('; ');
-}
-
-/** Validates `oodgen train` options and returns the trainer's options; throws OodgenError before any work. */
-export async function parseTrainOptions(raw: Record<string, unknown>, argv: string[] = process.argv): Promise<import('../train/trainer.js').TrainOptions> {
-  const r = TrainCliSchema.safeParse(raw);
-  if (!r.success) throw new OodgenError(zodMessage(r.error));
-  const o = r.data;
-  if (o.device !== undefined && o.device !== 'cpu') {
-    const { resolveDevice } = await import('../engine/device.js');
-    try {
-      resolveDevice(o.device);
-    } catch (e) {
-      throw new OodgenError(`--device ${o.device}: ${(e as Error).message}`);
-    }
-  }
-  const common = {
-    out: o.out,
-    epochs: o.epochs, maxSteps: o.maxSteps, timeBudgetMin: o.timeBudget, device: o.device,
-    progress: o.progress ?? 'auto', handleSignals: true, command: ['oodgen', ...argv.slice(2)].join(' '),
-    ...(o.patience !== undefined ? { patience: o.patience === 0 ? null : o.patience } : {}),
-  };
-  if (o.resume) {
-    const fixed = (['model', 'decoder', 'data', 'zDim', 'width', 'imageSize', 'channels', 'sigma2', 'beta', 'batchSize', 'lr', 'seed', 'limit',
-      'valFraction', 'valLimit', 'betaKl', 'betaRec', 'betaNeg', 'gammaR', 'dequantize', 'mutate', 'checkpointEvery', 'logEvery'] as const)
-      .filter((k) => o[k] !== undefined);
-    if (fixed.length) {
-      throw new OodgenError(`--resume continues the run in ${o.out} with its own config.json; drop ${fixed.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')} (only --epochs, --max-steps, --time-budget, --patience, --device, --progress may change)`);
-    }
-    return { ...common, resume: true };
-  }
-  if (!o.model) throw new OodgenError('--model is required (ae, vae or sintro)');
-  if (!o.data) throw new OodgenError('--data is required (e.g. fashion-mnist:train)');
-  if (o.epochs === undefined && o.maxSteps === undefined && o.timeBudget === undefined) {
-    throw new OodgenError('give a training length: --epochs, --max-steps and/or --time-budget (minutes)');
-  }
-  const decoder = o.decoder ?? 'gaussian';
-  if (o.model === 'ae' && decoder === 'categorical') throw new OodgenError('--model ae cannot have --decoder categorical (an AE has no 256-way decoder; use gaussian or bernoulli)');
-  if (o.model === 'sintro' && decoder !== 'gaussian') throw new OodgenError('--model sintro trains with an SSE (gaussian) decoder; --decoder must be gaussian');
-  if (o.sigma2 !== undefined && decoder !== 'gaussian') throw new OodgenError(`--sigma2 applies to the gaussian decoder only (decoder is ${decoder})`);
-  const sintroFlags = (['betaKl', 'betaRec', 'betaNeg', 'gammaR'] as const).filter((k) => o[k] !== undefined);
-  if (o.model !== 'sintro' && sintroFlags.length) throw new OodgenError(`--beta-kl/--beta-rec/--beta-neg/--gamma-r are Soft-IntroVAE options (--model sintro)`);
-  if (o.model === 'sintro' && o.beta !== undefined) throw new OodgenError('--beta is the VAE KL weight; for --model sintro use --beta-kl');
-  for (const k of sintroFlags) if (!(o[k]! >= 0)) throw new OodgenError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} must be >= 0`);
-
-  // Dataset name and channels, without reading images.
-  const { parseSpec, DATASETS } = await import('../data/registry.js');
-  const spec = parseSpec(o.data);
-  const colour = spec.path === undefined && COLOUR.includes(spec.name);
-  const imageSize = (o.imageSize ?? 32) as 32 | 28;
-  if (imageSize === 28 && colour && o.channels === undefined) {
-    throw new OodgenError(`--image-size 28 with the colour dataset ${spec.name}: say --channels 3 (colour at 28x28) or --channels 1 (gray) explicitly`);
-  }
-  let channels = o.channels;
-  if (channels === undefined) {
-    if (spec.path === undefined && DATASETS[spec.name]) channels = colour ? 3 : 1;
-    else if (spec.path === undefined) channels = 3; // synthetic sets
-    else throw new OodgenError(`--data ${o.data} is a path: say --channels 1 or 3`);
-  }
-  const { sintroDefaults } = await import('../models/sintro.js');
-  const sd = o.model === 'sintro' ? sintroDefaults(spec.name) : null;
-  const model = {
-    kind: o.model, decoder, channels, imageSize, zDim: o.zDim ?? sd?.zDim ?? 32, width: o.width ?? 64,
-    ...(o.sigma2 !== undefined ? { sigma2: o.sigma2 as number | 'learned' } : {}),
-    ...(o.beta !== undefined ? { beta: o.beta } : {}),
-  };
-  return {
-    ...common,
-    model,
-    data: o.data,
-    limit: o.limit,
-    valFraction: o.valFraction,
-    valLimit: o.valLimit,
-    dequantize: o.dequantize,
-    ...(o.mutate !== undefined ? { mutate: o.mutate } : {}),
-    batchSize: o.batchSize ?? sd?.batchSize ?? 64,
-    lr: o.lr ?? sd?.lr ?? 1e-3,
-    seed: o.seed ?? 0,
-    checkpointEvery: o.checkpointEvery,
-    logEvery: o.logEvery,
-    ...(sd ? { sintro: { betaKl: o.betaKl ?? sd.betaKl, betaRec: o.betaRec ?? sd.betaRec, betaNeg: o.betaNeg ?? sd.betaNeg, gammaR: o.gammaR ?? sd.gammaR } } : {}),
-  };
-}
+export { parseTrainOptions, type TrainCli } from './train-options.js';
 
 const ViewSchema = z.object({
   checkpoint: z.string().min(1, '--checkpoint is required'),
@@ -170,7 +45,7 @@ function parseView(raw: Record<string, unknown>): z.infer<typeof ViewSchema> {
 export function registerTrainCommands(program: Command): void {
   program.command('train')
     .description('train an AE, VAE or Soft-IntroVAE on the DCGAN architecture (writes a run folder)')
-    .option('--model <kind>', 'ae | vae | sintro')
+    .option('--model <kind>', `model family: ${modelKinds().join(' | ')}`)
     .option('--decoder <type>', 'gaussian | categorical | bernoulli (default gaussian)')
     .option('--data <spec>', 'training data, e.g. fashion-mnist:train')
     .requiredOption('--out <dir>', 'run folder, e.g. runs/fm-vae')
@@ -204,7 +79,6 @@ export function registerTrainCommands(program: Command): void {
     .option('--progress <mode>', 'auto | bar | json | none')
     .action(async (raw: Record<string, unknown>) => {
       const opts = await parseTrainOptions(raw);
-      const { train } = await import('../train/trainer.js');
       const r = await train(opts);
       process.stdout.write(JSON.stringify({ out: r.out, step: r.step, epoch: r.epoch, stopReason: r.stopReason, bestValElbo: r.bestVal, lastValElbo: r.lastVal, elapsedS: r.elapsedMs / 1000 }) + '\n');
       if (r.stopReason.startsWith('interrupted')) process.exitCode = 130;
@@ -223,8 +97,6 @@ export function registerTrainCommands(program: Command): void {
     .action(async (raw: Record<string, unknown>) => {
       const o = parseView(raw);
       if (o.data !== undefined) throw new OodgenError('sample takes no --data');
-      const { loadRun } = await import('../train/run.js');
-      const { writeSampleGrid } = await import('../train/evaluate.js');
       const { model } = loadRun(o.checkpoint, { device: o.device, which: o.which });
       const t = o.temperature ?? 1;
       const out = o.out ?? join(o.checkpoint, `samples-t${t}.png`);
@@ -243,9 +115,6 @@ export function registerTrainCommands(program: Command): void {
     .option('--device <d>', 'cpu | cuda')
     .action(async (raw: Record<string, unknown>) => {
       const o = parseView(raw);
-      const { loadRun } = await import('../train/run.js');
-      const { writeReconstructionGrid } = await import('../train/evaluate.js');
-      const { loadDataset } = await import('../data/registry.js');
       const { model, config } = loadRun(o.checkpoint, { device: o.device, which: o.which });
       const n = o.n ?? 32;
       const { set } = await loadDataset(o.data!, { imageSize: config.model.imageSize, channels: config.model.channels as 1 | 3, limit: Math.max(n, 1) });
@@ -266,9 +135,6 @@ export function registerTrainCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (raw: Record<string, unknown>) => {
       const o = parseView(raw);
-      const { loadRun } = await import('../train/run.js');
-      const { evaluateElbo } = await import('../train/evaluate.js');
-      const { loadDataset } = await import('../data/registry.js');
       const { model, config } = loadRun(o.checkpoint, { device: o.device, which: o.which });
       const { set } = await loadDataset(o.data!, { imageSize: config.model.imageSize, channels: config.model.channels as 1 | 3, limit: o.limit });
       const r = evaluateElbo(model, set, { seed: o.seed ?? 12345, dequantize: config.data.dequantize });

@@ -1,6 +1,8 @@
 /**
- * Batches for the engine. The only file of the dataset layer that touches tensors: the engine is loaded lazily
- * (dynamic import) so reading, checking and previewing data works without the native addon.
+ * Batches for the engine. The only file of the dataset layer that touches tensors (the engine loads its native
+ * addon on first use, so reading, checking and previewing data never starts libtorch). `imageBatch` is the one
+ * function that turns images idx[...] of a set into a (B, C, H, W) float tensor in [0, 1]; training, scoring,
+ * evaluation and the latent analysis all use it.
  *
  * Two modes:
  *  - host (BatchIterator): images stay in JS memory; each batch is gathered, scaled to [0,1] and optionally
@@ -9,9 +11,8 @@
  *    batches are gathered with index_select on the device; only the index (and the noise, if dequantizing)
  *    crosses the bus per batch. For sets that fit: Fashion-MNIST at 32x32 is 61 MB as uint8.
  */
-import { pathToFileURL } from 'node:url';
-import { existsSync } from 'node:fs';
 import { OodgenError } from '../errors.js';
+import { fromTypedArray, indexSelect, type Tensor } from '../engine/index.js';
 import { Rng, permutation } from './rng.js';
 import type { ImageSet } from './types.js';
 
@@ -31,23 +32,28 @@ export interface EngineLike {
   indexSelect(x: TensorLike, dim: number, index: TensorLike): TensorLike;
 }
 
-let enginePromise: Promise<EngineLike> | undefined;
+const ENGINE: EngineLike = {
+  fromTypedArray: (data, shape, opts) => fromTypedArray(data, shape, opts),
+  indexSelect: (x, dim, index) => indexSelect(x as Tensor, dim, index as Tensor),
+};
 
-/** The engine module, or an OodgenError saying why it is not usable. */
+/** The engine as the batch iterators use it (kept for callers written when it was imported dynamically). */
 export function loadEngine(): Promise<EngineLike> {
-  enginePromise ??= (async () => {
-    const base = new URL('../engine/index', import.meta.url);
-    // Under tsx the sources are .ts; from dist they are .js.
-    const candidates = ['.js', '.ts'].map((e) => new URL(base.href + e));
-    const found = candidates.find((u) => existsSync(u));
-    if (!found) throw new OodgenError('the tensor engine (src/engine/index) is not available; batches need it');
-    try {
-      return (await import(pathToFileURL(found.pathname).href)) as EngineLike;
-    } catch (e) {
-      throw new OodgenError(`the tensor engine failed to load: ${(e as Error).message}`);
-    }
-  })();
-  return enginePromise;
+  return Promise.resolve(ENGINE);
+}
+
+/** Images as float32 in [0, 1]: uint8 scaled by 1/255, float32 returned as is (not copied). */
+export function toUnitFloat(images: Uint8Array | Float32Array): Float32Array {
+  return images instanceof Float32Array ? images : Float32Array.from(images, (v) => v / 255);
+}
+
+/**
+ * Images idx[...] of a set as one (B, C, H, W) float32 tensor in [0, 1] on `device` (gathered on the host, one
+ * transfer). The one batching function of oodgen.
+ */
+export function imageBatch(set: Pick<ImageSet, 'images' | 'shape'>, idx: ArrayLike<number>, device = 'cpu'): Tensor {
+  const [, c, h, w] = set.shape;
+  return fromTypedArray(gatherBatch(set, idx).x, [idx.length, c, h, w], device === 'cpu' ? {} : { device }); // (B, C, H, W)
 }
 
 export interface BatchOptions {
@@ -87,7 +93,7 @@ export function epochOrder(base: Int32Array, shuffle: boolean, seed: number, epo
 }
 
 /** Host-side gathering, scaling and noise for one batch. Exposed for tests and for engines without a device. */
-export function gatherBatch(set: Pick<ImageSet, 'images' | 'shape' | 'labels'>, index: ArrayLike<number>, rng?: Rng): { x: Float32Array; y?: Int32Array } {
+export function gatherBatch(set: Pick<ImageSet, 'images' | 'shape'> & { labels?: Int32Array }, index: ArrayLike<number>, rng?: Rng): { x: Float32Array; y?: Int32Array } {
   const [, c, h, w] = set.shape;
   const per = c * h * w;
   const x = new Float32Array(index.length * per);

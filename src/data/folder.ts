@@ -102,7 +102,7 @@ async function decodeOne(file: string, size: number | undefined): Promise<Decode
 export async function decodeImages(files: string[], opts: DecodeOptions, labels?: Int32Array): Promise<ImageSet> {
   if (files.length === 0) throw new OodgenError(`${opts.source ?? opts.name}: no images to decode`);
   const decoded: Decoded[] = new Array(files.length);
-  const bar = progress(`decoding ${opts.name}`, files.length);
+  const bar = progress(`decoding ${opts.name}`, files.length, { minTotal: 2000, clear: true });
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < files.length) {

@@ -3,10 +3,18 @@
  * CLI work (and are testable) without the native addon.
  */
 
-/** A stack of images in NCHW order. uint8 holds 0..255; float32 holds values in [0, 1]. */
-export interface ImageSet {
+/**
+ * The one image-set type: a stack of images in NCHW order; uint8 holds 0..255, float32 values in [0, 1].
+ * Detectors (scores/types.ts ImageSource) and the latent analysis take this; ImageSet adds labels and provenance.
+ */
+export interface Images {
   images: Uint8Array | Float32Array;
   shape: [number, number, number, number];
+  name?: string;
+}
+
+/** A loaded dataset: images with optional labels, a name and where they came from. */
+export interface ImageSet extends Images {
   labels?: Int32Array;
   name: string;
   /** The file or folder the images were read from (or a description for synthetic sets). */

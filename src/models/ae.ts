@@ -5,9 +5,11 @@ import type { Tensor } from '../engine/tensor.js';
 import type { Generator } from '../engine/random.js';
 import { zerosLike } from '../engine/ops/index.js';
 import type { ModelConfig, Posterior } from './types.js';
-import { LatentBase, type ElboTerms, type ModelInitOptions } from './vae.js';
+import { DCGAN_DEFAULTS, LatentBase, type ElboTerms, type ModelInitOptions } from './vae.js';
+import type { ModelFamily } from './registry.js';
 
 export class AE extends LatentBase {
+  readonly stochasticEncoder: boolean = false;
   constructor(config: ModelConfig, o: ModelInitOptions = {}) {
     if (config.decoder === 'categorical') throw new Error('AE: a categorical decoder is not supported (use gaussian or bernoulli)');
     super(config, config.zDim, o);
@@ -24,3 +26,14 @@ export class AE extends LatentBase {
     return { logLik, kl: zerosLike(logLik), elbo: logLik };
   }
 }
+
+export const aeFamily: ModelFamily = {
+  kind: 'ae',
+  title: 'deterministic autoencoder on the DCGAN encoder/decoder (reconstruction error only)',
+  reference: 'Chen, NUS 2021, Fig. 3.3 (the degenerate baseline)',
+  capabilities: ['encode', 'decode', 'decoder-likelihood', 'sample', 'batchnorm'],
+  decoders: ['gaussian', 'bernoulli'],
+  defaults: () => ({ ...DCGAN_DEFAULTS }),
+  configProblems: (c) => (c.decoder === 'categorical' ? ['an AE has no categorical decoder (use gaussian or bernoulli)'] : []),
+  create: (config, init) => new AE(config, init),
+};

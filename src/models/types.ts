@@ -96,3 +96,51 @@ export interface LatentModel extends GenerativeModel {
    */
   sample(n: number, opts?: { temperature?: number; generator?: Generator }): Tensor;
 }
+
+/** Per-sample pieces of the (beta-)ELBO, each (B,), nats. For a model with an exact likelihood: logLik = elbo = log p(x), kl = 0. */
+export interface ElboTerms {
+  /** log p(x|z) at one posterior sample (an exact model: log p(x)). */
+  logLik: Tensor;
+  /** KL(q(z|x) || p(z)) (zeros for an AE or an exact model). */
+  kl: Tensor;
+  /** logLik - kl: the ELBO (beta = 1). */
+  elbo: Tensor;
+}
+
+/** What the trainer gives a model to build its optimisers. */
+export interface TrainerOptions {
+  lr: number;
+  betas: [number, number];
+  /** Family-specific training hyper-parameters (ModelFamily.defaults().hyper, overridden by the user), or null. */
+  hyper: Record<string, number> | null;
+}
+
+/** An optimiser as the trainer saves and restores it (src/optim's Adam). */
+export interface TrainerOptimizer {
+  stateDict(): { tensors: Map<string, Tensor>; meta: Record<string, number | string | boolean> };
+  loadStateDict(s: { tensors: Map<string, Tensor>; meta: Record<string, number | string | boolean> }): void;
+  dispose(): void;
+}
+
+/** A model's own training step: its optimisers (saved by name in optimizer.safetensors) and one update. */
+export interface ModelTrainer {
+  /** Named optimisers; the names are the keys in optimizer.safetensors, so they must stay stable for resume. */
+  readonly optimizers: Record<string, TrainerOptimizer>;
+  /**
+   * One optimisation step on a batch (B, C, H, W) in [0, 1] (dequantized when the run says so); noise from
+   * `generator` only, in a fixed order, so runs are reproducible and resumable. Runs inside the trainer's tidy().
+   * Returns the logged numbers; `loss` is required.
+   */
+  step(x: Tensor, generator: Generator): { loss: number } & Record<string, number>;
+  dispose(): void;
+}
+
+/** A model the trainer can train (every registered family): its own training step and a validation bound. */
+export interface TrainableModel extends GenerativeModel {
+  /** Whether its likelihood is a density over continuous x (bits/dim then get + 8 for 8-bit bins). */
+  readonly continuousLikelihood: boolean;
+  /** Per-sample validation terms (one posterior sample; noise from generator). */
+  elboTerms(x: Tensor, generator?: Generator): ElboTerms;
+  /** Its optimisers and training step (Soft-IntroVAE: two optimisers, encoder and decoder). */
+  createTrainer(o: TrainerOptions): ModelTrainer;
+}

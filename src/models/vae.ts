@@ -15,22 +15,16 @@ import {
   bernoulliLogLik, bernoulliMean, categoricalLogits, categoricalLogLik, categoricalMean, decoderOutChannels, gaussianLogLik,
   gaussianMean, klStdNormal,
 } from './likelihoods.js';
-import type { LatentModel, ModelConfig, Posterior } from './types.js';
+import type { ElboTerms, LatentModel, ModelCapability, ModelConfig, ModelTrainer, Posterior, TrainableModel, TrainerOptions } from './types.js';
+import { Adam } from '../optim/adam.js';
+import type { ModelFamily } from './registry.js';
 
 export interface ModelInitOptions {
   /** Seeds the parameter initialisation (default: libtorch's default generator). */
   generator?: Generator;
 }
 
-/** Per-sample pieces of the (beta-)ELBO, each (B,). */
-export interface ElboTerms {
-  /** log p(x|z) at one posterior sample, nats. */
-  logLik: Tensor;
-  /** KL(q(z|x) || p(z)), nats (zeros for an AE). */
-  kl: Tensor;
-  /** logLik - kl: the ELBO (beta = 1), nats. */
-  elbo: Tensor;
-}
+export type { ElboTerms } from './types.js';
 
 /** Standard normal noise of a given shape drawn on the CPU from `generator` and moved to `device`. */
 export function cpuNoise(shape: number[], device: string, generator?: Generator): Tensor {
@@ -51,7 +45,7 @@ export function reparameterize(mu: Tensor, logvar: Tensor, generator?: Generator
  * Shared machinery of every model family: the DCGAN pair, the decoder likelihood, sampling. Subclasses say whether
  * the code is stochastic (VAE, Soft-IntroVAE) or deterministic (AE).
  */
-export abstract class LatentBase extends Module implements LatentModel {
+export abstract class LatentBase extends Module implements LatentModel, TrainableModel {
   readonly encoder: Sequential;
   readonly decoder: Sequential;
   /** The learned per-channel Gaussian log-variance (`log_sigma2`), or null. */
@@ -75,6 +69,36 @@ export abstract class LatentBase extends Module implements LatentModel {
   }
 
   abstract encode(x: Tensor): Posterior;
+
+  get capabilities(): readonly ModelCapability[] {
+    const all: ModelCapability[] = ['encode', 'posterior', 'decode', 'decoder-likelihood', 'sample', 'batchnorm'];
+    return this.stochasticEncoder ? all : all.filter((c) => c !== 'posterior');
+  }
+
+  /** Whether encode() returns a log-variance (a posterior q(z|x)) or a point code (AE). */
+  abstract readonly stochasticEncoder: boolean;
+
+  /** The BatchNorm layers by part, for the BatchNorm modes of scoring (src/scores/bn-mode.ts). */
+  batchNormGroups(): Record<string, Module> {
+    return { encoder: this.encoder, decoder: this.decoder };
+  }
+
+  /** The default training step: one Adam over all parameters on the (beta-)ELBO loss (loss()). */
+  createTrainer(o: TrainerOptions): ModelTrainer {
+    const opt = new Adam(this.parameters(), { lr: o.lr, betas: o.betas });
+    return {
+      optimizers: { main: opt },
+      step: (x, generator) => {
+        opt.zeroGrad();
+        const { loss, terms } = this.loss(x, generator);
+        loss.backward();
+        opt.step();
+        opt.zeroGrad();
+        return { loss: loss.item(), rec: terms.rec!.item(), kl: terms.kl!.item(), elbo: terms.elbo!.item() };
+      },
+      dispose: () => opt.dispose(),
+    };
+  }
 
   get continuousLikelihood(): boolean {
     return this.config.decoder === 'gaussian';
@@ -148,6 +172,7 @@ export abstract class LatentBase extends Module implements LatentModel {
 }
 
 export class VAE extends LatentBase {
+  readonly stochasticEncoder: boolean = true;
   constructor(config: ModelConfig, o: ModelInitOptions = {}) {
     super(config, 2 * config.zDim, o);
   }
@@ -168,3 +193,16 @@ export class VAE extends LatentBase {
   }
 }
 
+
+/** Defaults of the DCGAN VAE and AE (Chen 2021's seed setup): z 32, width 64, batch 64, Adam lr 1e-3. */
+export const DCGAN_DEFAULTS = { zDim: 32, width: 64, batchSize: 64, lr: 1e-3, hyper: null };
+
+export const vaeFamily: ModelFamily = {
+  kind: 'vae',
+  title: 'variational autoencoder on the DCGAN encoder/decoder (beta-VAE with --beta)',
+  reference: 'Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014',
+  capabilities: ['encode', 'posterior', 'decode', 'decoder-likelihood', 'sample', 'batchnorm'],
+  decoders: ['gaussian', 'categorical', 'bernoulli'],
+  defaults: () => ({ ...DCGAN_DEFAULTS }),
+  create: (config, init) => new VAE(config, init),
+};

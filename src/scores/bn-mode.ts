@@ -12,6 +12,7 @@
 // images) per chunk for IWAE.
 import { BatchNorm1d, BatchNorm2d, type BatchStatsMode } from '../nn/batchnorm.js';
 import type { Module } from '../nn/module.js';
+import type { GenerativeModel } from '../models/types.js';
 import { OodgenError } from '../errors.js';
 
 export const BN_MODES = ['eval', 'enc', 'dec', 'both'] as const;
@@ -34,27 +35,38 @@ export const BN_MODE_DESCRIPTIONS: Record<BnMode, string> = {
   both: 'batch statistics in encoder and decoder BatchNorm',
 };
 
-function batchNorms(m: Module): (BatchNorm1d | BatchNorm2d)[] {
+/** Every BatchNorm layer inside a module (the one BatchNorm walker; bn-adapt and analysis use it too). */
+export function batchNorms(m: Module): (BatchNorm1d | BatchNorm2d)[] {
   return m.namedModules().map(([, s]) => s).filter((s): s is BatchNorm1d | BatchNorm2d => s instanceof BatchNorm2d || s instanceof BatchNorm1d);
+}
+
+/** The model's encoder and decoder parts for BN modes: batchNormGroups() ('batchnorm' capability), else encoder/decoder. */
+function parts(model: GenerativeModel): { encoder: Module | null; decoder: Module | null } {
+  const g = model.batchNormGroups?.() ?? (model as { encoder?: Module; decoder?: Module });
+  return { encoder: g.encoder ?? null, decoder: g.decoder ?? null };
 }
 
 /**
  * Puts the model in eval mode with the BatchNorm statistics of `mode`; returns a function that restores every
  * module's training flag and every BatchNorm's previous statistics mode.
  */
-export function applyBnMode(model: Module & { encoder: Module; decoder: Module }, mode: BnMode): () => void {
+export function applyBnMode(model: GenerativeModel, mode: BnMode): () => void {
   const uses = bnUsesBatchStats(parseBnMode(mode));
+  const { encoder, decoder } = parts(model);
+  if ((uses.encoder && !encoder) || (uses.decoder && !decoder)) {
+    throw new OodgenError(`BatchNorm mode '${mode}' needs a model with an ${uses.encoder && !encoder ? 'encoder' : 'decoder'} part (batchNormGroups); a ${model.config.kind} model has none: use --bn eval`);
+  }
   const training = model.namedModules().map(([, m]) => [m, m.training] as const);
   const all = batchNorms(model);
   const previous = all.map((b) => [b, b.statsMode] as const);
-  const set = (m: Module, batch: boolean) => {
+  const set = (m: Module | null, batch: boolean) => {
     const want: BatchStatsMode = batch ? 'batch' : 'running';
-    for (const b of batchNorms(m)) b.statsMode = want;
+    if (m) for (const b of batchNorms(m)) b.statsMode = want;
   };
   model.eval();
   for (const b of all) b.statsMode = 'running';
-  set(model.encoder, uses.encoder);
-  set(model.decoder, uses.decoder);
+  set(encoder, uses.encoder);
+  set(decoder, uses.decoder);
   return () => {
     for (const [b, s] of previous) b.statsMode = s;
     for (const [m, t] of training) m.training = t;
@@ -62,7 +74,7 @@ export function applyBnMode(model: Module & { encoder: Module; decoder: Module }
 }
 
 /** Runs fn with the model in BatchNorm mode `mode`, restoring the model afterwards (also when fn throws). */
-export function withBnMode<T>(model: Module & { encoder: Module; decoder: Module }, mode: BnMode, fn: () => T): T {
+export function withBnMode<T>(model: GenerativeModel, mode: BnMode, fn: () => T): T {
   const restore = applyBnMode(model, mode);
   try {
     return fn();

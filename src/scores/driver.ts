@@ -5,8 +5,8 @@
 //    multiple of the batch size, the last batch is the last `batchSize` images (overlapping the one before, whose
 //    scores are kept), so every batch has the same size and the same statistics noise;
 //  - mixed (scoreMixed): the images of several sets are shuffled together (seeded), so each batch holds a mix.
-import { gatherBatch } from '../data/batches.js';
-import { fromTypedArray, tidy } from '../engine/index.js';
+import { imageBatch } from '../data/batches.js';
+import { tidy, type Tensor } from '../engine/index.js';
 import type { LatentModel } from '../models/types.js';
 import type { Detector, ImageSource, ScoreBatch } from './types.js';
 import { applyBnMode, type BnMode } from './bn-mode.js';
@@ -43,12 +43,6 @@ export interface ScoreDatasetResult {
 
 const isModelLike = (d: Detector): LatentModel | null => (d.model as LatentModel | undefined) ?? null;
 
-/** Images idx[...] of a source as one NCHW float32 batch tensor in [0, 1] on `device` (gathered by the data layer). */
-function batchTensor(src: ImageSource, idx: ArrayLike<number>, device: string) {
-  const [, c, h, w] = src.shape;
-  return fromTypedArray(gatherBatch(src, idx).x, [idx.length, c, h, w], device === 'cpu' ? {} : { device });
-}
-
 /** Batches of `size` over positions 0..n-1; a short last batch is widened backwards to full size. */
 export function fixedSizeBatches(n: number, size: number): { start: number; keepFrom: number }[] {
   if (!Number.isInteger(size) || size < 1) throw new OodgenError(`batch size must be a positive integer, got ${size}`);
@@ -76,7 +70,7 @@ function merge(into: Record<string, Float32Array>, n: number, r: ScoreBatch, pos
 
 function runBatches(
   detector: Detector, n: number, batchSize: number, bn: BnMode, device: string | undefined,
-  batchOf: (b: { start: number; keepFrom: number }, size: number) => { positions: ArrayLike<number>; x: () => ReturnType<typeof batchTensor> },
+  batchOf: (b: { start: number; keepFrom: number }, size: number) => { positions: ArrayLike<number>; x: () => Tensor },
   onProgress?: (done: number, total: number) => void,
 ): { score: Float32Array; columns: Record<string, Float32Array>; size: number } {
   const model = isModelLike(detector);
@@ -117,7 +111,7 @@ function scoreGroups(detector: Detector, images: ImageSource, o: ScoreDatasetOpt
   try {
     for (let g = 0; g < groups; g++) {
       const positions = Array.from({ length: size }, (_, i) => g * size + i);
-      const r = tidy(() => detector.evaluate(batchTensor(images, positions, dev)));
+      const r = tidy(() => detector.evaluate(imageBatch(images, positions, dev)));
       if (r.score.length !== 1) throw new OodgenError(`batch detector '${detector.name}' returned ${r.score.length} scores for one batch (expected 1)`);
       score[g] = r.score[0]!;
       for (const [k, v] of Object.entries(r.columns)) (columns[k] ??= new Float32Array(groups).fill(NaN))[g] = v[0]!;
@@ -142,7 +136,7 @@ export function scoreDataset(detector: Detector, images: ImageSource, o: ScoreDa
   if (granularityOf(detector, o) === 'batch') return scoreGroups(detector, images, o, bn, dev);
   const r = runBatches(detector, n, o.batchSize ?? 100, bn, dev, (b, size) => {
     const positions = Array.from({ length: size }, (_, i) => b.start + i);
-    return { positions, x: () => batchTensor(images, positions, dev) };
+    return { positions, x: () => imageBatch(images, positions, dev) };
   }, o.onProgress);
   return {
     score: r.score, columns: r.columns, n, bn, batchSize: r.size, batching: 'per-dataset',
@@ -215,7 +209,7 @@ export function scoreMixed(detector: Detector, sets: ImageSource[], o: ScoreData
           const scale = src.images instanceof Uint8Array ? 1 / 255 : 1;
           for (let j = 0; j < per; j++) buf[i * per + j] = src.images[off + j]! * scale;
         });
-        return batchTensor({ images: buf, shape: [size, c, h, w] }, positions.map((_, i) => i), dev);
+        return imageBatch({ images: buf, shape: [size, c, h, w] }, positions.map((_, i) => i), dev);
       },
     };
   }, o.onProgress);

@@ -10,14 +10,11 @@
 // Adding a detector is one file exporting a DetectorSpec plus one line in builtin.ts, or registerDetector(spec)
 // from outside the library (README "Extending oodgen").
 import type { Tensor } from '../engine/tensor.js';
+import type { Images } from '../data/types.js';
 import type { GenerativeModel, ModelCapability } from '../models/types.js';
 
-/** Images as the dataset layer gives them: NCHW, float32 in [0, 1] (or uint8 0..255, scaled by 1/255). */
-export interface ImageSource {
-  images: Float32Array | Uint8Array;
-  shape: [number, number, number, number];
-  name?: string;
-}
+/** Images as the dataset layer gives them: NCHW, float32 in [0, 1] (or uint8 0..255, scaled by 1/255); data/types.ts Images. */
+export type ImageSource = Images;
 
 /**
  * One batch's result: the OoD score plus named per-sample columns (raw log-likelihoods, components, ...).

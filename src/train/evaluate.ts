@@ -5,18 +5,15 @@ import { Generator } from '../engine/random.js';
 import { noGrad } from '../engine/autograd.js';
 import { tidy } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
-import { gatherBatch } from '../data/batches.js';
+import { imageBatch } from '../data/batches.js';
 import type { ImageSet } from '../data/types.js';
 import { writeImageGrid } from '../eval/grid.js';
 import type { LatentBase } from '../models/vae.js';
+import type { TrainableModel } from '../models/types.js';
 import { adaptDecoderBatchNorm, restoreDecoderBn, snapshotDecoderBn } from './bn-adapt.js';
 
-/** Images idx of a set as a float32 [0,1] tensor on device. */
-export function batchTensor(set: ImageSet, index: Int32Array, device: string): Tensor {
-  const [, c, h, w] = set.shape;
-  const g = gatherBatch(set, index);
-  return fromTypedArray(g.x, [index.length, c, h, w], device === 'cpu' ? {} : { device });
-}
+/** Images idx of a set as a float32 [0,1] tensor on device (data/batches.ts imageBatch). */
+export const batchTensor = (set: ImageSet, index: Int32Array, device: string): Tensor => imageBatch(set, index, device);
 
 /** Uniform dequantization (round(x*255) + u) / 256, u ~ U[0,1) drawn on the CPU from generator. */
 export function dequantizeTensor(x: Tensor, generator: Generator): Tensor {
@@ -47,7 +44,7 @@ export interface ElboReport {
  * Mean ELBO over (at most `limit` evenly spaced) images of a set, in eval mode with one posterior sample each, noise
  * from a fresh Generator seeded with `seed` (so two evaluations of the same weights agree exactly).
  */
-export function evaluateElbo(model: LatentBase, set: ImageSet, o: { batchSize?: number; seed?: number; limit?: number; dequantize?: boolean } = {}): ElboReport {
+export function evaluateElbo(model: TrainableModel, set: ImageSet, o: { batchSize?: number; seed?: number; limit?: number; dequantize?: boolean } = {}): ElboReport {
   const n0 = set.shape[0];
   const n = Math.min(n0, o.limit ?? n0);
   const stride = n0 / n;

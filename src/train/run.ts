@@ -62,7 +62,10 @@ export const RunConfigSchema = z.object({
     checkpointEvery: z.number().int().positive(),
     logEvery: z.number().int().positive(),
     patience: z.number().int().positive().nullable(),
-    sintro: SintroHyperSchema.nullable(),
+    /** Family-specific training hyper-parameters (ModelFamily.defaults().hyper with the user's overrides), or null. */
+    hyper: z.record(z.number()).nullable().optional(),
+    /** Run folders written before the model registry stored Soft-IntroVAE's hyper-parameters here (read as hyper). */
+    sintro: SintroHyperSchema.nullable().optional(),
   }).strict(),
   seed: z.number().int(),
   device: z.string(),
@@ -72,6 +75,11 @@ export const RunConfigSchema = z.object({
 }).strict();
 
 export type RunConfig = z.infer<typeof RunConfigSchema>;
+
+/** A run's training hyper-parameters, from training.hyper or (older runs) training.sintro. */
+export function runHyper(cfg: RunConfig): Record<string, number> | null {
+  return cfg.training.hyper ?? cfg.training.sintro ?? null;
+}
 
 export const RunStateSchema = z.object({
   format: z.literal('oodgen-state/1'),

@@ -24,10 +24,12 @@ import type { ImageSet, PreprocessingRecord } from '../data/types.js';
 import { loadDataset } from '../data/registry.js';
 import { createModel } from '../models/factory.js';
 import type { ModelConfig } from '../models/types.js';
+import type { LatentModel, ModelTrainer, TrainableModel } from '../models/types.js';
 import type { LatentBase } from '../models/vae.js';
-import { sintroStep, type SintroHyper } from '../models/sintro.js';
+import { hasCapabilities } from '../models/capabilities.js';
+import { trainDefaults } from '../models/registry.js';
 import {
-  RUN_FILES, readRunConfig, readRunState, writeFileAtomic, writeJsonAtomic, type RunConfig, type RunState,
+  RUN_FILES, readRunConfig, readRunState, runHyper, writeFileAtomic, writeJsonAtomic, type RunConfig, type RunState,
 } from './run.js';
 import { batchTensor, dequantizeTensor, evaluateElbo, writeReconstructionGrid, writeSampleGrid } from './evaluate.js';
 
@@ -59,7 +61,13 @@ export interface TrainOptions {
   logEvery?: number;
   /** Epochs without a better validation ELBO before stopping; null: never stop early. */
   patience?: number | null;
-  sintro?: SintroHyper;
+  /**
+   * Family-specific training hyper-parameters (Soft-IntroVAE: betaKl, betaRec, betaNeg, gammaR), over the family's
+   * defaults (models/registry.ts trainDefaults).
+   */
+  hyper?: Record<string, number>;
+  /** Older name of `hyper` for Soft-IntroVAE. */
+  sintro?: Record<string, number>;
   seed?: number;
   device?: string;
   /** 'auto': a bar on a TTY, else a JSON line every logEvery steps; 'none' for tests. */
@@ -88,22 +96,12 @@ export interface TrainResult {
 const b64 = (u: Uint8Array): string => Buffer.from(u).toString('base64');
 const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
 
-interface Optimizers {
-  main?: Adam;
-  encoder?: Adam;
-  decoder?: Adam;
-}
-
-function makeOptimizers(model: LatentBase, cfg: RunConfig): Optimizers {
-  const o = { lr: cfg.training.lr, betas: cfg.training.betas };
-  if (cfg.model.kind === 'sintro') return { encoder: new Adam(model.encoder.parameters(), o), decoder: new Adam(model.decoder.parameters(), o) };
-  return { main: new Adam(model.parameters(), o) };
-}
+type Optimizers = ModelTrainer['optimizers'];
 
 function saveOptimizers(path: string, opts: Optimizers, step: number): void {
   const tensors = new Map<string, Tensor>();
   const meta: Record<string, unknown> = {};
-  for (const [name, opt] of Object.entries(opts) as [string, Adam][]) {
+  for (const [name, opt] of Object.entries(opts)) {
     const s = opt.stateDict();
     for (const [k, t] of s.tensors) tensors.set(`${name}.${k}`, t);
     meta[name] = s.meta;
@@ -116,7 +114,7 @@ function loadOptimizers(path: string, opts: Optimizers): void {
   const { tensors, metadata } = loadTensors(path);
   try {
     const meta = JSON.parse(metadata.optimizers ?? '{}') as Record<string, Record<string, number | string | boolean>>;
-    for (const [name, opt] of Object.entries(opts) as [string, Adam][]) {
+    for (const [name, opt] of Object.entries(opts)) {
       if (!meta[name]) throw new Error(`no state for optimizer '${name}'`);
       const mine = new Map<string, Tensor>();
       for (const [k, t] of tensors) if (k.startsWith(`${name}.`)) mine.set(k.slice(name.length + 1), t);
@@ -127,10 +125,6 @@ function loadOptimizers(path: string, opts: Optimizers): void {
   } finally {
     for (const t of tensors.values()) t.dispose();
   }
-}
-
-function disposeOptimizers(opts: Optimizers): void {
-  for (const o of Object.values(opts)) (o as Adam).dispose();
 }
 
 /** Loads the training images and splits off validation. */
@@ -158,6 +152,12 @@ function buildConfig(o: TrainOptions, device: string): RunConfig {
   if (!o.model) throw new OodgenError('train: a model config is required for a new run');
   const info = buildInfo();
   const dequantize = o.dequantize ?? o.model.decoder === 'gaussian';
+  // The family's defaults for this dataset: the same table `oodgen train` uses (models/registry.ts).
+  const defaults = trainDefaults(o.model.kind, o.data ?? o.trainSet?.name ?? '');
+  const given = o.hyper ?? o.sintro;
+  if (given && !defaults.hyper) throw new OodgenError(`train: model '${o.model.kind}' takes no training hyper-parameters (got ${Object.keys(given).join(', ')})`);
+  const unknown = given && defaults.hyper ? Object.keys(given).filter((k) => !(k in defaults.hyper!)) : [];
+  if (unknown.length) throw new OodgenError(`train: unknown hyper-parameter ${unknown.join(', ')} for model '${o.model.kind}' (${Object.keys(defaults.hyper!).join(', ')})`);
   return {
     format: 'oodgen-run/1',
     model: o.model,
@@ -175,8 +175,8 @@ function buildConfig(o: TrainOptions, device: string): RunConfig {
       valCount: 0,
     },
     training: {
-      batchSize: o.batchSize ?? 64,
-      lr: o.lr ?? (o.model.kind === 'sintro' ? 2e-4 : 1e-3),
+      batchSize: o.batchSize ?? defaults.batchSize,
+      lr: o.lr ?? defaults.lr,
       betas: o.betas ?? [0.9, 0.999],
       epochs: o.epochs ?? null,
       maxSteps: o.maxSteps ?? null,
@@ -184,7 +184,7 @@ function buildConfig(o: TrainOptions, device: string): RunConfig {
       checkpointEvery: o.checkpointEvery ?? 500,
       logEvery: o.logEvery ?? 50,
       patience: o.patience === undefined ? 5 : o.patience,
-      sintro: o.model.kind === 'sintro' ? (o.sintro ?? { betaKl: 1, betaRec: 1, betaNeg: 256, gammaR: 1e-8 }) : null,
+      hyper: defaults.hyper ? { ...defaults.hyper, ...given } : null,
     },
     seed: o.seed ?? 0,
     device,
@@ -259,9 +259,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   mkdirSync(out, { recursive: true });
   const initGen = Generator.cpu(cfg.seed);
-  const model = createModel(cfg.model, { generator: initGen, device });
+  const model = createModel<TrainableModel>(cfg.model, { generator: initGen, device });
   model.train();
-  const optims = makeOptimizers(model, cfg);
+  const trainer = model.createTrainer({ lr: t.lr, betas: t.betas as [number, number], hyper: runHyper(cfg) });
+  const optims = trainer.optimizers;
   const noise = Generator.cpu(cfg.seed + 1);
   const trainIdx = Int32Array.from({ length: data.train.shape[0] }, (_, i) => i);
 
@@ -340,20 +341,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         let x = batchTensor(data.train, index, device);
         if (cfg.data.mutate) x = mutateTensor(x, cfg.data.mutate, noise);
         if (cfg.data.dequantize) x = dequantizeTensor(x, noise);
-        if (cfg.model.kind === 'sintro') {
-          const r = sintroStep(model, x, t.sintro!, { encoder: optims.encoder!, decoder: optims.decoder! }, noise);
-          return {
-            loss: r.lossD.item(), lossE: r.lossE.item(), rec: r.recErr.item(), kl: r.klReal.item(), klFake: r.klFake.item(),
-            klRec: r.klRec.item(), expElboFake: r.expElboFake.item(), expElboRec: r.expElboRec.item(),
-          } as Record<string, number>;
-        }
-        const opt = optims.main!;
-        opt.zeroGrad();
-        const { loss, terms: tm } = model.loss(x, noise);
-        loss.backward();
-        opt.step();
-        opt.zeroGrad();
-        return { loss: loss.item(), rec: tm.rec.item(), kl: tm.kl.item(), elbo: tm.elbo.item() } as Record<string, number>;
+        return trainer.step(x, noise) as Record<string, number>;
       });
       const ms = Date.now() - ts;
       emaMs = stepsThisCall === 0 ? ms : 0.95 * emaMs + 0.05 * ms;
@@ -421,10 +409,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   checkpoint();
   log({ step: st.step, epoch: st.epoch, event: 'stop', reason: stopReason, loss: lastLoss, elapsedS: st.elapsedMs / 1000 });
   if ((opts.grids ?? true) && !stopReason.startsWith('interrupted')) {
-    await writeSampleGrid(model, join(out, RUN_FILES.samples), { n: 64, seed: cfg.seed, bnAdapt: opts.bnAdaptSamples ?? 2048 });
-    await writeReconstructionGrid(model, data.val, join(out, RUN_FILES.reconstructions), { n: 32 });
+    // Grids for the models that can draw them (a flow has no reconstructions).
+    if (hasCapabilities(model, ['sample', 'decode'])) await writeSampleGrid(model as LatentModel & LatentBase, join(out, RUN_FILES.samples), { n: 64, seed: cfg.seed, bnAdapt: opts.bnAdaptSamples ?? 2048 });
+    if (hasCapabilities(model, ['encode', 'decode'])) await writeReconstructionGrid(model as LatentModel & LatentBase, data.val, join(out, RUN_FILES.reconstructions), { n: 32 });
   }
-  disposeOptimizers(optims);
+  trainer.dispose();
   model.dispose();
   return { out, step: st.step, epoch: st.epoch, stopReason, bestVal: st.bestVal, lastVal, elapsedMs: st.elapsedMs, config: cfg };
 }

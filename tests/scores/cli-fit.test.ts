@@ -9,7 +9,7 @@ import { Generator, liveTensors } from '../../src/engine/index.js';
 import { createModel } from '../../src/models/factory.js';
 import { saveStateDict } from '../../src/io/checkpoint.js';
 import type { ModelConfig } from '../../src/models/types.js';
-import { runEval } from '../../src/cli/score.js';
+import { runEval } from '../../src/cli/eval.js';
 import { buildProgram } from '../../src/cli/main.js';
 import { OodgenError } from '../../src/errors.js';
 
@@ -49,8 +49,8 @@ test('oodgen fit saves the state from the ID validation split; eval reuses it an
     batchSize: 15, bootstrap: 0, charts: false, recon: 0, out: join(dir, 'eval'), background: bg, ensemble: [other], secondStage: 'mahalanobis',
     log: (s) => out.push(s),
   });
-  assert.ok(out.some((s) => /dose: using the fitted state/.test(s)), out.join('\n'));
-  assert.ok(out.some((s) => /lpath: no fitted state .* fitting on noise:200 validation split/.test(s)), out.join('\n'));
+  assert.ok(out.some((s) => /dose: loaded from/.test(s)), out.join('\n'));
+  assert.ok(out.some((s) => /lpath: fitted on noise:200 validation split .*40 images/.test(s)), out.join('\n'));
   assert.ok(existsSync(join(run, 'detectors', 'lpath.json')));
   assert.deepEqual([...new Set(r.rows.map((x) => x.score))].sort(), ['dose', 'likelihood-ratio', 'lpath', 'waic']);
   // Constant images are far from noise in the statistics the fitted detectors model (the untrained models'

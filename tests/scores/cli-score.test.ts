@@ -10,6 +10,7 @@ import { saveStateDict } from '../../src/io/checkpoint.js';
 import type { ModelConfig } from '../../src/models/types.js';
 import { runEval, runScore } from '../../src/cli/score.js';
 import { buildProgram } from '../../src/cli/main.js';
+import { registerBenchCommands } from '../../bench/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'oodgen-cli-score-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -53,7 +54,7 @@ test('runScore writes {"scores": [...]} with raw log-likelihoods and what made t
 });
 
 test('the score command is registered and reports user errors clearly', async () => {
-  const program = await buildProgram();
+  const program = await buildProgram([registerBenchCommands]);
   assert.ok(program.commands.find((c) => c.name() === 'score'));
   assert.ok(program.commands.find((c) => c.name() === 'eval'));
   assert.ok(program.commands.find((c) => c.name() === 'bench')?.commands.find((c) => c.name() === 'score'));

@@ -33,7 +33,7 @@ test('oodgen train: bad options and impossible combinations are refused before a
   assert.equal(ok.model!.zDim, 128);
   assert.equal(ok.batchSize, 32);
   assert.equal(ok.lr, 2e-4);
-  assert.deepEqual(ok.sintro, { betaKl: 1, betaRec: 1, betaNeg: 256, gammaR: 1e-8 });
+  assert.deepEqual(ok.hyper, { betaKl: 1, betaRec: 1, betaNeg: 256, gammaR: 1e-8 });
   assert.equal(ok.model!.channels, 3);
   const fm = await parseTrainOptions({ model: 'sintro', data: 'fashion-mnist:train', out: 'runs/x', epochs: '1' }, ['node', 'oodgen']);
   assert.equal(fm.model!.zDim, 32);

@@ -1,8 +1,15 @@
 // `oodgen bench ...`: benchmarks (never timed tests). Results go to stdout; docs/benchmarks.md records them.
+// The benchmarks live outside src/ (product code never imports them); bin/oodgen.js adds these commands to the
+// CLI through buildProgram's `extra` registrations.
 import type { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { OodgenError } from '../errors.js';
+import { OodgenError } from '../src/errors.js';
+import { intArg } from '../src/cli/args.js';
+import { benchTrainStep } from './train-step.js';
+import { compareTrainStep } from './compare.js';
+import { benchScore } from './score.js';
+import { benchDetectors, benchRegret } from './detectors.js';
 
 const int = (name: string) => (v: string): number => {
   const n = Number(v);
@@ -21,7 +28,6 @@ export function registerBenchCommands(program: Command): void {
     .option('--batch <n>', 'batch size', int('--batch'), 64)
     .option('--json', 'print one JSON line')
     .action(async (o) => {
-      const { benchTrainStep } = await import('../../bench/train-step.js');
       const r = benchTrainStep({ device: o.device, steps: o.steps, warmup: o.warmup, batch: o.batch });
       if (o.json) console.log(JSON.stringify(r));
       else {
@@ -40,7 +46,6 @@ export function registerBenchCommands(program: Command): void {
     .option('--group <n>', 'images optimised together in batched mode (default: all n)', int('--group'))
     .option('--json', 'print one JSON line')
     .action(async (o) => {
-      const { benchRegret } = await import('../../bench/detectors.js');
       const r = benchRegret({ size: o.size, n: o.n, steps: o.steps, k: o.k, group: o.group });
       if (o.json) console.log(JSON.stringify(r));
       else {
@@ -57,7 +62,6 @@ export function registerBenchCommands(program: Command): void {
     .option('--only <names>', 'comma-separated detectors', (v: string) => v.split(','))
     .option('--json', 'print one JSON line')
     .action(async (o) => {
-      const { benchDetectors } = await import('../../bench/detectors.js');
       const r = benchDetectors({ size: o.size, n: o.n, only: o.only });
       if (o.json) console.log(JSON.stringify(r));
       else {
@@ -74,7 +78,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--json', 'print one JSON line')
     .action(async (o) => {
       const run = (steps: number) => {
-        const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../bin/oodgen.js', import.meta.url)), 'bench', 'train-step',
+        const r = spawnSync(process.execPath, [fileURLToPath(new URL('../bin/oodgen.js', import.meta.url)), 'bench', 'train-step',
           '--steps', String(steps), '--warmup', '1', '--batch', String(o.batch), '--json'], { encoding: 'utf8' });
         if (r.status !== 0) throw new OodgenError(`bench train-step failed: ${r.stderr}`);
         return JSON.parse(r.stdout.trim().split('\n').pop()!) as { peak_rss_mb: number; live_tensors_before: number; live_tensors_after: number };
@@ -100,12 +104,26 @@ export function registerBenchCommands(program: Command): void {
     .option('--python <path>', 'Python with torch', process.env.OODGEN_PYTHON ?? '/usr/bin/python3')
     .option('--json', 'print one JSON line')
     .action(async (o) => {
-      const { compareTrainStep } = await import('../../bench/compare.js');
       const r = compareTrainStep(o);
       if (o.json) console.log(JSON.stringify(r));
       else console.log(r.markdown);
     });
+
+  bench.command('score')
+    .description('IWAE throughput (images/s) of oodgen and PyTorch on the same weights and inputs, and their agreement (threads: the global --threads, used by both)')
+    .option('--checkpoint <dir>', 'run folder (default: a seeded untrained Fashion-MNIST-sized Gaussian VAE, z 32, width 64)')
+    .option('--data <spec>', 'inputs', 'fashion-mnist:test')
+    .option('--n <n>', 'images', intArg('--n', 1), 200)
+    .option('--k <n>', 'importance samples', intArg('--k', 1), 50)
+    .option('--batch-size <n>', 'images per batch', intArg('--batch-size', 1), 100)
+    .option('--repeats <n>', 'timed passes over the n images (best is reported)', intArg('--repeats', 1), 1)
+    .option('--python <path>', 'Python with torch', process.env.OODGEN_PYTHON ?? '/usr/bin/python3')
+    .option('--json', 'print one JSON line')
+    .action(async (o) => {
+      const r = await benchScore(o);
+      process.stdout.write((o.json ? JSON.stringify(r) : r.markdown) + '\n');
+    });
 }
 
-export const benchScriptPath = (): string => fileURLToPath(new URL('../../bench/pytorch/dcgan_vae.py', import.meta.url));
+export const benchScriptPath = (): string => fileURLToPath(new URL('./pytorch/dcgan_vae.py', import.meta.url));
 export { spawnSync };

@@ -1,0 +1,107 @@
+// `oodgen eval`: OoD evaluation of a trained run (Chen 2021, sections 3.2-3.3: Fig. 3.4-3.8). Parses options,
+// loads the run and the datasets, calls src/ood evaluate() and writeEvalReport(), prints the Markdown.
+import type { Command } from 'commander';
+import { OodgenError } from '../errors.js';
+import { buildInfo, getNumThreads, resolveDevice } from '../engine/index.js';
+import { createDetector, detectorSpec, type Detector } from '../scores/index.js';
+import { runFitData } from '../scores/fit-run.js';
+import { addDetectorFlags, detectorModels, detectorOptions, type DetectorCliOptions } from './fit.js';
+import { evaluate, type EvalRow } from '../ood/evaluate.js';
+import { writeEvalReport } from '../ood/report.js';
+import { evalSet, intArg, list, loadCheckpoint, loadForModel, type LoadedSet } from './args.js';
+
+export interface EvalOptions extends DetectorCliOptions {
+  checkpoint: string;
+  id: string;
+  ood: string[];
+  scores: string[];
+  bn: string[];
+  k?: number;
+  samples?: number;
+  batchSize?: number;
+  limit?: number;
+  seed?: number;
+  device?: string;
+  bootstrap?: number;
+  mixedBatches?: boolean;
+  out: string;
+  which?: 'final' | 'best';
+  /** Reconstructions shown per set (0: no recon-*.png). */
+  recon?: number;
+  charts?: boolean;
+  log?: (s: string) => void;
+}
+
+export type { EvalRow };
+
+/** Loads the run and sets, evaluates, writes the report; returns the rows, the files and the Markdown. */
+export async function runEval(o: EvalOptions): Promise<{ rows: EvalRow[]; files: string[]; markdown: string }> {
+  const log = o.log ?? (() => undefined);
+  if (o.ood.length === 0) throw new OodgenError('--ood: give at least one OoD dataset');
+  for (const s of o.scores) detectorSpec(s);
+  const device = resolveDevice(o.device ?? 'cpu');
+  const run = await loadCheckpoint(o.checkpoint, device, o.which);
+  const model = run.model;
+  const extra: { dispose: () => void }[] = [];
+  try {
+    const seed = o.seed ?? 0;
+    const id = await loadForModel(o.id, model, o.limit, seed);
+    const oods: LoadedSet[] = [];
+    for (const spec of o.ood) oods.push(await loadForModel(spec, model, o.limit, seed));
+    log(`${o.checkpoint}: ${model.config.kind}/${model.config.decoder}; ID ${o.id} (${id.set.shape[0]}), OoD ${oods.map((d) => `${d.spec} (${d.set.shape[0]})`).join(', ')}`);
+    const sets = [id, ...oods].map(evalSet);
+    // Fitted detectors fit on the run's own held-out validation split (its config's training spec, fraction and
+    // seed; at most --fit-limit images), never on the evaluated sets.
+    const needsFit = o.scores.some((s) => detectorSpec(s).fits);
+    const fitData = needsFit ? (await runFitData(run.config as never, { limit: o.fitLimit })).images : undefined;
+    // Multi-model detectors get the runs named by --ensemble / --background / --large-latent.
+    const detectorOpts = { k: o.k, samples: o.samples, ...detectorOptions(o) };
+    const detectors: (string | Detector)[] = [];
+    for (const s of o.scores) {
+      const e = await detectorModels(s, model, o, device);
+      extra.push(e);
+      detectors.push(e.models.length > 1 ? createDetector(s, e.models, { seed, ...detectorOpts }) : s);
+    }
+    const r = await evaluate({
+      model, detectors, id: sets[0]!, ood: sets.slice(1), bn: o.bn, detectorOptions: detectorOpts,
+      fit: { data: fitData ? { ...fitData, name: fitData.name ?? 'ID validation split' } : undefined, runDir: o.checkpoint },
+      batchSize: o.batchSize, seed, bootstrap: o.bootstrap, mixedBatches: o.mixedBatches, log,
+    });
+    const rep = await writeEvalReport(r, {
+      out: o.out, title: o.checkpoint, model, sets, charts: o.charts, recon: o.recon, limit: o.limit,
+      meta: { checkpoint: o.checkpoint, which: o.which ?? 'final', device, threads: getNumThreads(), torch: buildInfo().torchVersion },
+    });
+    return { rows: r.rows, ...rep };
+  } finally {
+    extra.forEach((e) => e.dispose());
+    model.dispose();
+  }
+}
+
+export function registerEvalCommand(program: Command, io: { write?: (s: string) => void } = {}): void {
+  const write = io.write ?? ((s: string) => void process.stdout.write(s));
+  const log = (s: string) => void process.stderr.write(s + '\n');
+  addDetectorFlags(program.command('eval')
+    .description('OoD evaluation of a run: scores x BN modes x OoD sets -> results.json, results.md, histograms, ROC, component scatter, reconstructions')
+    .requiredOption('--checkpoint <dir>', 'run folder')
+    .requiredOption('--id <spec>', 'in-distribution test set, e.g. fashion-mnist:test')
+    .requiredOption('--ood <specs>', 'comma-separated OoD sets, e.g. mnist:test,noise,constant', list)
+    .option('--scores <names>', 'comma-separated registered detectors (`oodgen detectors`): elbo, iwae, bpd, components, rec, ...', list, ['elbo', 'iwae', 'components'])
+    .option('--bn <modes>', 'comma-separated BatchNorm modes: eval, enc, dec, both', list, ['eval', 'enc'])
+    .option('--k <n>', 'IWAE / bpd importance samples', intArg('--k', 1), 50)
+    .option('--samples <n>', 'ELBO / components reconstruction samples', intArg('--samples', 1), 1)
+    .option('--batch-size <n>', 'images per batch', intArg('--batch-size', 1), 100)
+    .option('--limit <n>', 'at most this many images per set, evenly spaced', intArg('--limit', 1))
+    .option('--seed <n>', 'seed of noise, synthetic sets and bootstrap', intArg('--seed', 0), 0)
+    .option('--bootstrap <n>', 'bootstrap replicates for the 95% intervals (0: none)', intArg('--bootstrap', 0), 200)
+    .option('--mixed-batches', 'shuffle ID and OoD images together into each batch (BN batch statistics then mix sets)')
+    .option('--recon <n>', 'images per set in recon-<set>.png (0: none)', intArg('--recon', 0), 16)
+    .option('--no-charts', 'skip PNG figures')
+    .option('--device <device>', 'cpu | cuda', 'cpu')
+    .option('--best', 'use best.safetensors')
+    .requiredOption('--out <dir>', 'output folder'))
+    .action(async (o) => {
+      const r = await runEval({ ...o, mixedBatches: !!o.mixedBatches, which: o.best ? 'best' : 'final', log });
+      write(r.markdown);
+    });
+}

@@ -1,0 +1,152 @@
+// `oodgen train` options: validated with zod and turned into the trainer's options before any data is read or any
+// tensor is made. Defaults come from the model family's table (models/registry.ts trainDefaults), the same one the
+// library uses.
+import { z } from 'zod';
+import { OodgenError } from '../errors.js';
+import { modelFamily, modelKinds, listModels, trainDefaults } from '../models/registry.js';
+import { modelConfigProblems } from '../models/factory.js';
+import { resolveDevice } from '../engine/device.js';
+import { parseSpec, DATASETS } from '../data/registry.js';
+import type { TrainOptions } from '../train/trainer.js';
+
+const COLOUR = ['cifar10', 'cifar-10', 'svhn', 'celeba', 'lsun'];
+export const num = (what: string) => z.string().transform((s, ctx) => {
+  const v = Number(s);
+  if (s.trim() === '' || !Number.isFinite(v)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${what} must be a number, got '${s}'` });
+    return z.NEVER;
+  }
+  return v;
+});
+export const int = (what: string, min = 1) => num(what).refine((v) => !Number.isFinite(v) || (Number.isInteger(v) && v >= min), { message: `${what} must be an integer >= ${min}` });
+const pos = (what: string) => num(what).refine((v) => !Number.isFinite(v) || v > 0, { message: `${what} must be > 0` });
+
+/** CLI flags of family training hyper-parameters (ModelFamily.defaults().hyper keys). */
+const HYPER_FLAGS = { betaKl: '--beta-kl', betaRec: '--beta-rec', betaNeg: '--beta-neg', gammaR: '--gamma-r' } as const;
+
+const TrainCliSchema = z.object({
+  model: z.string().refine((k) => modelKinds().includes(k), (k) => ({ message: `--model must be one of ${modelKinds().join(', ')}, got '${k}'` })).optional(),
+  decoder: z.enum(['gaussian', 'categorical', 'bernoulli'], { errorMap: () => ({ message: '--decoder must be gaussian, categorical or bernoulli' }) }).optional(),
+  data: z.string().min(1).optional(),
+  out: z.string().min(1, '--out is required'),
+  zDim: int('--z-dim').optional(),
+  width: int('--width').optional(),
+  imageSize: z.enum(['32', '28'], { errorMap: () => ({ message: '--image-size must be 32 or 28' }) }).transform(Number).optional(),
+  channels: z.enum(['1', '3'], { errorMap: () => ({ message: '--channels must be 1 or 3' }) }).transform(Number).optional(),
+  sigma2: z.union([z.literal('learned'), pos('--sigma2')]).optional(),
+  beta: num('--beta').refine((v) => v >= 0, '--beta must be >= 0').optional(),
+  batchSize: int('--batch-size').optional(),
+  epochs: int('--epochs').optional(),
+  maxSteps: int('--max-steps').optional(),
+  timeBudget: pos('--time-budget').optional(),
+  lr: pos('--lr').optional(),
+  seed: int('--seed', 0).optional(),
+  device: z.string().regex(/^(cpu|cuda(:\d+)?)$/, '--device must be cpu, cuda or cuda:N').optional(),
+  resume: z.boolean().optional(),
+  limit: int('--limit').optional(),
+  valFraction: num('--val-fraction').refine((v) => v >= 0 && v < 0.9, '--val-fraction must be in [0, 0.9)').optional(),
+  valLimit: int('--val-limit').optional(),
+  patience: int('--patience', 0).optional(),
+  checkpointEvery: int('--checkpoint-every').optional(),
+  logEvery: int('--log-every').optional(),
+  betaKl: num('--beta-kl').optional(),
+  betaRec: num('--beta-rec').optional(),
+  betaNeg: num('--beta-neg').optional(),
+  gammaR: num('--gamma-r').optional(),
+  dequantize: z.boolean().optional(),
+  mutate: num('--mutate').refine((v) => v >= 0 && v <= 1, '--mutate must be a rate in [0, 1]').optional(),
+  progress: z.enum(['auto', 'bar', 'json', 'none']).optional(),
+}).strict();
+
+export type TrainCli = z.infer<typeof TrainCliSchema>;
+
+export function zodMessage(e: z.ZodError): string {
+  return e.issues.map((i) => i.message + (i.path.length && !i.message.includes('--') ? ` (--${String(i.path[0]).replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())})` : '')).join('; ');
+}
+
+/** Validates `oodgen train` options and returns the trainer's options; throws OodgenError before any work. */
+export async function parseTrainOptions(raw: Record<string, unknown>, argv: string[] = process.argv): Promise<TrainOptions> {
+  const r = TrainCliSchema.safeParse(raw);
+  if (!r.success) throw new OodgenError(zodMessage(r.error));
+  const o = r.data;
+  if (o.device !== undefined && o.device !== 'cpu') {
+    try {
+      resolveDevice(o.device);
+    } catch (e) {
+      throw new OodgenError(`--device ${o.device}: ${(e as Error).message}`);
+    }
+  }
+  const common = {
+    out: o.out,
+    epochs: o.epochs, maxSteps: o.maxSteps, timeBudgetMin: o.timeBudget, device: o.device,
+    progress: o.progress ?? 'auto', handleSignals: true, command: ['oodgen', ...argv.slice(2)].join(' '),
+    ...(o.patience !== undefined ? { patience: o.patience === 0 ? null : o.patience } : {}),
+  };
+  if (o.resume) {
+    const fixed = (['model', 'decoder', 'data', 'zDim', 'width', 'imageSize', 'channels', 'sigma2', 'beta', 'batchSize', 'lr', 'seed', 'limit',
+      'valFraction', 'valLimit', 'betaKl', 'betaRec', 'betaNeg', 'gammaR', 'dequantize', 'mutate', 'checkpointEvery', 'logEvery'] as const)
+      .filter((k) => o[k] !== undefined);
+    if (fixed.length) {
+      throw new OodgenError(`--resume continues the run in ${o.out} with its own config.json; drop ${fixed.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')} (only --epochs, --max-steps, --time-budget, --patience, --device, --progress may change)`);
+    }
+    return { ...common, resume: true };
+  }
+  if (!o.model) throw new OodgenError(`--model is required (${modelKinds().join(', ')})`);
+  if (!o.data) throw new OodgenError('--data is required (e.g. fashion-mnist:train)');
+  if (o.epochs === undefined && o.maxSteps === undefined && o.timeBudget === undefined) {
+    throw new OodgenError('give a training length: --epochs, --max-steps and/or --time-budget (minutes)');
+  }
+  const family = modelFamily(o.model);
+  const decoder = o.decoder ?? family.decoders[0]!;
+  if (!family.decoders.includes(decoder)) throw new OodgenError(`--model ${o.model} cannot have --decoder ${decoder} (${family.title}; decoders: ${family.decoders.join(', ')})`);
+  if (o.sigma2 !== undefined && decoder !== 'gaussian') throw new OodgenError(`--sigma2 applies to the gaussian decoder only (decoder is ${decoder})`);
+  // Family training hyper-parameters (--beta-kl ...) exist only for the families whose defaults name them.
+  const defaults = trainDefaults(o.model, o.data);
+  const hyperFlags = (Object.keys(HYPER_FLAGS) as (keyof typeof HYPER_FLAGS)[]).filter((k) => o[k] !== undefined);
+  for (const k of hyperFlags) {
+    if (!defaults.hyper || !(k in defaults.hyper)) {
+      const owners = listModels().filter((f) => f.hyperDoc && k in f.hyperDoc).map((f) => `--model ${f.kind}: ${f.title}`);
+      throw new OodgenError(`${HYPER_FLAGS[k]} is not an option of --model ${o.model}${owners.length ? ` (it is one of ${owners.join('; ')})` : ''}`);
+    }
+    if (!(o[k]! >= 0)) throw new OodgenError(`${HYPER_FLAGS[k]} must be >= 0`);
+  }
+  if (o.beta !== undefined && defaults.hyper && 'betaKl' in defaults.hyper) throw new OodgenError(`--beta is the VAE KL weight; for --model ${o.model} use --beta-kl`);
+
+  // Dataset name and channels, without reading images.
+  const spec = parseSpec(o.data);
+  const colour = spec.path === undefined && COLOUR.includes(spec.name);
+  const imageSize = (o.imageSize ?? 32) as 32 | 28;
+  if (imageSize === 28 && colour && o.channels === undefined) {
+    throw new OodgenError(`--image-size 28 with the colour dataset ${spec.name}: say --channels 3 (colour at 28x28) or --channels 1 (gray) explicitly`);
+  }
+  let channels = o.channels;
+  if (channels === undefined) {
+    if (spec.path === undefined && DATASETS[spec.name]) channels = colour ? 3 : 1;
+    else if (spec.path === undefined) channels = 3; // synthetic sets
+    else throw new OodgenError(`--data ${o.data} is a path: say --channels 1 or 3`);
+  }
+  const model = {
+    kind: o.model, decoder, channels, imageSize, zDim: o.zDim ?? defaults.zDim, width: o.width ?? defaults.width,
+    ...(o.sigma2 !== undefined ? { sigma2: o.sigma2 as number | 'learned' } : {}),
+    ...(o.beta !== undefined ? { beta: o.beta } : {}),
+  };
+  const problems = modelConfigProblems(model);
+  if (problems.length) throw new OodgenError(problems.join('; '));
+  return {
+    ...common,
+    model,
+    data: o.data,
+    limit: o.limit,
+    valFraction: o.valFraction,
+    valLimit: o.valLimit,
+    dequantize: o.dequantize,
+    ...(o.mutate !== undefined ? { mutate: o.mutate } : {}),
+    batchSize: o.batchSize ?? defaults.batchSize,
+    lr: o.lr ?? defaults.lr,
+    seed: o.seed ?? 0,
+    checkpointEvery: o.checkpointEvery,
+    logEvery: o.logEvery,
+    ...(defaults.hyper ? { hyper: { ...defaults.hyper, ...Object.fromEntries(hyperFlags.map((k) => [k, o[k]!])) } } : {}),
+  };
+}
+
