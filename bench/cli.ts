@@ -9,6 +9,7 @@ import { intArg } from '../src/cli/args.js';
 import { benchTrainStep } from './train-step.js';
 import { compareTrainStep } from './compare.js';
 import { benchScore } from './score.js';
+import { benchDetectors, benchRegret } from './detectors.js';
 
 const int = (name: string) => (v: string): number => {
   const n = Number(v);
@@ -33,6 +34,39 @@ export function registerBenchCommands(program: Command): void {
         console.log(`oodgen train step (${r.device}, ${r.threads} thread(s), batch ${r.batch}, libtorch ${r.torch}):`);
         console.log(`  median ${r.median_ms.toFixed(2)} ms  min ${r.min_ms.toFixed(2)}  max ${r.max_ms.toFixed(2)}  (${r.steps} steps after ${r.warmup} warm-up)`);
         console.log(`  live tensors before ${r.live_tensors_before}, after ${r.live_tensors_after}`);
+      }
+    });
+
+  bench.command('regret')
+    .description('likelihood regret images/s: the faithful per-image loop vs the batched form (stacked encoder copies), random weights')
+    .option('--size <s>', 'tiny | demo (the demo\'s 32x32 VAE, z 32, width 32)', 'demo')
+    .option('--n <n>', 'images', int('--n'), 16)
+    .option('--steps <n>', 'Adam steps per image', int('--steps'), 100)
+    .option('--k <n>', 'IWAE samples of the NLLs', int('--k'), 50)
+    .option('--group <n>', 'images optimised together in batched mode (default: all n)', int('--group'))
+    .option('--json', 'print one JSON line')
+    .action(async (o) => {
+      const r = benchRegret({ size: o.size, n: o.n, steps: o.steps, k: o.k, group: o.group });
+      if (o.json) console.log(JSON.stringify(r));
+      else {
+        console.log(`likelihood regret, ${r.size} model, ${r.n} images, ${r.steps} steps, K ${r.k} (${r.env.threads} thread(s), load ${r.env.loadavg1.toFixed(2)} on ${r.env.cpus} CPUs):`);
+        console.log(`  loop     ${r.loop.images_per_s.toFixed(3)} images/s (${r.loop.seconds.toFixed(1)} s)`);
+        console.log(`  batched  ${r.batched.images_per_s.toFixed(3)} images/s (${r.batched.seconds.toFixed(1)} s, groups of ${r.group}); max |difference| ${r.max_abs_diff.toExponential(2)} nats`);
+      }
+    });
+
+  bench.command('detectors')
+    .description('images/s of every registered detector at its defaults on random weights (fitted ones fitted on 200 random images first)')
+    .option('--size <s>', 'tiny | demo', 'demo')
+    .option('--n <n>', 'images scored', int('--n'), 100)
+    .option('--only <names>', 'comma-separated detectors', (v: string) => v.split(','))
+    .option('--json', 'print one JSON line')
+    .action(async (o) => {
+      const r = benchDetectors({ size: o.size, n: o.n, only: o.only });
+      if (o.json) console.log(JSON.stringify(r));
+      else {
+        console.log(`detector cost, ${r.size} model, ${r.env.threads} thread(s), load ${r.env.loadavg1.toFixed(2)} on ${r.env.cpus} CPUs:`);
+        for (const c of r.costs) console.log(`  ${c.detector.padEnd(20)} ${c.images_per_s.toFixed(2).padStart(10)} images/s${c.fit_seconds !== undefined ? `  (fit on 200 images: ${c.fit_seconds.toFixed(1)} s)` : ''}${c.note ? `  [${c.note}]` : ''}`);
       }
     });
 

@@ -3,12 +3,14 @@
 import type { Command } from 'commander';
 import { OodgenError } from '../errors.js';
 import { buildInfo, getNumThreads, resolveDevice } from '../engine/index.js';
-import { detectorNames, detectorSpec } from '../scores/index.js';
+import { createDetector, detectorNames, detectorSpec, type Detector } from '../scores/index.js';
+import { runFitData } from '../scores/fit-run.js';
+import { addDetectorFlags, detectorModels, detectorOptions, type DetectorCliOptions } from './fit.js';
 import { evaluate, type EvalRow } from '../ood/evaluate.js';
 import { writeEvalReport } from '../ood/report.js';
 import { evalSet, intArg, list, loadCheckpoint, loadForModel, type LoadedSet } from './args.js';
 
-export interface EvalOptions {
+export interface EvalOptions extends DetectorCliOptions {
   checkpoint: string;
   id: string;
   ood: string[];
@@ -40,6 +42,7 @@ export async function runEval(o: EvalOptions): Promise<{ rows: EvalRow[]; files:
   const device = resolveDevice(o.device ?? 'cpu');
   const run = await loadCheckpoint(o.checkpoint, device, o.which);
   const model = run.model;
+  const extra: { dispose: () => void }[] = [];
   try {
     const seed = o.seed ?? 0;
     const id = await loadForModel(o.id, model, o.limit, seed);
@@ -47,13 +50,22 @@ export async function runEval(o: EvalOptions): Promise<{ rows: EvalRow[]; files:
     for (const spec of o.ood) oods.push(await loadForModel(spec, model, o.limit, seed));
     log(`${o.checkpoint}: ${model.config.kind}/${model.config.decoder}; ID ${o.id} (${id.set.shape[0]}), OoD ${oods.map((d) => `${d.spec} (${d.set.shape[0]})`).join(', ')}`);
     const sets = [id, ...oods].map(evalSet);
-    // Fitted detectors fit on the run's own training data (recorded in its config), never on the evaluated sets.
-    const train = run.config.data?.train;
+    // Fitted detectors fit on the run's own held-out validation split (its config's training spec, fraction and
+    // seed; at most --fit-limit images), never on the evaluated sets.
     const needsFit = o.scores.some((s) => detectorSpec(s).fits);
-    const fitData = needsFit && train ? evalSet(await loadForModel(train, model, o.limit, seed)) : undefined;
+    const fitData = needsFit ? (await runFitData(run.config as never, { limit: o.fitLimit })).images : undefined;
+    // Multi-model detectors get the runs named by --ensemble / --background / --large-latent.
+    const detectorOpts = { k: o.k, samples: o.samples, ...detectorOptions(o) };
+    const detectors: (string | Detector)[] = [];
+    for (const s of o.scores) {
+      const e = await detectorModels(s, model, o, device);
+      extra.push(e);
+      detectors.push(e.models.length > 1 ? createDetector(s, e.models, { seed, ...detectorOpts }) : s);
+    }
     const r = await evaluate({
-      model, detectors: o.scores, id: sets[0]!, ood: sets.slice(1), bn: o.bn, detectorOptions: { k: o.k, samples: o.samples },
-      batchSize: o.batchSize, seed, bootstrap: o.bootstrap, mixedBatches: o.mixedBatches, fit: { data: fitData, runDir: o.checkpoint }, log,
+      model, detectors, id: sets[0]!, ood: sets.slice(1), bn: o.bn, detectorOptions: detectorOpts,
+      fit: { data: fitData ? { ...fitData, name: fitData.name ?? 'ID validation split' } : undefined, runDir: o.checkpoint },
+      batchSize: o.batchSize, seed, bootstrap: o.bootstrap, mixedBatches: o.mixedBatches, log,
     });
     const rep = await writeEvalReport(r, {
       out: o.out, title: o.checkpoint, model, sets, charts: o.charts, recon: o.recon, limit: o.limit,
@@ -61,6 +73,7 @@ export async function runEval(o: EvalOptions): Promise<{ rows: EvalRow[]; files:
     });
     return { rows: r.rows, ...rep };
   } finally {
+    extra.forEach((e) => e.dispose());
     model.dispose();
   }
 }
@@ -68,7 +81,7 @@ export async function runEval(o: EvalOptions): Promise<{ rows: EvalRow[]; files:
 export function registerEvalCommand(program: Command, io: { write?: (s: string) => void } = {}): void {
   const write = io.write ?? ((s: string) => void process.stdout.write(s));
   const log = (s: string) => void process.stderr.write(s + '\n');
-  program.command('eval')
+  addDetectorFlags(program.command('eval')
     .description('OoD evaluation of a run: scores x BN modes x OoD sets -> results.json, results.md, histograms, ROC, component scatter, reconstructions')
     .requiredOption('--checkpoint <dir>', 'run folder')
     .requiredOption('--id <spec>', 'in-distribution test set, e.g. fashion-mnist:test')
@@ -86,7 +99,7 @@ export function registerEvalCommand(program: Command, io: { write?: (s: string) 
     .option('--no-charts', 'skip PNG figures')
     .option('--device <device>', 'cpu | cuda', 'cpu')
     .option('--best', 'use best.safetensors')
-    .requiredOption('--out <dir>', 'output folder')
+    .requiredOption('--out <dir>', 'output folder'))
     .action(async (o) => {
       const r = await runEval({ ...o, mixedBatches: !!o.mixedBatches, which: o.best ? 'best' : 'final', log });
       write(r.markdown);

@@ -78,6 +78,7 @@ const TrainCliSchema = z.object({
   betaNeg: num('--beta-neg').optional(),
   gammaR: num('--gamma-r').optional(),
   dequantize: z.boolean().optional(),
+  mutate: num('--mutate').refine((v) => v >= 0 && v <= 1, '--mutate must be a rate in [0, 1]').optional(),
   progress: z.enum(['auto', 'bar', 'json', 'none']).optional(),
 }).strict();
 
@@ -107,7 +108,7 @@ export async function parseTrainOptions(raw: Record<string, unknown>, argv: stri
   };
   if (o.resume) {
     const fixed = (['model', 'decoder', 'data', 'zDim', 'width', 'imageSize', 'channels', 'sigma2', 'beta', 'batchSize', 'lr', 'seed', 'limit',
-      'valFraction', 'valLimit', 'flowLevels', 'flowSteps', 'flowWidth', 'lu', 'betaKl', 'betaRec', 'betaNeg', 'gammaR', 'dequantize', 'checkpointEvery', 'logEvery'] as const)
+      'valFraction', 'valLimit', 'flowLevels', 'flowSteps', 'flowWidth', 'lu', 'betaKl', 'betaRec', 'betaNeg', 'gammaR', 'dequantize', 'mutate', 'checkpointEvery', 'logEvery'] as const)
       .filter((k) => o[k] !== undefined);
     if (fixed.length) {
       throw new OodgenError(`--resume continues the run in ${o.out} with its own config.json; drop ${fixed.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')} (only --epochs, --max-steps, --time-budget, --patience, --device, --progress may change)`);
@@ -170,6 +171,7 @@ export async function parseTrainOptions(raw: Record<string, unknown>, argv: stri
     valFraction: o.valFraction,
     valLimit: o.valLimit,
     dequantize: o.dequantize,
+    ...(o.mutate !== undefined ? { mutate: o.mutate } : {}),
     batchSize: o.batchSize ?? defaults.batchSize,
     lr: o.lr ?? defaults.lr,
     seed: o.seed ?? 0,

@@ -83,6 +83,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--gamma-r <v>', 'Soft-IntroVAE gamma_r (default 1e-8)')
     .option('--dequantize', 'train on dequantized pixels (default: on for gaussian)')
     .option('--no-dequantize', 'train on the raw pixel values')
+    .option('--mutate <mu>', 'likelihood-ratio background model: replace each training value by a uniform 8-bit level with probability mu (Ren et al. 2019; 0.2 is oodgen\'s fixed default, chosen without OoD data)')
     .option('--progress <mode>', 'auto | bar | json | none')
     .action(async (raw: Record<string, unknown>) => {
       const opts = await parseTrainOptions(raw);

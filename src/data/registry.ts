@@ -8,6 +8,7 @@ import { resizeCenterCrop, toChannels } from './preprocess.js';
 import { detectDir, scanDir, scanPath, type DirKind, type SplitEntry } from './sources.js';
 import { SYNTHETIC_DEFAULT_COUNT, SYNTHETIC_DESCRIPTIONS, syntheticSet, type SyntheticKind } from './synthetic.js';
 import type { ImageSet, PreprocessingRecord } from './types.js';
+import { applyTransforms, splitTransforms } from './transforms.js';
 
 export interface DatasetInfo {
   name: string;
@@ -55,6 +56,7 @@ function looksLikePath(spec: string): boolean {
 }
 
 export function parseSpec(spec: string): ParsedSpec {
+  spec = splitTransforms(spec).base; // `+hflip` etc. apply after loading (transforms.ts)
   if (looksLikePath(spec)) {
     // A path may carry a split after its last colon (`/data/fmnist:test`) when the part before exists.
     const i = spec.lastIndexOf(':');
@@ -122,6 +124,11 @@ const DEQUANT_NOTE = 'training batches only: x\' = (x*255 + u)/256, u ~ U[0,1) (
  * channels, and says exactly what was done.
  */
 export async function loadDataset(spec: string, opts: LoadDatasetOptions = {}): Promise<{ set: ImageSet; preprocessing: PreprocessingRecord }> {
+  const tf = splitTransforms(spec);
+  if (tf.transforms.length) {
+    const r = await loadDataset(tf.base, opts);
+    return { set: applyTransforms(r.set, tf.transforms), preprocessing: { ...r.preprocessing, transforms: tf.transforms } };
+  }
   const size = opts.imageSize ?? 32;
   if (!Number.isInteger(size) || size < 1 || size > 4096) throw new OodgenError(`image size must be a positive integer, got ${size}`);
   if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) throw new OodgenError(`limit must be a positive integer, got ${opts.limit}`);

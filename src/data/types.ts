@@ -41,6 +41,8 @@ export interface PreprocessingRecord {
   dequantization: string;
   limit?: number;
   labels: boolean;
+  /** Transforms named after the spec (`+hflip`, `+vflip`), applied after everything above (transforms.ts). */
+  transforms?: string[];
 }
 
 export function numel(shape: readonly number[]): number {

@@ -7,6 +7,14 @@ import { bpdSpec } from './bpd.js';
 import { componentsSpec } from './components.js';
 import { reconstructionSpec } from './reconstruction.js';
 import { nllSpec } from './exact-nll.js';
+import { likelihoodRegretSpec } from './likelihood-regret.js';
+import { inputComplexitySpec } from './input-complexity.js';
+import { likelihoodRatioSpec } from './likelihood-ratio.js';
+import { typicalityBatchSpec, typicalitySpec } from './typicality.js';
+import { waicSpec } from './waic.js';
+import { doseSpec } from './dose.js';
+import { lpathSpec } from './lpath.js';
+import { mahalanobisLatentSpec } from './mahalanobis-latent.js';
 
 export const BUILTIN_DETECTORS: readonly DetectorSpec[] = [
   elboSpec,
@@ -15,4 +23,13 @@ export const BUILTIN_DETECTORS: readonly DetectorSpec[] = [
   componentsSpec,
   reconstructionSpec,
   nllSpec,
+  likelihoodRegretSpec,
+  inputComplexitySpec,
+  likelihoodRatioSpec,
+  typicalitySpec,
+  typicalityBatchSpec,
+  waicSpec,
+  doseSpec,
+  lpathSpec,
+  mahalanobisLatentSpec,
 ];

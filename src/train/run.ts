@@ -47,6 +47,8 @@ export const RunConfigSchema = z.object({
     channels: z.number().int().positive(),
     /** Train on dequantized pixels ((x*255 + u)/256): true for continuous (gaussian) likelihoods. */
     dequantize: z.boolean(),
+    /** Likelihood-ratio background runs: each training value replaced by a uniform 8-bit level with this probability. */
+    mutate: z.number().min(0).max(1).optional(),
     preprocessing: z.unknown().nullable(),
     trainCount: z.number().int().nonnegative(),
     valCount: z.number().int().nonnegative(),

@@ -19,6 +19,7 @@ import { loadTensors, saveStateDict, saveTensors, loadStateDict } from '../io/ch
 import { OodgenError } from '../errors.js';
 import { epochOrder } from '../data/batches.js';
 import { subset, trainValSplit } from '../data/preprocess.js';
+import { checkMutationRate, mutateTensor } from '../data/mutate.js';
 import type { ImageSet, PreprocessingRecord } from '../data/types.js';
 import { loadDataset } from '../data/registry.js';
 import { createModel } from '../models/factory.js';
@@ -47,6 +48,8 @@ export interface TrainOptions {
   valFraction?: number;
   valLimit?: number;
   dequantize?: boolean;
+  /** Likelihood-ratio background model: mutate each training value with this probability (data/mutate.ts). */
+  mutate?: number;
   batchSize?: number;
   lr?: number;
   betas?: [number, number];
@@ -166,6 +169,7 @@ function buildConfig(o: TrainOptions, device: string): RunConfig {
       imageSize: o.model.imageSize,
       channels: o.model.channels,
       dequantize,
+      ...(o.mutate ? { mutate: checkMutationRate(o.mutate) } : {}),
       preprocessing: null,
       trainCount: 0,
       valCount: 0,
@@ -335,6 +339,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const ts = Date.now();
       const terms = tidy(() => {
         let x = batchTensor(data.train, index, device);
+        if (cfg.data.mutate) x = mutateTensor(x, cfg.data.mutate, noise);
         if (cfg.data.dequantize) x = dequantizeTensor(x, noise);
         return trainer.step(x, noise) as Record<string, number>;
       });

@@ -1,0 +1,60 @@
+// Per-image statistics of a whole image set (consecutive batches, each in tidy, the model's BatchNorm in the given
+// mode, running statistics by default): what a detector's fit() needs from its ID data.
+import { tidy, type Tensor } from '../engine/index.js';
+import { imageBatch } from '../data/batches.js';
+import type { LatentModel } from '../models/types.js';
+import type { ImageSource } from './types.js';
+import { applyBnMode, type BnMode } from './bn-mode.js';
+import { OodgenError } from '../errors.js';
+
+// Not through driver.ts: the driver imports the registry, which imports the detectors that import this file.
+// With running BatchNorm statistics (the default) a statistic does not depend on the other images of its batch,
+// so plain consecutive batches are enough.
+export function collectColumns(
+  model: LatentModel, images: ImageSource, fn: (x: Tensor) => Record<string, Float32Array>,
+  o: { batchSize?: number; bn?: BnMode } = {},
+): Record<string, Float32Array> {
+  const n = images.shape[0];
+  const bs = o.batchSize ?? 100;
+  if (n < 1) throw new OodgenError(`${images.name ?? 'images'}: no images to fit on`);
+  if (!Number.isInteger(bs) || bs < 1) throw new OodgenError(`batch size must be a positive integer, got ${bs}`);
+  const out: Record<string, Float32Array> = {};
+  const restore = applyBnMode(model, o.bn ?? 'eval');
+  try {
+    for (let s = 0; s < n; s += bs) {
+      const idx = Array.from({ length: Math.min(bs, n - s) }, (_, i) => s + i);
+      const cols = tidy(() => fn(imageBatch(images, idx, model.device)));
+      for (const [k, v] of Object.entries(cols)) {
+        if (v.length !== idx.length) throw new OodgenError(`statistic '${k}' has ${v.length} values for a batch of ${idx.length}`);
+        (out[k] ??= new Float32Array(n)).set(v, s);
+      }
+    }
+  } finally {
+    restore();
+  }
+  return out;
+}
+
+/** Per-image vectors (B x d from fn, row-major) of a whole image set as one row-major n x d Float64Array. */
+export function collectRows(
+  model: LatentModel, images: ImageSource, d: number, fn: (x: Tensor) => Float32Array,
+  o: { batchSize?: number; bn?: BnMode } = {},
+): Float64Array {
+  const cols = collectColumns(model, images, (x) => {
+    const v = fn(x);
+    const b = x.shape[0]!;
+    const out: Record<string, Float32Array> = {};
+    for (let j = 0; j < d; j++) {
+      const c = (out[`d${j}`] = new Float32Array(b));
+      for (let i = 0; i < b; i++) c[i] = v[i * d + j]!;
+    }
+    return out;
+  }, o);
+  const n = images.shape[0];
+  const X = new Float64Array(n * d);
+  for (let j = 0; j < d; j++) {
+    const c = cols[`d${j}`]!;
+    for (let i = 0; i < n; i++) X[i * d + j] = c[i]!;
+  }
+  return X;
+}
