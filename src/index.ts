@@ -54,4 +54,8 @@ export { separabilityReport, idVsIdControl, makeRandomProjection } from './analy
 export { oneClassReport, fitMahalanobis } from './analysis/one-class.js';
 export { runLatentAnalysis } from './analysis/latent-report.js';
 
+// The OoD gate service: a run + a per-sample detector + its ID calibration behind HTTP (oodgen serve).
+export * as serve from './serve/index.js';
+export { openGate, buildServer, type GateOptions, type GateResult, type ServeOptions } from './serve/index.js';
+
 export { OodgenError } from './errors.js';
