@@ -26,6 +26,8 @@ export interface ComponentOptions {
   seed?: number;
   /** Codes decoded at once (default: about 256 MiB of decoder activations, see defaultDecodeBatch). */
   decodeBatch?: number;
+  /** log P(x8 | z) of the 8-bit image (model.imageLogProb) instead of the decoder's likelihood (bits/dim). */
+  image?: boolean;
 }
 
 export interface ElboComponents {
@@ -46,7 +48,7 @@ export function elboComponents(model: LatentModel, x: Tensor, o: ComponentOption
   return noGrad(() => {
     const { mu, logvar } = gaussianPosterior(model.encode(x), 'components');
     const source = o.eps ?? new Noise(o.seed ?? 0);
-    const reconstruction = tidy(() => mean(sampleTerms(model, x, mu, logvar, samples, source, o.decodeBatch ?? defaultDecodeBatch(model)).logPx, 0));
+    const reconstruction = tidy(() => mean(sampleTerms(model, x, mu, logvar, samples, source, o.decodeBatch ?? defaultDecodeBatch(model), o.image ?? false).logPx, 0));
     const prior = expectedLogPrior(mu, logvar);
     const entropy = posteriorEntropy(logvar);
     return { reconstruction, prior, entropy, elbo: add(add(reconstruction, prior), entropy) };
