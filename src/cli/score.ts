@@ -31,6 +31,8 @@ export interface ScoreOptions {
   which?: 'final' | 'best';
   /** Record NaN / infinite scores as "NaN" / "Infinity" strings (listed in nonFinite) instead of failing. */
   allowNonFinite?: boolean;
+  /** Refuse a dataset whose channels or size differ from the checkpoint's. */
+  strictShape?: boolean;
   log?: (s: string) => void;
 }
 
@@ -54,7 +56,8 @@ export async function runScore(o: ScoreOptions): Promise<Record<string, unknown>
   const device = resolveDevice(o.device ?? 'cpu');
   const run = await loadCheckpoint(o.checkpoint, device, o.which);
   try {
-    const data = await loadForModel(o.data, run.model, o.limit, o.seed ?? 0);
+    const shape = { strictShape: o.strictShape, log: o.log };
+    const data = await loadForModel(o.data, run.model, o.limit, o.seed ?? 0, shape);
     const det = createDetector(score, run.model, { k: o.k, samples: o.samples, seed: o.seed });
     const bar = progress(`${score} ${bn} ${o.data}`, data.set.shape[0]);
     const t0 = performance.now();
@@ -62,7 +65,7 @@ export async function runScore(o: ScoreOptions): Promise<Record<string, unknown>
     let r: ScoreDatasetResult;
     try {
       if (o.mixWith) {
-        const other = await loadForModel(o.mixWith, run.model, o.limit, o.seed ?? 0);
+        const other = await loadForModel(o.mixWith, run.model, o.limit, o.seed ?? 0, shape);
         r = scoreMixed(det, [evalSet(data), evalSet(other)], { batchSize: o.batchSize, bn, seed: o.seed, nonFinite, onProgress: (d) => bar.update(Math.min(d, data.set.shape[0])) })[0]!;
       } else {
         r = scoreDataset(det, evalSet(data), { batchSize: o.batchSize, bn, nonFinite, onProgress: (d) => bar.update(d) });
@@ -86,7 +89,7 @@ export async function runScore(o: ScoreOptions): Promise<Record<string, unknown>
       batchSize: r.batchSize, batching: r.batching, batchingNote: r.batchingNote,
       ...(o.mixWith ? { mixedWith: o.mixWith } : {}),
       checkpoint: o.checkpoint, which: o.which ?? 'final', model: run.model.config,
-      data: o.data, preprocessing: data.preprocessing,
+      data: o.data, preprocessing: data.preprocessing, shapeConversions: data.conversions,
       device, threads: getNumThreads(), seconds, imagesPerSecond: r.n / seconds,
       engine: { torch: buildInfo().torchVersion },
       createdAt: new Date().toISOString(),
@@ -131,6 +134,7 @@ export function registerScoreCommands(program: Command, io: { write?: (s: string
     .option('--mix-with <spec>', 'score in batches mixed (seeded shuffle) with this dataset; only --data scores are written')
     .option('--device <device>', 'cpu | cuda', 'cpu')
     .option('--best', 'use best.safetensors instead of model.safetensors')
+    .option('--strict-shape', 'refuse a dataset whose channels or size differ from the checkpoint (default: convert, and say so on stderr and in the JSON)')
     .option('--allow-non-finite', 'write NaN / infinite scores as "NaN" / "Infinity" strings (listed under nonFinite) instead of failing')
     .requiredOption('--out <file>', 'output JSON')
     .action(async (o) => {
