@@ -85,3 +85,13 @@ export function klStdNormal(mu: Tensor, logvar: Tensor): Tensor {
 
 /** log(x) guarded against 0 (for bits/dim of tiny probabilities). */
 export const safeLog = (x: Tensor): Tensor => log(clamp(x, 1e-12, null));
+
+/**
+ * Bits per dimension of an 8-bit image (Theis, van den Oord & Bethge 2016, section 3.1): -log2 P(x8) / D for a
+ * log-probability (nats) of the 8-bit image over D dimensions. Never a density: a Gaussian decoder's P(x8 | z) is
+ * the density integrated over each level's bin (discretized-gaussian.ts, model.imageLogProb), and a Bernoulli
+ * decoder with soft targets has none (image-probability.ts). scores/bpd.ts and train/evaluate.ts both use this.
+ */
+export function bitsPerDim(logProb: number, dims: number): number {
+  return -logProb / (dims * Math.LN2);
+}

@@ -19,10 +19,12 @@ import type { LatentModel } from '../models/types.js';
 import type { Detector, DetectorSpec, ScoreBatch } from './types.js';
 import { IwaeDetector } from './iwae.js';
 import { ElboDetector } from './elbo.js';
-import { bitsPerDim, imageProbabilityProblem } from '../models/image-probability.js';
+import { imageProbabilityProblem } from '../models/image-probability.js';
 import { OodgenError } from '../errors.js';
+import { bitsPerDim } from '../models/likelihoods.js';
 
-export { bitsPerDim } from '../models/image-probability.js';
+/** bpd from a log-probability in nats of the 8-bit image with D dimensions (models/likelihoods.ts). */
+export { bitsPerDim };
 
 export interface BpdOptions {
   /** The log-likelihood estimate: 'iwae' (default) or 'elbo'. */

@@ -5,26 +5,23 @@ import { Generator } from '../engine/random.js';
 import { noGrad } from '../engine/autograd.js';
 import { tidy } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
-import { imageBatch } from '../data/batches.js';
+import { imageBatch, dequantizeTensor } from '../data/batches.js';
+import { bitsPerDim } from '../models/likelihoods.js';
 import type { ImageSet } from '../data/types.js';
 import { writeImageGrid } from '../eval/grid.js';
 import type { LatentBase } from '../models/vae.js';
 import type { TrainableModel } from '../models/types.js';
 import { OodgenError } from '../errors.js';
-import { bitsPerDim, imageProbabilityProblem } from '../models/image-probability.js';
+import { imageProbabilityProblem } from '../models/image-probability.js';
 import { adaptDecoderBatchNorm, restoreDecoderBn, snapshotDecoderBn } from './bn-adapt.js';
 
 /** Images idx of a set as a float32 [0,1] tensor on device (data/batches.ts imageBatch). */
 export const batchTensor = (set: ImageSet, index: Int32Array, device: string): Tensor => imageBatch(set, index, device);
 
-/** Uniform dequantization (round(x*255) + u) / 256, u ~ U[0,1) drawn on the CPU from generator. */
-export function dequantizeTensor(x: Tensor, generator: Generator): Tensor {
-  const u0 = rand(x.shape, { generator });
-  const u = x.device === 'cpu' ? u0 : u0.to(x.device);
-  return div(add(round(mul(x, 255)), u), 256);
-}
+export { dequantizeTensor } from '../data/batches.js';
 
-export { bitsPerDim } from '../models/image-probability.js';
+/** Bits per dimension from a log-probability in nats of the 8-bit image of D dimensions (models/likelihoods.ts). */
+export { bitsPerDim };
 
 export interface ElboReport {
   /** Mean ELBO, nats per image, of the training objective (dequantized x for a density; for an AE: the reconstruction log-likelihood). */
