@@ -41,11 +41,11 @@ export interface ElboReport {
   dequantized: boolean;
 }
 
-/** Throws when a per-image value is NaN or infinite, naming the set, the quantity and the image. */
-function assertFinite(v: Float32Array, what: string, first: number, set: string): void {
+/** Throws when a per-image value is NaN or infinite, naming the set, the quantity and the image (its index in the set). */
+function assertFinite(v: Float32Array, what: string, index: Int32Array, set: string): void {
   for (let i = 0; i < v.length; i++) {
     if (!Number.isFinite(v[i]!)) {
-      throw new OodgenError(`${set}: the ${what} of image ${first + i} is ${v[i]}; the model gives it no finite value (a diverged or corrupted checkpoint?), so there is no mean to report`);
+      throw new OodgenError(`${set}: the ${what} of image ${index[i]} is ${v[i]}; the model gives it no finite value (a diverged or corrupted checkpoint?), so there is no mean to report`);
     }
   }
 }
@@ -54,7 +54,7 @@ function assertFinite(v: Float32Array, what: string, first: number, set: string)
  * Mean ELBO over (at most `limit` evenly spaced) images of a set, in eval mode with one posterior sample each, noise
  * from a fresh Generator seeded with `seed` (so two evaluations of the same weights agree exactly); and bits/dim of
  * the 8-bit image from a second pass with log P(x8 | z). A NaN or infinite per-image value is an error naming the
- * image (index into the evaluated images).
+ * set and the image (its index in the set).
  */
 export function evaluateElbo(model: TrainableModel, set: ImageSet, o: { batchSize?: number; seed?: number; limit?: number; dequantize?: boolean } = {}): ElboReport {
   const n0 = set.shape[0];
@@ -79,8 +79,8 @@ export function evaluateElbo(model: TrainableModel, set: ImageSet, o: { batchSiz
         const t8 = problem ? null : model.elboTerms(raw, g8, { image: true });
         return [t.elbo.toFloat32Array(), t.logLik.toFloat32Array(), t.kl.toFloat32Array(), t8?.elbo.toFloat32Array() ?? null] as const;
       }));
-      assertFinite(e, 'ELBO', s, name);
-      if (e8) assertFinite(e8, 'ELBO of the 8-bit image', s, name);
+      assertFinite(e, 'ELBO', index, name);
+      if (e8) assertFinite(e8, 'ELBO of the 8-bit image', index, name);
       for (let i = 0; i < e.length; i++) {
         sElbo += e[i]!; sLl += l[i]!; sKl += k[i]!;
         if (e8) sElbo8 += e8[i]!;

@@ -47,6 +47,15 @@ test('evaluateElbo: a NaN weight gives an error naming the set and the image, no
   tidy(() => noGrad(() => { fill_(m.parameters()[0]!, NaN); }));
   assert.throws(() => evaluateElbo(m, tinySet(4), { batchSize: 2 }),
     (e: Error) => e instanceof OodgenError && /^tiny:val: the ELBO of image 0 is NaN/.test(e.message));
+  // A NaN pixel in one image: the error names that image by its index in the set (limit 4 of 8: images 0, 2, 4, 6).
+  const good = createModel<VAE>({ kind: 'vae', decoder: 'gaussian', channels: 1, imageSize: 32, zDim: 3, width: 4 }, { generator: Generator.cpu(2) });
+  const set = tinySet(8);
+  set.images[6 * 1024 + 17] = NaN;
+  assert.throws(() => evaluateElbo(good, set, { batchSize: 3, limit: 4 }),
+    (e: Error) => e instanceof OodgenError && /^tiny:val: the ELBO of image 6 is NaN/.test(e.message));
+  set.images[6 * 1024 + 17] = 0.5;
+  assert.ok(Number.isFinite(evaluateElbo(good, set, { batchSize: 3, limit: 4 }).elbo));
+  good.dispose();
   m.dispose();
   assert.equal(liveTensors(), start);
 });
