@@ -23,7 +23,9 @@ for (const dir of process.argv.slice(2)) {
     if (r.score === 'iwae') {
       rows.push([label, r.bn, r.ood, `${r.nId}/${r.nOod}`, ci(r, 'AUROC'), ci(r, 'AUPR-IN'), ci(r, 'AUPR-OUT'), ci(r, 'FPR95TPR'),
         `${formatNumber(r.meanId, 1)} / ${formatNumber(r.meanOod, 1)}`,
-        `${formatNumber(bitsPerDim(r.meanId, d, cont), 3)} / ${formatNumber(bitsPerDim(r.meanOod, d, cont), 3)}`]);
+        // The IWAE of a Gaussian decoder is a density at raw pixel values, not a probability of the 8-bit image: its
+        // bits/dim come from the 'bpd' score (discretized Gaussian), not from this column.
+        cont ? 'n/a (density; see the bpd score)' : `${formatNumber(bitsPerDim(r.meanId, d), 3)} / ${formatNumber(bitsPerDim(r.meanOod, d), 3)}`]);
     }
   }
   for (const bn of j.bn as string[]) {

@@ -91,7 +91,8 @@ export async function runDemo(o: DemoOptions): Promise<{ resultsMd: string; reus
   try {
     const { set } = await loadDataset('fashion-mnist:test', { imageSize: 32, channels: 1, limit: o.limit });
     const e = evaluateElbo(model, set, { batchSize: 100, seed: o.seed, dequantize: true });
-    elboLine = `Fashion-MNIST test (${e.n} images): ELBO ${e.elbo.toFixed(1)} nats, ${e.bitsPerDim.toFixed(3)} bits/dim (dequantized).`;
+    elboLine = `Fashion-MNIST test (${e.n} images): ELBO ${e.elbo.toFixed(1)} nats (dequantized), ` +
+      (e.bitsPerDim === null ? `no bits/dim (${e.bitsPerDimNote}).` : `${e.bitsPerDim.toFixed(3)} bits/dim (${e.bitsPerDimNote}).`);
   } finally {
     model.dispose();
   }

@@ -29,6 +29,8 @@ export interface EvalOptions extends DetectorCliOptions {
   /** Reconstructions shown per set (0: no recon-*.png). */
   recon?: number;
   charts?: boolean;
+  /** Refuse datasets whose channels or size differ from the checkpoint's. */
+  strictShape?: boolean;
   log?: (s: string) => void;
 }
 
@@ -45,9 +47,10 @@ export async function runEval(o: EvalOptions): Promise<{ rows: EvalRow[]; files:
   const extra: { dispose: () => void }[] = [];
   try {
     const seed = o.seed ?? 0;
-    const id = await loadForModel(o.id, model, o.limit, seed);
+    const shape = { strictShape: o.strictShape, log };
+    const id = await loadForModel(o.id, model, o.limit, seed, shape);
     const oods: LoadedSet[] = [];
-    for (const spec of o.ood) oods.push(await loadForModel(spec, model, o.limit, seed));
+    for (const spec of o.ood) oods.push(await loadForModel(spec, model, o.limit, seed, shape));
     log(`${o.checkpoint}: ${model.config.kind}/${model.config.decoder}; ID ${o.id} (${id.set.shape[0]}), OoD ${oods.map((d) => `${d.spec} (${d.set.shape[0]})`).join(', ')}`);
     const sets = [id, ...oods].map(evalSet);
     // Fitted detectors fit on the run's own held-out validation split (its config's training spec, fraction and
@@ -69,7 +72,10 @@ export async function runEval(o: EvalOptions): Promise<{ rows: EvalRow[]; files:
     });
     const rep = await writeEvalReport(r, {
       out: o.out, title: o.checkpoint, model, sets, charts: o.charts, recon: o.recon, limit: o.limit,
-      meta: { checkpoint: o.checkpoint, which: o.which ?? 'final', device, threads: getNumThreads(), torch: buildInfo().torchVersion },
+      meta: {
+        checkpoint: o.checkpoint, which: o.which ?? 'final', device, threads: getNumThreads(), torch: buildInfo().torchVersion,
+        shapeConversions: Object.fromEntries([id, ...oods].map((d) => [d.spec, d.conversions])),
+      },
     });
     return { rows: r.rows, ...rep };
   } finally {
@@ -97,6 +103,7 @@ export function registerEvalCommand(program: Command, io: { write?: (s: string) 
     .option('--mixed-batches', 'shuffle ID and OoD images together into each batch (BN batch statistics then mix sets)')
     .option('--recon <n>', 'images per set in recon-<set>.png (0: none)', intArg('--recon', 0), 16)
     .option('--no-charts', 'skip PNG figures')
+    .option('--strict-shape', 'refuse datasets whose channels or size differ from the checkpoint (default: convert, and say so on stderr and in results.json)')
     .option('--device <device>', 'cpu | cuda', 'cpu')
     .option('--best', 'use best.safetensors')
     .requiredOption('--out <dir>', 'output folder'))

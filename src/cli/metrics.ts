@@ -3,7 +3,8 @@
  *
  * Scores ID against OoD from two score files. A score file is either what `oodgen score` writes,
  * `{"scores": [...], ...}`, or a bare JSON array of numbers, so that scores from other tools can
- * be compared without conversion.
+ * be compared without conversion. Infinite scores may be the strings "Infinity" / "-Infinity" (as
+ * `oodgen score --allow-non-finite` writes them); a NaN score is an error naming the file and the image.
  */
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -50,15 +51,22 @@ export async function loadScores(path: string): Promise<number[]> {
   }
   const arr = scores as unknown[];
   if (arr.length === 0) throw new OodgenError(`${path}: the scores array is empty`);
+  const out = new Array<number>(arr.length);
   for (let i = 0; i < arr.length; i++) {
-    if (typeof arr[i] !== 'number') {
-      // JSON has no NaN/Infinity: JSON.stringify writes them as null, so null usually means a
-      // score that overflowed or was NaN when the file was written.
-      const hint = arr[i] === null ? ' (JSON.stringify writes NaN and Infinity as null: was that score NaN or infinite?)' : '';
-      throw new OodgenError(`${path}: non-numeric entry at index ${i}: ${JSON.stringify(arr[i])}${hint}`);
+    const v = arr[i];
+    // `oodgen score --allow-non-finite` writes infinite scores as the strings "Infinity" / "-Infinity" (JSON has no
+    // such numbers); they rank fine. A NaN score has no rank, so it is refused here, naming the image.
+    if (typeof v === 'number') out[i] = v;
+    else if (v === 'Infinity' || v === '-Infinity') out[i] = Number(v);
+    else if (v === 'NaN') {
+      throw new OodgenError(`${path}: the score of image ${i} is NaN; a NaN has no rank, so AUROC and the other metrics are undefined (drop or fix that image's score)`);
+    } else {
+      // JSON.stringify writes NaN and Infinity as null: a null usually means a score that was not finite.
+      const hint = v === null ? ' (JSON.stringify writes NaN and Infinity as null: was that score NaN or infinite?)' : '';
+      throw new OodgenError(`${path}: non-numeric entry at index ${i}: ${JSON.stringify(v)}${hint}`);
     }
   }
-  return arr as number[];
+  return out;
 }
 
 export async function runMetrics(opts: MetricsOptions): Promise<MetricsResult> {

@@ -29,10 +29,25 @@ export interface ScoreOptions {
   mixWith?: string;
   out?: string;
   which?: 'final' | 'best';
+  /** Record NaN / infinite scores as "NaN" / "Infinity" strings (listed in nonFinite) instead of failing. */
+  allowNonFinite?: boolean;
+  /** Refuse a dataset whose channels or size differ from the checkpoint's. */
+  strictShape?: boolean;
   log?: (s: string) => void;
 }
 
-const num = (a: Float32Array): (number | null)[] => Array.from(a, (v) => (Number.isFinite(v) ? v : null));
+/**
+ * Numbers for JSON, which has no NaN or Infinity (JSON.stringify would write null): a non-finite value is written
+ * as the string "NaN", "Infinity" or "-Infinity", which `oodgen metrics` reads back.
+ */
+export const jsonNumbers = (a: Float32Array): (number | string)[] => Array.from(a, (v) => (Number.isFinite(v) ? v : String(v)));
+
+/** Indices of the non-finite values of a, for the score file's record. */
+const nonFiniteIndices = (a: Float32Array): number[] => {
+  const out: number[] = [];
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) out.push(i);
+  return out;
+};
 
 /** Scores one dataset with one detector; returns (and writes, with `out`) the JSON object. */
 export async function runScore(o: ScoreOptions): Promise<Record<string, unknown>> {
@@ -41,36 +56,40 @@ export async function runScore(o: ScoreOptions): Promise<Record<string, unknown>
   const device = resolveDevice(o.device ?? 'cpu');
   const run = await loadCheckpoint(o.checkpoint, device, o.which);
   try {
-    const data = await loadForModel(o.data, run.model, o.limit, o.seed ?? 0);
+    const shape = { strictShape: o.strictShape, log: o.log };
+    const data = await loadForModel(o.data, run.model, o.limit, o.seed ?? 0, shape);
     const det = createDetector(score, run.model, { k: o.k, samples: o.samples, seed: o.seed });
     const bar = progress(`${score} ${bn} ${o.data}`, data.set.shape[0]);
     const t0 = performance.now();
+    const nonFinite = o.allowNonFinite ? 'keep' : 'error';
     let r: ScoreDatasetResult;
     try {
       if (o.mixWith) {
-        const other = await loadForModel(o.mixWith, run.model, o.limit, o.seed ?? 0);
-        r = scoreMixed(det, [evalSet(data), evalSet(other)], { batchSize: o.batchSize, bn, seed: o.seed, onProgress: (d) => bar.update(Math.min(d, data.set.shape[0])) })[0]!;
+        const other = await loadForModel(o.mixWith, run.model, o.limit, o.seed ?? 0, shape);
+        r = scoreMixed(det, [evalSet(data), evalSet(other)], { batchSize: o.batchSize, bn, seed: o.seed, nonFinite, onProgress: (d) => bar.update(Math.min(d, data.set.shape[0])) })[0]!;
       } else {
-        r = scoreDataset(det, evalSet(data), { batchSize: o.batchSize, bn, onProgress: (d) => bar.update(d) });
+        r = scoreDataset(det, evalSet(data), { batchSize: o.batchSize, bn, nonFinite, onProgress: (d) => bar.update(d) });
       }
     } finally {
       bar.stop();
     }
     const seconds = (performance.now() - t0) / 1000;
+    const bad = nonFiniteIndices(r.score);
     const out: Record<string, unknown> = {
-      scores: num(r.score),
+      scores: jsonNumbers(r.score),
+      ...(o.allowNonFinite ? { nonFinite: { count: bad.length, indices: bad, note: 'non-finite scores are written as the strings "NaN", "Infinity", "-Infinity"' } } : {}),
       score,
       higherIs: 'more OoD',
       description: det.description,
       settings: det.settings(),
-      columns: Object.fromEntries(Object.entries(r.columns).map(([k, v]) => [k, num(v)])),
+      columns: Object.fromEntries(Object.entries(r.columns).map(([k, v]) => [k, jsonNumbers(v)])),
       units: detectorSpec(score).units,
       n: r.n,
       bn, bnDescription: BN_MODE_DESCRIPTIONS[bn],
       batchSize: r.batchSize, batching: r.batching, batchingNote: r.batchingNote,
       ...(o.mixWith ? { mixedWith: o.mixWith } : {}),
       checkpoint: o.checkpoint, which: o.which ?? 'final', model: run.model.config,
-      data: o.data, preprocessing: data.preprocessing,
+      data: o.data, preprocessing: data.preprocessing, shapeConversions: data.conversions,
       device, threads: getNumThreads(), seconds, imagesPerSecond: r.n / seconds,
       engine: { torch: buildInfo().torchVersion },
       createdAt: new Date().toISOString(),
@@ -115,6 +134,8 @@ export function registerScoreCommands(program: Command, io: { write?: (s: string
     .option('--mix-with <spec>', 'score in batches mixed (seeded shuffle) with this dataset; only --data scores are written')
     .option('--device <device>', 'cpu | cuda', 'cpu')
     .option('--best', 'use best.safetensors instead of model.safetensors')
+    .option('--strict-shape', 'refuse a dataset whose channels or size differ from the checkpoint (default: convert, and say so on stderr and in the JSON)')
+    .option('--allow-non-finite', 'write NaN / infinite scores as "NaN" / "Infinity" strings (listed under nonFinite) instead of failing')
     .requiredOption('--out <file>', 'output JSON')
     .action(async (o) => {
       await runScore({ ...o, which: o.best ? 'best' : 'final', log });

@@ -21,6 +21,7 @@ import { loadRun } from '../train/run.js';
 import { writeSampleGrid, writeReconstructionGrid, evaluateElbo } from '../train/evaluate.js';
 import { sharpnessRatio } from '../eval/sharpness.js';
 import { int, num, parseTrainOptions, zodMessage } from './train-options.js';
+import { loadForModel } from './args.js';
 
 export { parseTrainOptions, type TrainCli } from './train-options.js';
 
@@ -37,6 +38,7 @@ const ViewSchema = z.object({
   limit: int('--limit').optional(),
   json: z.boolean().optional(),
   sharpness: z.string().min(1).optional(),
+  strictShape: z.boolean().optional(),
 }).strict();
 
 function parseView(raw: Record<string, unknown>): z.infer<typeof ViewSchema> {
@@ -67,7 +69,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--device <d>', 'cpu | cuda | cuda:N')
     .option('--resume', 'continue the run in --out exactly')
     .option('--limit <n>', 'use at most n training images')
-    .option('--val-fraction <f>', 'held-out validation fraction (default 0.1)')
+    .option('--val-fraction <f>', 'held-out validation fraction (default 0.1; 0: no validation, no early stopping, no best.safetensors)')
     .option('--val-limit <n>', 'validation images evaluated per epoch (default 2000)')
     .option('--patience <n>', 'early stopping patience in epochs (default 5; 0 disables)')
     .option('--checkpoint-every <n>', 'steps between checkpoints (default 500)')
@@ -142,7 +144,7 @@ export function registerTrainCommands(program: Command): void {
     });
 
   program.command('evaluate-run')
-    .description('mean ELBO (nats) and bits/dim of a trained run on a dataset')
+    .description('mean ELBO (nats) and bits/dim of the 8-bit image of a trained run on a dataset (a NaN or infinite ELBO is an error naming the image)')
     .requiredOption('--checkpoint <dir>', 'run folder')
     .requiredOption('--data <spec>', 'images, e.g. fashion-mnist:test')
     .option('--which <w>', 'final | best (default final)')
@@ -150,14 +152,22 @@ export function registerTrainCommands(program: Command): void {
     .option('--seed <n>', 'seed of the posterior / dequantization noise (default 12345)')
     .option('--device <d>', 'cpu | cuda')
     .option('--json', 'print JSON')
+    .option('--strict-shape', 'refuse a dataset whose channels or size differ from the checkpoint (default: convert, and say so)')
     .action(async (raw: Record<string, unknown>) => {
       const o = parseView(raw);
       const { model, config } = loadRun(o.checkpoint, { device: o.device, which: o.which });
-      const { set } = await loadDataset(o.data!, { imageSize: config.model.imageSize, channels: config.model.channels as 1 | 3, limit: o.limit });
-      const r = evaluateElbo(model, set, { seed: o.seed ?? 12345, dequantize: config.data.dequantize });
-      model.dispose();
-      const res = { checkpoint: o.checkpoint, which: o.which ?? 'final', data: o.data, ...r };
+      let r: ReturnType<typeof evaluateElbo>;
+      let conversions: string[];
+      try {
+        const d = await loadForModel(o.data!, { config: config.model }, o.limit, 0, { strictShape: o.strictShape, log: (s) => void process.stderr.write(s + '\n') });
+        conversions = d.conversions;
+        r = evaluateElbo(model, d.set, { seed: o.seed ?? 12345, dequantize: config.data.dequantize });
+      } finally {
+        model.dispose();
+      }
+      const res = { checkpoint: o.checkpoint, which: o.which ?? 'final', data: o.data, shapeConversions: conversions, ...r };
       process.stdout.write(o.json ? JSON.stringify(res) + '\n'
-        : `${o.data}: ELBO ${r.elbo.toFixed(2)} nats/image (log p(x|z) ${r.logLik.toFixed(2)}, KL ${r.kl.toFixed(2)}), ${r.bitsPerDim.toFixed(4)} bits/dim over ${r.n} images${r.dequantized ? ' (dequantized)' : ''}\n`);
+        : `${o.data}: ELBO ${r.elbo.toFixed(2)} nats/image${r.dequantized ? ' (dequantized)' : ''} (log p(x|z) ${r.logLik.toFixed(2)}, KL ${r.kl.toFixed(2)}) over ${r.n} images; ` +
+          (r.bitsPerDim === null ? `no bits/dim: ${r.bitsPerDimNote}\n` : `${r.bitsPerDim.toFixed(4)} bits/dim of the 8-bit image (ELBO ${r.imageElbo!.toFixed(2)} nats with log P(x8|z))\n`));
     });
 }

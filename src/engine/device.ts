@@ -10,6 +10,20 @@ export const cuda = {
   synchronize: (): void => native.synchronize(),
 };
 
+/**
+ * Checks a CUDA device index against the devices this process sees: 'cuda:7' on a one-GPU machine is a user error
+ * naming the device and what exists, not an internal error from libtorch later.
+ */
+export function checkCudaIndex(d: string, count: number): void {
+  const m = /^cuda:(\d+)$/.exec(d);
+  if (!m) return;
+  const i = Number(m[1]);
+  if (i >= count) {
+    const have = count === 1 ? '1 CUDA device (cuda:0)' : `${count} CUDA devices (cuda:0 .. cuda:${count - 1})`;
+    throw new OodgenError(`device '${d}' does not exist: this machine has ${have}; use --device cuda or one of those`);
+  }
+}
+
 /** Validates a device string and checks it exists here. */
 export function resolveDevice(device: string | undefined): string {
   const d = device ?? 'cpu';
@@ -20,6 +34,7 @@ export function resolveDevice(device: string | undefined): string {
         `(libtorch ${native.buildInfo().torchVersion}, cudaBuild=${native.buildInfo().cudaBuild}); ` +
         'build against a CUDA libtorch (README: CUDA) or use --device cpu');
     }
+    checkCudaIndex(d, cuda.deviceCount());
     return d;
   }
   throw new OodgenError(`unknown device '${d}' (expected cpu, cuda or cuda:N)`);

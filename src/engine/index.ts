@@ -3,7 +3,7 @@ export { Tensor } from './tensor.js';
 export * from './ops/index.js';
 export { tidy, keep } from './scope.js';
 export { noGrad, enableGrad, isGradEnabled, backward, clipGradNorm, gradsOf, clearGrads } from './autograd.js';
-export { cuda, resolveDevice, setNumThreads, getNumThreads, liveTensors, buildInfo } from './device.js';
+export { cuda, resolveDevice, checkCudaIndex, setNumThreads, getNumThreads, liveTensors, buildInfo } from './device.js';
 export { Generator, manualSeed } from './random.js';
 export { callOp, call, hasOp } from './dispatch.js';
 export type { DType, TypedArray } from './dtype.js';

@@ -15,14 +15,20 @@ export class AE extends LatentBase {
     super(config, config.zDim, o);
   }
 
+  /** An AE has no prior over codes, so log P(x8 | z(x)) bounds nothing: no bits/dim. */
+  override get imageProbabilityProblem(): string | null {
+    return 'a deterministic autoencoder has no prior over its codes, so log P(x | z(x)) is a reconstruction score, not a bound on log P(x): it has no bits/dim';
+  }
+
   encode(x: Tensor): Posterior {
     return { mu: this.encoder.forward(x), logvar: null };
   }
 
   /** log p(x | z = encoder(x)); kl is zero, elbo = logLik (a reconstruction score, not a bound). */
-  elboTerms(x: Tensor, _generator?: Generator): ElboTerms {
+  elboTerms(x: Tensor, _generator?: Generator, o: { image?: boolean } = {}): ElboTerms {
     const z = this.encoder.forward(x);
-    const logLik = this.logLikelihood(x, this.decode(z));
+    const dec = this.decode(z);
+    const logLik = o.image ? this.imageLogProb(x, dec) : this.logLikelihood(x, dec);
     return { logLik, kl: zerosLike(logLik), elbo: logLik };
   }
 }

@@ -43,9 +43,16 @@ export function sintroDefaults(dataset: string): SintroHyper & { zDim: number; b
   return { betaKl: 1, betaRec: 1, betaNeg: 256, gammaR: 1e-8, zDim: 128, batchSize: 32, lr: 2e-4 };
 }
 
+/**
+ * Why --sigma2 learned is refused: the authors' losses are SSE terms with a fixed scale, so a learned log-variance
+ * would get no gradient from sintroStep and belong to neither optimizer (it would stay at its initial value).
+ */
+export const SINTRO_LEARNED_SIGMA2 = "Soft-IntroVAE cannot learn the decoder variance (--sigma2 learned): the authors' losses are SSE terms with a fixed variance, so log_sigma2 would belong to neither of its two optimizers; give a fixed --sigma2 (default 0.5)";
+
 export class SoftIntroVAE extends VAE {
   constructor(config: ModelConfig, o: ModelInitOptions = {}) {
     if (config.decoder !== 'gaussian') throw new Error('Soft-IntroVAE: only the gaussian decoder (SSE reconstruction) is supported');
+    if (config.sigma2 === 'learned') throw new OodgenError(SINTRO_LEARNED_SIGMA2);
     super({ ...config, sigma2: config.sigma2 ?? 0.5 }, o);
   }
 
@@ -167,6 +174,9 @@ export const sintroFamily: ModelFamily = {
     const d = sintroDefaults(dataset);
     return { zDim: d.zDim, width: 64, batchSize: d.batchSize, lr: d.lr, hyper: { betaKl: d.betaKl, betaRec: d.betaRec, betaNeg: d.betaNeg, gammaR: d.gammaR } };
   },
-  configProblems: (c) => (c.decoder !== 'gaussian' ? ['Soft-IntroVAE trains with an SSE (gaussian) decoder only'] : []),
+  configProblems: (c) => [
+    ...(c.decoder !== 'gaussian' ? ['Soft-IntroVAE trains with an SSE (gaussian) decoder only'] : []),
+    ...(c.sigma2 === 'learned' ? [SINTRO_LEARNED_SIGMA2] : []),
+  ],
   create: (config, init) => new SoftIntroVAE(config, init),
 };

@@ -97,10 +97,19 @@ export interface LatentModel extends GenerativeModel {
    */
   logLikelihood(x: Tensor, decoded: Tensor): Tensor;
   /**
-   * Whether logLikelihood is a density over continuous x (true: gaussian; compare on dequantized x, bits/dim get
-   * + 8) or not (false: categorical, a discrete probability; bernoulli, a pseudo-likelihood).
+   * Whether logLikelihood is a density over continuous x (true: gaussian; trained on dequantized x) or not (false:
+   * categorical, a discrete probability; bernoulli, a pseudo-likelihood). Bits/dim never come from the density:
+   * they use imageLogProb.
    */
   readonly continuousLikelihood: boolean;
+  /**
+   * log P(x8 | z) per sample (B,), nats: the probability of the 8-bit image round(255 x) (gaussian: the
+   * discretized Gaussian of each level's bin; categorical: its softmax). What bits/dim are computed from. Absent, or
+   * throwing, when imageProbabilityProblem says why there is none.
+   */
+  imageLogProb?(x: Tensor, decoded: Tensor): Tensor;
+  /** Why the model has no probability of the 8-bit image (Bernoulli soft targets, a deterministic AE), or null. */
+  readonly imageProbabilityProblem?: string | null;
   /** The decoder's mean image in [0, 1] (B, C, H, W). */
   mean(decoded: Tensor): Tensor;
   /**
@@ -151,10 +160,15 @@ export interface ModelTrainer {
 
 /** A model the trainer can train (every registered family): its own training step and a validation bound. */
 export interface TrainableModel extends GenerativeModel {
-  /** Whether its likelihood is a density over continuous x (bits/dim then get + 8 for 8-bit bins). */
+  /** Whether its likelihood is a density over continuous x (trained on dequantized x). */
   readonly continuousLikelihood: boolean;
-  /** Per-sample validation terms (one posterior sample; noise from generator). */
-  elboTerms(x: Tensor, generator?: Generator): ElboTerms;
+  /**
+   * Per-sample validation terms (one posterior sample; noise from generator). With image: true, logLik is
+   * log P(x8 | z) of the 8-bit image (imageLogProb), so the ELBO bounds log P(x8) and gives bits/dim.
+   */
+  elboTerms(x: Tensor, generator?: Generator, o?: { image?: boolean }): ElboTerms;
+  /** Why the model has no probability of the 8-bit image (so no bits/dim), or null / absent when it has one. */
+  readonly imageProbabilityProblem?: string | null;
   /** Its optimisers and training step (Soft-IntroVAE: two optimisers, encoder and decoder). */
   createTrainer(o: TrainerOptions): ModelTrainer;
 }

@@ -18,6 +18,8 @@ import {
 import type { ElboTerms, LatentModel, ModelCapability, ModelConfig, ModelTrainer, Posterior, TrainableModel, TrainerOptions } from './types.js';
 import { Adam } from '../optim/adam.js';
 import type { ModelFamily } from './registry.js';
+import { discretizedGaussianLogLik } from './discretized-gaussian.js';
+import { OodgenError } from '../errors.js';
 
 export interface ModelInitOptions {
   /** Seeds the parameter initialisation (default: libtorch's default generator). */
@@ -126,6 +128,29 @@ export abstract class LatentBase extends Module implements LatentModel, Trainabl
     }
   }
 
+  /**
+   * Why this model has no probability of the 8-bit image (so no bits/dim), or null when it has one
+   * (imageLogProb). The Bernoulli decoder with soft targets is not a normalised distribution over the 256 levels.
+   */
+  get imageProbabilityProblem(): string | null {
+    return this.config.decoder === 'bernoulli'
+      ? 'the Bernoulli decoder with soft targets (sum x log p + (1 - x) log(1 - p)) is not a normalised probability of the 8-bit image, so it has no bits/dim; use a gaussian or categorical decoder, or report the ELBO / IWAE in nats'
+      : null;
+  }
+
+  /**
+   * log P(x8 | z) per sample (B,), nats: the probability of the 8-bit image round(255 x) under the decoder.
+   * gaussian: each level's bin [k/256, (k+1)/256) integrated, outer bins open (discretized-gaussian.ts);
+   * categorical: the 256-way softmax itself. An ELBO or IWAE built on it bounds log P(x8), so bits/dim is honest.
+   */
+  imageLogProb(x: Tensor, decoded: Tensor): Tensor {
+    switch (this.config.decoder) {
+      case 'gaussian': return discretizedGaussianLogLik(x, decoded, this.gaussianLogSigma2());
+      case 'categorical': return categoricalLogLik(x, decoded);
+      case 'bernoulli': throw new OodgenError(this.imageProbabilityProblem!);
+    }
+  }
+
   mean(decoded: Tensor): Tensor {
     switch (this.config.decoder) {
       case 'gaussian': return gaussianMean(decoded);
@@ -156,7 +181,7 @@ export abstract class LatentBase extends Module implements LatentModel, Trainabl
   }
 
   /** The ELBO pieces at one posterior sample (the posterior mean for an AE). */
-  abstract elboTerms(x: Tensor, generator?: Generator): ElboTerms;
+  abstract elboTerms(x: Tensor, generator?: Generator, o?: { image?: boolean }): ElboTerms;
 
   /**
    * The training loss (a scalar): -mean(logLik - beta * KL) over the batch, and its terms as batch means
@@ -187,10 +212,11 @@ export class VAE extends LatentBase {
     return { mu, logvar };
   }
 
-  elboTerms(x: Tensor, generator?: Generator): ElboTerms {
+  elboTerms(x: Tensor, generator?: Generator, o: { image?: boolean } = {}): ElboTerms {
     const { mu, logvar } = this.encode(x);
     const z = reparameterize(mu, logvar!, generator);
-    const logLik = this.logLikelihood(x, this.decode(z));
+    const dec = this.decode(z);
+    const logLik = o.image ? this.imageLogProb(x, dec) : this.logLikelihood(x, dec);
     const kl = klStdNormal(mu, logvar!);
     return { logLik, kl, elbo: sub(logLik, kl) };
   }

@@ -27,6 +27,8 @@ export interface ComponentOptions {
   seed?: number;
   /** Codes decoded at once (default: about 256 MiB of decoder activations, see defaultDecodeBatch). */
   decodeBatch?: number;
+  /** log P(x8 | z) of the 8-bit image (model.imageLogProb) instead of the decoder's likelihood (bits/dim). */
+  image?: boolean;
 }
 
 export interface ElboComponents {
@@ -47,7 +49,7 @@ export function elboComponents(model: LatentModel, x: Tensor, o: ComponentOption
   return noGrad(() => {
     const { mu, logvar } = gaussianPosterior(model.encode(x), 'components');
     const source = o.eps ?? new Noise(o.seed ?? 0);
-    const terms = sampleTerms(model, x, mu, logvar, samples, source, o.decodeBatch ?? defaultDecodeBatch(model));
+    const terms = sampleTerms(model, x, mu, logvar, samples, source, o.decodeBatch ?? defaultDecodeBatch(model), o.image ?? false);
     const reconstruction = mean(terms.logPx, 0);
     // A flow prior (f-VAE) has no closed-form E_q[log p(z)]: Monte-Carlo over the same L samples.
     const prior = hasOwnPrior(model) ? mean(terms.logPz, 0) : expectedLogPrior(mu, logvar);

@@ -29,6 +29,11 @@ export interface ScoreDatasetOptions {
   device?: string;
   /** Called after every batch with images done and total. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * A NaN or infinite score: 'error' (default) throws an OodgenError naming the set and the image (or batch) index;
+   * 'keep' returns it as is, for callers that record it explicitly (oodgen score --allow-non-finite).
+   */
+  nonFinite?: 'error' | 'keep';
 }
 
 export interface ScoreDatasetResult {
@@ -53,6 +58,24 @@ export function fixedSizeBatches(n: number, size: number): { start: number; keep
     else out.push({ start: n - size, keepFrom: s - (n - size) });
   }
   return out;
+}
+
+/**
+ * Throws when a score is NaN or infinite (a diverged checkpoint, an overflow), naming the set and the first bad
+ * index, so that no silent null ends up in a score file or a metric.
+ */
+export function assertFiniteScores(score: Float32Array, what: string, unit: 'image' | 'batch' = 'image', o: { nonFinite?: 'error' | 'keep' } = {}): void {
+  if (o.nonFinite === 'keep') return;
+  let bad = 0, first = -1;
+  for (let i = 0; i < score.length; i++) {
+    if (!Number.isFinite(score[i]!)) {
+      if (first < 0) first = i;
+      bad++;
+    }
+  }
+  if (bad === 0) return;
+  throw new OodgenError(`${what}: score of ${unit} ${first} is ${score[first]}` + (bad > 1 ? ` (${bad} of ${score.length} scores are NaN or infinite)` : '') +
+    '; the model gives this input no finite score (a diverged checkpoint?). To record such scores instead, pass nonFinite: \'keep\' (oodgen score --allow-non-finite)');
 }
 
 function checkSource(src: ImageSource, what: string): void {
@@ -134,11 +157,16 @@ export function scoreDataset(detector: Detector, images: ImageSource, o: ScoreDa
   const bn = o.bn ?? 'eval';
   const model = isModelLike(detector);
   const dev = o.device ?? model?.device ?? 'cpu';
-  if (granularityOf(detector, o) === 'batch') return scoreGroups(detector, images, o, bn, dev);
+  if (granularityOf(detector, o) === 'batch') {
+    const g = scoreGroups(detector, images, o, bn, dev);
+    assertFiniteScores(g.score, `${images.name ?? 'images'} (${detector.name})`, 'batch', o);
+    return g;
+  }
   const r = runBatches(detector, n, o.batchSize ?? 100, bn, dev, (b, size) => {
     const positions = Array.from({ length: size }, (_, i) => b.start + i);
     return { positions, x: () => imageBatch(images, positions, dev) };
   }, o.onProgress);
+  assertFiniteScores(r.score, `${images.name ?? 'images'} (${detector.name})`, 'image', o);
   return {
     score: r.score, columns: r.columns, n, bn, batchSize: r.size, batching: 'per-dataset',
     batchingNote: `each batch of ${r.size} held images of one dataset only` + (n % r.size ? ` (the last batch re-used the preceding ${r.size - (n % r.size)} images to stay full-size; their first scores were kept)` : ''),
@@ -214,6 +242,7 @@ export function scoreMixed(detector: Detector, sets: ImageSource[], o: ScoreData
       score[local[g]!] = r.score[p]!;
       for (const key of Object.keys(r.columns)) columns[key]![local[g]!] = r.columns[key]![p]!;
     }
+    assertFiniteScores(score, `${s.name ?? `set ${k}`} (${detector.name})`, 'image', o);
     return { score, columns, n, bn, batchSize: r.size, batching: 'mixed' as const, batchingNote: note };
   });
 }

@@ -24,8 +24,8 @@ export function stateArray(s: DetectorState, name: string, length?: number): Flo
 export const f64 = (a: ArrayLike<number>, shape?: number[]) => ({ data: Float64Array.from(a), shape: shape ?? [a.length] });
 
 /** IWAE log-likelihood L_K per image (B,), nats. */
-export function iwaeColumn(model: LatentModel, x: Tensor, k: number, noise: Noise, decodeBatch?: number): Float32Array {
-  return tidy(() => iwaeLogLikelihood(model, x, { k, eps: noise, decodeBatch }).logLikelihood.toFloat32Array());
+export function iwaeColumn(model: LatentModel, x: Tensor, k: number, noise: Noise, decodeBatch?: number, image = false): Float32Array {
+  return tidy(() => iwaeLogLikelihood(model, x, { k, eps: noise, decodeBatch, image }).logLikelihood.toFloat32Array());
 }
 
 export const latent = (m: GenerativeModel, who: string): LatentModel => asLatent(m, who);

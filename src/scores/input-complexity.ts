@@ -8,7 +8,8 @@
 // so subtracting L removes the complexity bias that makes likelihoods fail. Higher S = more OoD.
 //
 // Units: both terms are bits per dimension here. -log2 p(x) / D is the model's bits/dim of the 8-bit image
-// (bpd.ts: a continuous decoder's density over [0, 1] becomes the probability of the pixel's 1/256 bin, + 8 bits);
+// (bpd.ts: the IWAE bound on log P(x8), with a Gaussian decoder's density integrated over each level's bin;
+// decoders without a probability of the 8-bit image, Bernoulli with soft targets, are refused);
 // L(x) = 8 * (bytes of the compressed file), headers included, as in the paper (the length of the whole encoded
 // file). The paper's reference code subtracts bits/dim of the compressor from the model's NLL in nats/dim, i.e. it
 // computes -ln p(x)/D - L(x)/D; that mixes units (1 nat = 1.443 bits) and changes the weight of the two terms.
@@ -24,6 +25,7 @@ import type { LatentModel } from '../models/types.js';
 import type { Detector, DetectorSpec, ScoreBatch } from './types.js';
 import { Noise } from './latent.js';
 import { intOption, iwaeColumn, latent } from './fitted.js';
+import { imageProbabilityProblem } from '../models/image-probability.js';
 import { compressedLengthsSync } from './compress-sync.js';
 
 export const COMPRESSORS = ['png', 'webp'] as const;
@@ -75,17 +77,17 @@ export async function compressedBits(
 }
 
 /**
- * S(x) = bpd(x) - L(x)/D per image, from log-likelihoods in nats (continuous: as LatentModel.continuousLikelihood)
+ * S(x) = bpd(x) - L(x)/D per image, from log-probabilities of the 8-bit images in nats
  * and compressed lengths in bits. Returns the score and the two terms in bits/dim.
  */
 export function inputComplexityScore(
-  logLikelihood: ArrayLike<number>, bits: ArrayLike<number>, dims: number, continuous: boolean,
+  logLikelihood: ArrayLike<number>, bits: ArrayLike<number>, dims: number,
 ): { score: Float32Array; bpd: Float32Array; complexity: Float32Array } {
   if (logLikelihood.length !== bits.length) throw new OodgenError(`input-complexity: ${logLikelihood.length} log-likelihoods but ${bits.length} compressed lengths`);
   const n = bits.length;
   const score = new Float32Array(n), bpd = new Float32Array(n), complexity = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    bpd[i] = bitsPerDim(logLikelihood[i]!, dims, continuous);
+    bpd[i] = bitsPerDim(logLikelihood[i]!, dims);
     complexity[i] = bits[i]! / dims;
     score[i] = bpd[i]! - complexity[i]!;
   }
@@ -111,6 +113,8 @@ export class InputComplexityDetector implements Detector {
   readonly seed: number;
   private readonly noise: Noise;
   constructor(readonly model: LatentModel, o: Record<string, unknown> = {}) {
+    const problem = imageProbabilityProblem(model);
+    if (problem) throw new OodgenError(`input-complexity needs bits/dim of the 8-bit image: ${problem}`);
     this.compressor = parseCompressor(String(o.compressor ?? 'png'));
     this.k = intOption(o.k, 50, 'input-complexity: K');
     this.seed = intOption(o.seed, 0, 'input-complexity: seed', 0);
@@ -118,10 +122,10 @@ export class InputComplexityDetector implements Detector {
     this.description = `S(x) = -log2 p(x)/D - L(x)/D bits/dim, L = ${this.compressor === 'png' ? 'PNG level 9' : 'lossless WebP'} length, IWAE K = ${this.k} (Serra et al. 2020)`;
   }
   evaluate(x: Tensor): ScoreBatch {
-    const loglik = iwaeColumn(this.model, x, this.k, this.noise);
+    const loglik = iwaeColumn(this.model, x, this.k, this.noise, undefined, true);
     const bits = compressedBitsSync(x, this.compressor);
     const [, c, h, w] = x.shape as [number, number, number, number];
-    const r = inputComplexityScore(loglik, bits, c * h * w, this.model.continuousLikelihood);
+    const r = inputComplexityScore(loglik, bits, c * h * w);
     return { score: r.score, columns: { ic: r.score, bpd: r.bpd, complexity: r.complexity, loglik } };
   }
   score(x: Tensor): Float32Array { return this.evaluate(x).score; }

@@ -22,6 +22,8 @@ export interface IwaeOptions {
   seed?: number;
   /** Codes decoded at once; bounds memory (default: about 256 MiB of decoder activations, see defaultDecodeBatch). */
   decodeBatch?: number;
+  /** log P(x8 | z) of the 8-bit image (model.imageLogProb) instead of the decoder's likelihood (bits/dim). */
+  image?: boolean;
 }
 
 /** The log importance weights log p(x|z_k) + log p(z_k) - log q(z_k|x), shape (K, B). */
@@ -29,7 +31,7 @@ export function iwaeLogWeights(model: LatentModel, x: Tensor, o: Omit<IwaeOption
   if (!Number.isInteger(o.k) || o.k < 1) throw new OodgenError(`IWAE needs K >= 1 importance samples, got ${o.k}`);
   return noGrad(() => tidy(() => {
     const { mu, logvar } = gaussianPosterior(model.encode(x), 'iwae');
-    const t = sampleTerms(model, x, mu, logvar, o.k, o.eps, o.decodeBatch ?? defaultDecodeBatch(model));
+    const t = sampleTerms(model, x, mu, logvar, o.k, o.eps, o.decodeBatch ?? defaultDecodeBatch(model), o.image ?? false);
     return add(sub(t.logPx, t.logQz), t.logPz);
   }));
 }
@@ -39,7 +41,7 @@ export function iwaeLogLikelihood(
   model: LatentModel, x: Tensor, o: IwaeOptions & { eps?: EpsSource },
 ): { logLikelihood: Tensor; elbo: Tensor } {
   return tidy(() => {
-    const w = iwaeLogWeights(model, x, { k: o.k, decodeBatch: o.decodeBatch, eps: o.eps ?? new Noise(o.seed ?? 0) });
+    const w = iwaeLogWeights(model, x, { k: o.k, decodeBatch: o.decodeBatch, image: o.image, eps: o.eps ?? new Noise(o.seed ?? 0) });
     return { logLikelihood: sub(logsumexp(w, 0), Math.log(o.k)), elbo: mean(w, 0) };
   });
 }

@@ -6,6 +6,7 @@ import {
 } from '../engine/index.js';
 import type { LatentModel, Posterior } from '../models/types.js';
 import { OodgenError } from '../errors.js';
+import { imageProbabilityProblem } from '../models/image-probability.js';
 
 export const LOG_2PI = Math.log(2 * Math.PI);
 
@@ -91,12 +92,18 @@ export function repeatBatch(x: Tensor, n: number): Tensor {
 
 /**
  * log p(x | z) for n codes per image: z (n, B, Z) -> (n, B). Decodes all n*B codes in one call, so the caller
- * bounds n (see defaultDecodeBatch).
+ * bounds n (see defaultDecodeBatch). image: log P(x8 | z) of the 8-bit image (model.imageLogProb) instead of the
+ * decoder's own likelihood (a density for a Gaussian decoder).
  */
-export function logLikelihoodOfCodes(model: LatentModel, x: Tensor, z: Tensor): Tensor {
+export function logLikelihoodOfCodes(model: LatentModel, x: Tensor, z: Tensor, image = false): Tensor {
   const [n, b, zd] = z.shape as [number, number, number];
   const dec = model.decode(reshape(z, [n * b, zd]));
-  return reshape(model.logLikelihood(repeatBatch(x, n), dec), [n, b]);
+  const xs = repeatBatch(x, n);
+  if (image) {
+    const problem = imageProbabilityProblem(model);
+    if (problem) throw new OodgenError(problem);
+  }
+  return reshape(image ? model.imageLogProb!(xs, dec) : model.logLikelihood(xs, dec), [n, b]); // (n, B)
 }
 
 /** z = mu + exp(logvar/2) * eps for eps (n, B, Z). */
@@ -123,7 +130,7 @@ export interface SampleTerms {
  * source, so the result does not depend on decodeBatch when the noise is fixed.
  */
 export function sampleTerms(
-  model: LatentModel, x: Tensor, mu: Tensor, logvar: Tensor, n: number, source: EpsSource, decodeBatch: number,
+  model: LatentModel, x: Tensor, mu: Tensor, logvar: Tensor, n: number, source: EpsSource, decodeBatch: number, image = false,
 ): SampleTerms {
   const [b, zd] = mu.shape as [number, number];
   if (source instanceof Tensor) {
@@ -139,7 +146,7 @@ export function sampleTerms(
     parts.push(tidy(() => {
       const eps = source instanceof Tensor ? narrow(source, 0, k0, m) : source.randn([m, b, zd], mu.device);
       const z = reparameterise(mu, logvar, eps);
-      return { logPx: logLikelihoodOfCodes(model, x, z), logPz: logPriorOfCodes(model, z), logQz: logPosteriorFromEps(eps, logvar) };
+      return { logPx: logLikelihoodOfCodes(model, x, z, image), logPz: logPriorOfCodes(model, z), logQz: logPosteriorFromEps(eps, logvar) };
     }));
   }
   if (parts.length === 1) return parts[0]!;

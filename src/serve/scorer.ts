@@ -117,10 +117,12 @@ export class PerSampleScorer {
         return c.elbo.toFloat32Array().map((v) => -v);
       }
       // L_K = logsumexp_k log w_k - log K (Burda et al. 2016, eq. 8)
-      const ll = sub(logsumexp(iwaeLogWeights(this.model, x, { k: this.k, eps, decodeBatch }), 0), Math.log(this.k)).toFloat32Array();
+      // bpd: the bound on log P(x8) of the 8-bit image (scores/bpd.ts), iwae: on the decoder's likelihood.
+      const image = this.fixed === 'bpd';
+      const ll = sub(logsumexp(iwaeLogWeights(this.model, x, { k: this.k, eps, decodeBatch, image }), 0), Math.log(this.k)).toFloat32Array();
       if (this.fixed === 'iwae') return ll.map((v) => -v);
       const [, c, h, w] = x.shape as [number, number, number, number];
-      return ll.map((v) => bitsPerDim(v, c * h * w, this.model.continuousLikelihood));
+      return ll.map((v) => bitsPerDim(v, c * h * w));
     });
   }
 

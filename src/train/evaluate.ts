@@ -12,6 +12,8 @@ import { writeImageGrid } from '../eval/grid.js';
 import type { LatentBase } from '../models/vae.js';
 import type { TrainableModel } from '../models/types.js';
 import { hasCapabilities } from '../models/capabilities.js';
+import { OodgenError } from '../errors.js';
+import { imageProbabilityProblem } from '../models/image-probability.js';
 import { adaptDecoderBatchNorm, restoreDecoderBn, snapshotDecoderBn } from './bn-adapt.js';
 
 /** Images idx of a set as a float32 [0,1] tensor on device (data/batches.ts imageBatch). */
@@ -19,22 +21,41 @@ export const batchTensor = (set: ImageSet, index: Int32Array, device: string): T
 
 export { dequantizeTensor } from '../data/batches.js';
 
-/** Bits per dimension from an ELBO in nats per image of D dimensions (models/likelihoods.ts bitsPerDim). */
+/** Bits per dimension from a log-probability in nats of the 8-bit image of D dimensions (models/likelihoods.ts). */
 export { bitsPerDim };
 
 export interface ElboReport {
-  /** Mean ELBO, nats per image (for an AE: the reconstruction log-likelihood). */
+  /** Mean ELBO, nats per image, of the training objective (dequantized x for a density; for an AE: the reconstruction log-likelihood). */
   elbo: number;
   logLik: number;
   kl: number;
-  bitsPerDim: number;
+  /**
+   * Bits/dim of the 8-bit image: -E[ELBO8] / (D ln 2), ELBO8 the ELBO with log P(x8 | z) (imageLogProb: the
+   * discretized Gaussian / the categorical softmax) on the images as stored (not dequantized), so a bound on
+   * log P(x8). null when the model has no probability of the 8-bit image (bitsPerDimNote says why).
+   */
+  bitsPerDim: number | null;
+  /** Mean ELBO8 (nats per image), the bound bitsPerDim comes from, or null. */
+  imageElbo: number | null;
+  bitsPerDimNote: string;
   n: number;
   dequantized: boolean;
 }
 
+/** Throws when a per-image value is NaN or infinite, naming the set, the quantity and the image (its index in the set). */
+function assertFinite(v: Float32Array, what: string, index: Int32Array, set: string): void {
+  for (let i = 0; i < v.length; i++) {
+    if (!Number.isFinite(v[i]!)) {
+      throw new OodgenError(`${set}: the ${what} of image ${index[i]} is ${v[i]}; the model gives it no finite value (a diverged or corrupted checkpoint?), so there is no mean to report`);
+    }
+  }
+}
+
 /**
  * Mean ELBO over (at most `limit` evenly spaced) images of a set, in eval mode with one posterior sample each, noise
- * from a fresh Generator seeded with `seed` (so two evaluations of the same weights agree exactly).
+ * from a fresh Generator seeded with `seed` (so two evaluations of the same weights agree exactly); and bits/dim of
+ * the 8-bit image from a second pass with log P(x8 | z). A NaN or infinite per-image value is an error naming the
+ * set and the image (its index in the set).
  */
 export function evaluateElbo(model: TrainableModel, set: ImageSet, o: { batchSize?: number; seed?: number; limit?: number; dequantize?: boolean } = {}): ElboReport {
   const n0 = set.shape[0];
@@ -43,27 +64,43 @@ export function evaluateElbo(model: TrainableModel, set: ImageSet, o: { batchSiz
   const idx = Int32Array.from({ length: n }, (_, i) => Math.floor(i * stride));
   const bs = o.batchSize ?? 256;
   const g = Generator.cpu(o.seed ?? 12345);
+  const g8 = Generator.cpu((o.seed ?? 12345) + 1);
   const deq = o.dequantize ?? model.continuousLikelihood;
+  const problem = imageProbabilityProblem(model);
+  const name = set.name ?? 'images';
   const wasTraining = model.training;
   model.eval();
-  let sElbo = 0, sLl = 0, sKl = 0;
+  let sElbo = 0, sLl = 0, sKl = 0, sElbo8 = 0;
   try {
     for (let s = 0; s < n; s += bs) {
       const index = idx.subarray(s, Math.min(s + bs, n));
-      const [e, l, k] = tidy(() => noGrad(() => {
-        let x = batchTensor(set, index, model.device);
-        if (deq) x = dequantizeTensor(x, g);
-        const t = model.elboTerms(x, g);
-        return [t.elbo.sum().item(), t.logLik.sum().item(), t.kl.sum().item()];
+      const [e, l, k, e8] = tidy(() => noGrad(() => {
+        const raw = batchTensor(set, index, model.device);
+        const t = model.elboTerms(deq ? dequantizeTensor(raw, g) : raw, g);
+        const t8 = problem ? null : model.elboTerms(raw, g8, { image: true });
+        return [t.elbo.toFloat32Array(), t.logLik.toFloat32Array(), t.kl.toFloat32Array(), t8?.elbo.toFloat32Array() ?? null] as const;
       }));
-      sElbo += e; sLl += l; sKl += k;
+      assertFinite(e, 'ELBO', index, name);
+      if (e8) assertFinite(e8, 'ELBO of the 8-bit image', index, name);
+      for (let i = 0; i < e.length; i++) {
+        sElbo += e[i]!; sLl += l[i]!; sKl += k[i]!;
+        if (e8) sElbo8 += e8[i]!;
+      }
     }
   } finally {
     model.train(wasTraining);
   }
   const [, c, h, w] = set.shape;
-  const elbo = sElbo / n;
-  return { elbo, logLik: sLl / n, kl: sKl / n, bitsPerDim: bitsPerDim(elbo, c * h * w, model.continuousLikelihood), n, dequantized: deq };
+  const imageElbo = problem ? null : sElbo8 / n;
+  return {
+    elbo: sElbo / n, logLik: sLl / n, kl: sKl / n,
+    bitsPerDim: imageElbo === null ? null : bitsPerDim(imageElbo, c * h * w),
+    imageElbo,
+    bitsPerDimNote: problem ?? (model.continuousLikelihood
+      ? 'bits/dim of the 8-bit image from the ELBO with the Gaussian integrated over each level\'s bin (discretized Gaussian)'
+      : 'bits/dim of the 8-bit image from the ELBO with the decoder\'s probability of the 8-bit levels'),
+    n, dequantized: deq,
+  };
 }
 
 /**

@@ -45,6 +45,10 @@ export interface TrainOptions {
   trainSet?: ImageSet;
   preprocessing?: PreprocessingRecord | null;
   limit?: number;
+  /**
+   * Share of the images held out for validation (default 0.1). 0: no validation at all (the training images are
+   * never used as if they were held out): no validation ELBO, no early stopping, no best.safetensors.
+   */
   valFraction?: number;
   valLimit?: number;
   dequantize?: boolean;
@@ -127,8 +131,8 @@ function loadOptimizers(path: string, opts: Optimizers): void {
   }
 }
 
-/** Loads the training images and splits off validation. */
-async function prepareData(cfg: RunConfig, opts: TrainOptions): Promise<{ train: ImageSet; val: ImageSet; preprocessing: PreprocessingRecord | null }> {
+/** Loads the training images and splits off validation (none when valFraction is 0). */
+async function prepareData(cfg: RunConfig, opts: TrainOptions): Promise<{ train: ImageSet; val: ImageSet | null; preprocessing: PreprocessingRecord | null }> {
   let set: ImageSet;
   let preprocessing: PreprocessingRecord | null = null;
   if (opts.trainSet) {
@@ -143,7 +147,7 @@ async function prepareData(cfg: RunConfig, opts: TrainOptions): Promise<{ train:
   if (c !== cfg.model.channels || h !== cfg.model.imageSize || w !== cfg.model.imageSize) {
     throw new OodgenError(`training images are ${c}x${h}x${w}, the model expects ${cfg.model.channels}x${cfg.model.imageSize}x${cfg.model.imageSize}`);
   }
-  if (cfg.data.valFraction === 0) return { train: set, val: set, preprocessing };
+  if (cfg.data.valFraction === 0) return { train: set, val: null, preprocessing };
   const split = trainValSplit(n, cfg.data.valFraction, cfg.seed);
   return { train: subset(set, split.train), val: subset(set, split.val), preprocessing };
 }
@@ -151,6 +155,9 @@ async function prepareData(cfg: RunConfig, opts: TrainOptions): Promise<{ train:
 function buildConfig(o: TrainOptions, device: string): RunConfig {
   if (!o.model) throw new OodgenError('train: a model config is required for a new run');
   const info = buildInfo();
+  if (o.valFraction === 0 && o.patience !== undefined && o.patience !== null) {
+    throw new OodgenError(`train: patience ${o.patience} needs validation images, but valFraction 0 holds none out (no validation, no early stopping): give a valFraction > 0 or drop the patience`);
+  }
   const dequantize = o.dequantize ?? o.model.decoder === 'gaussian';
   // The family's defaults for this dataset: the same table `oodgen train` uses (models/registry.ts).
   const defaults = trainDefaults(o.model.kind, o.data ?? o.trainSet?.name ?? '');
@@ -183,7 +190,8 @@ function buildConfig(o: TrainOptions, device: string): RunConfig {
       timeBudgetMin: o.timeBudgetMin ?? null,
       checkpointEvery: o.checkpointEvery ?? 500,
       logEvery: o.logEvery ?? 50,
-      patience: o.patience === undefined ? 5 : o.patience,
+      // No validation set (valFraction 0): nothing to stop early on.
+      patience: o.valFraction === 0 ? null : o.patience === undefined ? 5 : o.patience,
       hyper: defaults.hyper ? { ...defaults.hyper, ...given } : null,
     },
     seed: o.seed ?? 0,
@@ -231,6 +239,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     if (opts.epochs !== undefined) cfg.training.epochs = opts.epochs;
     if (opts.maxSteps !== undefined) cfg.training.maxSteps = opts.maxSteps;
     if (opts.timeBudgetMin !== undefined) cfg.training.timeBudgetMin = opts.timeBudgetMin;
+    if (opts.patience !== undefined && opts.patience !== null && cfg.data.valFraction === 0) {
+      throw new OodgenError(`train: patience ${opts.patience} needs validation images, but run ${out} has valFraction 0 (no validation, no early stopping)`);
+    }
     if (opts.patience !== undefined) cfg.training.patience = opts.patience;
   } else {
     if (existsSync(join(out, RUN_FILES.state))) {
@@ -253,7 +264,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const data = await prepareData(cfg, opts);
   cfg.data.preprocessing = data.preprocessing ?? cfg.data.preprocessing;
   cfg.data.trainCount = data.train.shape[0];
-  cfg.data.valCount = data.val.shape[0];
+  cfg.data.valCount = data.val?.shape[0] ?? 0;
   const stepsPerEpoch = Math.floor(data.train.shape[0] / t.batchSize);
   if (stepsPerEpoch < 1) throw new OodgenError(`batch size ${t.batchSize} exceeds the ${data.train.shape[0]} training images`);
 
@@ -360,24 +371,28 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       progress.update(st.step, st.epoch, terms.loss, emaMs, etaS);
 
       if (st.batchInEpoch >= stepsPerEpoch) {
-        // End of epoch: validation ELBO, early stopping.
-        const v = evaluateElbo(model, data.val, { limit: cfg.data.valLimit, seed: cfg.seed + 7, dequantize: cfg.data.dequantize, batchSize: 256 });
-        lastVal = v.elbo;
+        // End of epoch: validation ELBO, early stopping (none without validation images).
         st.epoch += 1;
         st.batchInEpoch = 0;
-        const improved = st.bestVal === null || v.elbo > st.bestVal;
-        if (improved) {
-          st.bestVal = v.elbo;
-          st.bestStep = st.step;
-          st.epochsSinceBest = 0;
-          saveStateDict(join(out, RUN_FILES.best), model, { step: String(st.step), valElbo: String(v.elbo) });
+        if (data.val === null) {
+          log({ step: st.step, epoch: st.epoch, event: 'epoch', validation: 'none (valFraction 0)', elapsedS: (elapsed0 + Date.now() - t0) / 1000 });
         } else {
-          st.epochsSinceBest += 1;
-        }
-        log({ step: st.step, epoch: st.epoch, event: 'epoch', valElbo: v.elbo, valBitsPerDim: v.bitsPerDim, valLogLik: v.logLik, valKl: v.kl, best: improved, elapsedS: (elapsed0 + Date.now() - t0) / 1000 });
-        if (t.patience !== null && st.epochsSinceBest >= t.patience) {
-          st.done = true;
-          st.stopReason = 'early-stopping';
+          const v = evaluateElbo(model, data.val, { limit: cfg.data.valLimit, seed: cfg.seed + 7, dequantize: cfg.data.dequantize, batchSize: 256 });
+          lastVal = v.elbo;
+          const improved = st.bestVal === null || v.elbo > st.bestVal;
+          if (improved) {
+            st.bestVal = v.elbo;
+            st.bestStep = st.step;
+            st.epochsSinceBest = 0;
+            saveStateDict(join(out, RUN_FILES.best), model, { step: String(st.step), valElbo: String(v.elbo) });
+          } else {
+            st.epochsSinceBest += 1;
+          }
+          log({ step: st.step, epoch: st.epoch, event: 'epoch', valElbo: v.elbo, valBitsPerDim: v.bitsPerDim, valLogLik: v.logLik, valKl: v.kl, best: improved, elapsedS: (elapsed0 + Date.now() - t0) / 1000 });
+          if (t.patience !== null && st.epochsSinceBest >= t.patience) {
+            st.done = true;
+            st.stopReason = 'early-stopping';
+          }
         }
       }
       if (st.step % t.checkpointEvery === 0) {
@@ -395,7 +410,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     opts.signal?.removeEventListener('abort', onAbort);
   }
 
-  if (!stopReason.startsWith('interrupted') && stepsThisCall > 0 && (lastVal === null || st.batchInEpoch !== 0)) {
+  if (data.val !== null && !stopReason.startsWith('interrupted') && stepsThisCall > 0 && (lastVal === null || st.batchInEpoch !== 0)) {
     // The run stopped inside an epoch: report the validation ELBO of the final weights too (log only; the
     // early-stopping state is untouched, so a resumed run behaves exactly like an uninterrupted one).
     const v = evaluateElbo(model, data.val, { limit: cfg.data.valLimit, seed: cfg.seed + 7, dequantize: cfg.data.dequantize, batchSize: 256 });
@@ -411,7 +426,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if ((opts.grids ?? true) && !stopReason.startsWith('interrupted')) {
     // Grids for the models that can draw them (a flow has no reconstructions).
     if (hasCapabilities(model, ['sample'])) await writeSampleGrid(model as LatentModel & LatentBase, join(out, RUN_FILES.samples), { n: 64, seed: cfg.seed, bnAdapt: opts.bnAdaptSamples ?? 2048 });
-    if (hasCapabilities(model, ['encode', 'decode'])) await writeReconstructionGrid(model as LatentModel & LatentBase, data.val, join(out, RUN_FILES.reconstructions), { n: 32 });
+    if (hasCapabilities(model, ['encode', 'decode'])) await writeReconstructionGrid(model as LatentModel & LatentBase, data.val ?? data.train, join(out, RUN_FILES.reconstructions), { n: 32 });
   }
   trainer.dispose();
   model.dispose();

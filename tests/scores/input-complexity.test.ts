@@ -36,19 +36,17 @@ for (const compressor of ['png', 'webp'] as const) {
   });
 }
 
-test('S = -log2 p/D - L/D, both in bits (continuous decoders get the +8 bits of the 1/256 bins)', () => {
+test('S = -log2 P(x8)/D - L/D, both in bits (log P(x8) in nats of the 8-bit image)', () => {
   const D = 784;
-  const ll = [-1000, 500], bits = [3000, 6000];
-  const disc = inputComplexityScore(ll, bits, D, false);
-  const cont = inputComplexityScore(ll, bits, D, true);
+  const ll = [-1000, -5000], bits = [3000, 6000];
+  const r = inputComplexityScore(ll, bits, D);
   for (let i = 0; i < 2; i++) {
-    const bpdDisc = -ll[i]! / (D * Math.log(2));
-    assert.ok(Math.abs(disc.bpd[i]! - bpdDisc) < 1e-5);
-    assert.ok(Math.abs(disc.score[i]! - (bpdDisc - bits[i]! / D)) < 1e-5);
-    assert.ok(Math.abs(cont.score[i]! - (bpdDisc + 8 - bits[i]! / D)) < 1e-5);
-    assert.ok(Math.abs(disc.complexity[i]! - bits[i]! / D) < 1e-6);
+    const bpd = -ll[i]! / (D * Math.log(2));
+    assert.ok(Math.abs(r.bpd[i]! - bpd) < 1e-5);
+    assert.ok(Math.abs(r.score[i]! - (bpd - bits[i]! / D)) < 1e-5);
+    assert.ok(Math.abs(r.complexity[i]! - bits[i]! / D) < 1e-6);
   }
-  assert.throws(() => inputComplexityScore([1], [1, 2], D, true), /1 log-likelihoods but 2/);
+  assert.throws(() => inputComplexityScore([1], [1, 2], D), /1 log-likelihoods but 2/);
   assert.throws(() => parseCompressor('zip'), OodgenError);
 });
 
