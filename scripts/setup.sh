@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist python3-torch python3-sklearn python3-numpy
+PKGS=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist python3-torch python3-sklearn python3-numpy python3-mpmath
       build-essential python3 fonts-dejavu-core chromium)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

@@ -32,6 +32,7 @@ export const round = (x: T): T => call('aten::round', x);
 export const sin = (x: T): T => call('aten::sin', x);
 export const cos = (x: T): T => call('aten::cos', x);
 export const erf = (x: T): T => call('aten::erf', x);
+export const logNdtr = (x: T): T => call('aten::special_log_ndtr', x);
 export const lgamma = (x: T): T => call('aten::lgamma', x);
 export const clamp = (x: T, min: number | null, max: number | null = null): T => call('aten::clamp', x, min, max);
 export const maximum = (a: T, b: T): T => call('aten::maximum', a, b);
