@@ -12,6 +12,7 @@ import { registerLatentCommand } from './latent.js';
 import { registerTrainCommands } from './train.js';
 import { registerDemoCommand } from './demo.js';
 import { registerFitCommand } from './fit.js';
+import { registerBenchmarkCommand } from './benchmark.js';
 
 /** Adds commands to the program (the benchmarks in bench/cli.ts, plugins). */
 export type Register = (program: Command) => void;
@@ -19,6 +20,7 @@ export type Register = (program: Command) => void;
 const COMMANDS: Register[] = [
   registerScoreCommands, registerEvalCommand, registerDataCommands, registerMetricsCommand, registerLatentCommand,
   registerTrainCommands, registerDemoCommand, registerFitCommand,
+  registerBenchmarkCommand,
 ];
 
 /** The oodgen program with its commands, plus `extra` registrations (bin/oodgen.js adds bench/cli.ts). */
