@@ -31,9 +31,9 @@ export async function runBenchmarkCommand(o: BenchmarkCliOptions): Promise<{ fil
   return { files, interrupted: r.interrupted, counts: r.counts };
 }
 
-export function registerBenchmarkCommand(program: Command, io: { write?: (s: string) => void } = {}): void {
+export function registerBenchmarkCommand(program: Command, io: { write?: (s: string) => void; log?: (s: string) => void } = {}): void {
   const write = io.write ?? ((s: string) => void process.stdout.write(s));
-  const log = (s: string) => void process.stderr.write(s + '\n');
+  const log = io.log ?? ((s: string) => void process.stderr.write(s + '\n'));
   program.command('benchmark')
     .description('run a benchmark suite (built in: seed, detectors; or a JSON file): models x detectors x BN modes x ID/OoD pairs -> results.json, results.md, report.html; cached by content, so a rerun continues')
     .requiredOption('--suite <name|file>', 'seed | detectors | a suite JSON file')
