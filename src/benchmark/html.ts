@@ -82,7 +82,8 @@ body{font:14px/1.45 system-ui,sans-serif;margin:1.5em;color:#222;max-width:1400p
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums}
 th,td{padding:3px 7px;border-bottom:1px solid #ddd;text-align:left;white-space:nowrap}
-#results th{cursor:pointer;background:#f3f3f3;user-select:none}
+#results th{cursor:pointer;background:#f3f3f3;user-select:none;position:sticky;top:0}
+.scroll{max-height:60vh;overflow:auto;border:1px solid #ddd}
 #results th[aria-sort=ascending]::after{content:" \\25B2"}#results th[aria-sort=descending]::after{content:" \\25BC"}
 #results tbody tr{cursor:pointer}#results tbody tr:hover{background:#f6f9ff}#results tbody tr.sel{background:#e4edff}
 td.num{text-align:right}.ci{color:#777;font-size:.85em}
@@ -105,7 +106,7 @@ var cols=[
 var table=document.getElementById('results');
 var thead=table.querySelector('thead tr'),tbody=table.querySelector('tbody');
 var sortKey=null,sortDir=1,selected=0;
-function fmt(v){return (v===null||v===undefined||isNaN(v))?'':(Math.abs(v)>=100?v.toFixed(0):v.toFixed(3));}
+function fmt(v){return (v===null||v===undefined||isNaN(v))?'':(Number.isInteger(v)&&Math.abs(v)>1?String(v):Math.abs(v)>=100?v.toFixed(0):v.toFixed(3));}
 function el(tag,attrs,text){var e=document.createElement(tag);for(var a in attrs)e.setAttribute(a,attrs[a]);if(text!==undefined)e.textContent=text;return e;}
 cols.forEach(function(c){var th=el('th',{'data-key':c.k},c.t);th.addEventListener('click',function(){sortBy(c.k);});thead.appendChild(th);});
 function cell(r,c){
@@ -195,7 +196,7 @@ At most ${s.limit} images per set; detectors fitted on at most ${s.fitLimit} ID 
 Higher score = more OoD; OoD is the positive class.
 <span class="kind per-sample">per-sample</span> detectors score each image alone; <span class="kind batch">batch</span> detectors score a whole batch of one set.
 Click a column to sort, a row for its histograms and ROC curve.</p>
-<table id="results"><thead><tr></tr></thead><tbody></tbody></table>
+<div class="scroll"><table id="results"><thead><tr></tr></thead><tbody></tbody></table></div>
 <div id="detail"></div>
 <h2>Published figures on these pairs</h2>
 ${pub.length ? `<table id="published"><thead><tr><th>pair</th><th>method</th><th>AUROC</th><th>source</th></tr></thead><tbody>
