@@ -200,6 +200,9 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     return `about ${fmtTime(total)} left`;
   };
   for (const u of units) {
+    // Scoring is synchronous and its awaits resolve as microtasks, so without a macrotask turn here a Ctrl-C
+    // (a libuv signal callback) would not be seen until the whole suite had run.
+    await new Promise((resolve) => setImmediate(resolve));
     if (o.signal?.aborted) { interrupted = true; break; }
     done++;
     const label = `[${done}/${units.length}] ${u.experiment.name}: ${u.entry.name} / ${u.detector} / bn=${u.bn} / ${u.id} vs ${u.pairs.map((p) => p.name).join(', ')}`;

@@ -5,7 +5,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { evaluate, liveTensors, loadDataset } from '../../src/index.js';
 import { parseSuite, type Suite } from '../../src/benchmark/suite.js';
 import { runBenchmark, allRows } from '../../src/benchmark/run.js';
@@ -16,6 +18,7 @@ import { registerBenchmarkCommand } from '../../src/cli/benchmark.js';
 import { buildProgram } from '../../src/cli/main.js';
 import { SYNTH_PAIRS, TINY, writeRun, writeZoo } from './helpers.js';
 
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'oodgen-bench-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const zoo = join(dir, 'zoo');
@@ -156,4 +159,37 @@ test('oodgen benchmark --suite FILE --out DIR --limit N writes results.json, res
 test('`oodgen benchmark` is registered in the CLI', async () => {
   const program = await buildProgram();
   assert.ok(program.commands.some((c) => c.name() === 'benchmark'));
+});
+
+test('Ctrl-C: `oodgen benchmark` stops after the unit in progress, exits 130, and a rerun continues', async () => {
+  const out = join(dir, 'sigint');
+  const file = join(dir, 'sigint.json');
+  // Units of a second or more (IWAE, K = 50, 300 images per set) so the signal lands while the first one runs.
+  writeFileSync(file, JSON.stringify({
+    name: 'sigint', limit: 300, bootstrap: 0, batchSize: 100,
+    experiments: [{ name: 'a', models: ['tiny-vae'], detectors: ['iwae'], bn: ['eval', 'enc'], pairs: [{ name: 'n', id: 'gaussian-noise:300', ood: 'noise:300' }], options: { k: 50 }, recon: 0 }],
+  }));
+  const cli = (onLine?: (line: string, child: ChildProcess) => void) => new Promise<{ code: number | null; err: string }>((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'oodgen.js'), '--threads', '1', 'benchmark', '--suite', file, '--out', out], {
+      env: { ...process.env, OODGEN_ZOO: zoo }, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      for (const line of d.split('\n')) onLine?.(line, child);
+    });
+    child.on('close', (code) => resolve({ code, err }));
+  });
+  let sent = false;
+  const first = await cli((line, child) => { if (!sent && /^\[1\/2\] .*: running/.test(line)) { sent = true; child.kill('SIGINT'); } });
+  assert.equal(first.code, 130, first.err);
+  assert.match(first.err, /interrupted after 1 of 2 units; rerun the same command to continue/);
+  assert.match(readFileSync(join(out, 'results.md'), 'utf8'), /\*\*interrupted\*\*/);
+  assert.equal(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).complete, false);
+  const second = await cli();
+  assert.equal(second.code, 0, second.err);
+  assert.match(second.err, /suite sigint: 2 units \(1 cached, 1 to run\)/);
+  const j = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.equal(j.complete, true);
+  assert.deepEqual(j.counts, { planned: 2, computed: 1, cached: 1 });
 });
