@@ -13,7 +13,7 @@ import { detectorNames, detectorSpec, reportRows, rowSeries, detectorsFor } from
 import { detectorStatePaths } from '../scores/state.js';
 import type { LatentModel } from '../models/types.js';
 import { evaluate, type EvalRow, type EvalSet } from '../ood/evaluate.js';
-import { BenchCache, b64ToF32, f32ToB64, hashOf } from './cache.js';
+import { BenchCache, f32ToB64, hashOf } from './cache.js';
 import { dataIdentity, expandPairs, type Pair } from './pairs.js';
 import { extraRefs, modelEntry, resolveRun, zooDir, type ModelEntry, type ResolvedRun } from './models.js';
 import type { Experiment, Suite } from './suite.js';
@@ -215,7 +215,17 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     }
     log(`${label}: running (${eta()})`);
     const t0 = performance.now();
-    const r = await runUnit(u, s, cache, device, loadSet, o.progressBars ?? true, log);
+    let r: UnitResult;
+    try {
+      r = await runUnit(u, s, cache, device, loadSet, o.progressBars ?? true, log);
+    } catch (e) {
+      // A user-level problem of one unit (data that fails to load, a detector that cannot fit this model) is
+      // reported and the suite goes on; anything else is a bug and stops the run.
+      if (!(e instanceof OodgenError)) throw e;
+      skipped.push({ what: `${u.experiment.name}: ${u.entry.name} / ${u.detector} / bn=${u.bn} / ${u.id}`, why: `failed: ${e.message}` });
+      log(`${label}: failed: ${e.message}`);
+      continue;
+    }
     r.seconds = (performance.now() - t0) / 1000;
     cache.put(u.key, r);
     results.push(r);
@@ -271,17 +281,8 @@ async function runUnit(
   }
 }
 
-/** A stored series back as numbers. */
-export const seriesOf = (b64: string): Float32Array => b64ToF32(b64);
-
 export function allRows(r: BenchmarkResult): BenchRow[] {
   return r.units.flatMap((u) => u.rows);
-}
-
-/** Ensures a suite names only registered detectors (before any work). */
-export function checkDetectors(s: Suite): void {
-  for (const ex of s.experiments) for (const d of ex.detectors) if (d !== '*') detectorSpec(d);
-  if (!s.experiments.length) throw new OodgenError('suite has no experiments');
 }
 
 export const benchFiles = (out: string) => ({ json: join(out, 'results.json'), md: join(out, 'results.md'), html: join(out, 'report.html') });

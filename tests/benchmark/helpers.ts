@@ -7,7 +7,7 @@ import { Generator, createModel, saveStateDict, type ModelConfig } from '../../s
 export const TINY: ModelConfig = { kind: 'vae', decoder: 'gaussian', channels: 1, imageSize: 28, zDim: 4, width: 4, sigma2: 0.1 };
 
 /** Writes `<zoo>/<name>/` with weights drawn from `seed`. */
-export function writeRun(zoo: string, name: string, cfg: ModelConfig, seed: number): string {
+export function writeRun(zoo: string, name: string, cfg: ModelConfig, seed: number, train = 'gaussian-noise:64'): string {
   const d = join(zoo, name);
   mkdirSync(d, { recursive: true });
   const m = createModel(cfg, { generator: Generator.cpu(seed) });
@@ -15,7 +15,7 @@ export function writeRun(zoo: string, name: string, cfg: ModelConfig, seed: numb
   m.dispose();
   writeFileSync(join(d, 'config.json'), JSON.stringify({
     format: 'oodgen-run/1', model: cfg,
-    data: { train: 'gaussian-noise:64', valFraction: 0.25, valLimit: 100, imageSize: cfg.imageSize, channels: cfg.channels, dequantize: true, preprocessing: null, trainCount: 48, valCount: 16 },
+    data: { train, valFraction: 0.25, valLimit: 100, imageSize: cfg.imageSize, channels: cfg.channels, dequantize: true, preprocessing: null, trainCount: 48, valCount: 16 },
     training: { batchSize: 8, lr: 1e-3, betas: [0.9, 0.999], epochs: 1, maxSteps: null, timeBudgetMin: null, checkpointEvery: 100, logEvery: 10, patience: null, hyper: null },
     seed, device: 'cpu', engine: { torch: '1.13.0', oodgen: '0.1.0' }, createdAt: new Date().toISOString(),
   }));

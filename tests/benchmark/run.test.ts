@@ -116,6 +116,17 @@ test('new weights or new options invalidate only the affected units', async () =
   assert.ok(allRows(capped).every((x) => x.nId === 10 && x.nOod === 10));
 });
 
+test('a unit that fails with a user error is reported and the suite goes on', async () => {
+  const z = join(dir, 'zoo3');
+  writeRun(z, 'in-mem', TINY, 5, 'in-memory'); // no training data to fit detectors on
+  const s = suite({ experiments: [{ name: 'a', models: ['in-mem'], detectors: ['mahalanobis-latent', 'rec'], bn: ['eval'], pairs: SYNTH_PAIRS }] });
+  const r = await runBenchmark({ suite: s, cacheDir: join(dir, 'cache3'), zoo: z, progressBars: false });
+  assert.deepEqual(r.counts, { planned: 2, computed: 1, cached: 0 });
+  assert.deepEqual(allRows(r).map((x) => x.score), ['rec', 'rec']);
+  assert.equal(r.skipped.length, 1);
+  assert.match(r.skipped[0]!.why, /^failed: .*in-memory images/);
+});
+
 test('oodgen benchmark --suite FILE --out DIR --limit N writes results.json, results.md and report.html', async () => {
   const out = join(dir, 'out');
   const file = join(dir, 'suite.json');
