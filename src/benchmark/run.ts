@@ -193,11 +193,14 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     let total = 0, all = { s: 0, n: 0 };
     for (const v of secPerImage.values()) { all = { s: all.s + v.s, n: all.n + v.n }; }
     if (all.n === 0) return 'ETA after the first unit';
+    // Detectors differ by orders of magnitude (likelihood regret runs ~100 optimizer steps per image), so a
+    // detector not timed yet is named rather than guessed from the others.
+    const unknown = new Set<string>();
     for (const u of todo.slice(computed)) {
-      const v = secPerImage.get(u.detector) ?? all;
-      total += (v.s / v.n) * u.images;
+      const v = secPerImage.get(u.detector);
+      if (v) total += (v.s / v.n) * u.images; else unknown.add(u.detector);
     }
-    return `about ${fmtTime(total)} left`;
+    return `about ${fmtTime(total)} left${unknown.size ? ` plus ${[...unknown].join(', ')} (not timed yet)` : ''}`;
   };
   for (const u of units) {
     // Scoring is synchronous and its awaits resolve as microtasks, so without a macrotask turn here a Ctrl-C
