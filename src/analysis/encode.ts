@@ -14,6 +14,7 @@ import { OodgenError } from '../errors.js';
 import type { LatentModel } from '../models/types.js';
 import { applyBnMode, parseBnMode, type BnMode } from '../scores/bn-mode.js';
 import { ElboDetector } from '../scores/elbo.js';
+import { checkImagesFit } from '../models/capabilities.js';
 
 export type { Images } from '../data/types.js';
 
@@ -54,13 +55,8 @@ export type NllKind = 'elbo' | 'reconstruction';
 export const DEFAULT_BATCH = 128;
 
 function checkImages(model: LatentModel, set: Images, what: string): void {
-  const [n, c, h, w] = set.shape;
-  const cfg = model.config;
-  if (set.images.length !== n * c * h * w) throw new OodgenError(`${what}: ${set.images.length} values do not match shape ${set.shape.join('x')}`);
-  if (c !== cfg.channels || h !== cfg.imageSize || w !== cfg.imageSize) {
-    throw new OodgenError(`${what}: images are ${c}x${h}x${w} but the model takes ${cfg.channels}x${cfg.imageSize}x${cfg.imageSize}; load the set with imageSize ${cfg.imageSize} and channels ${cfg.channels}`);
-  }
-  if (n < 1) throw new OodgenError(`${what}: the set is empty`);
+  checkImagesFit(model, set, what);
+  if (set.shape[0] < 1) throw new OodgenError(`${what}: the set is empty`);
 }
 
 function checkBatch(b: number | undefined): number {

@@ -3,6 +3,8 @@
 // accepted too), with n and d passed alongside, one sample per row.
 import { OodgenError } from '../errors.js';
 
+import { GOLDEN, mulberry32 as baseMulberry32, normalFrom, shuffle } from '../data/rng.js';
+
 export type Matrix = Float32Array | Float64Array;
 
 /** Throws OodgenError unless X is a finite n x d row-major matrix with n >= minRows. */
@@ -36,39 +38,13 @@ function describe(x: unknown): string {
   return typeof x;
 }
 
-/** Mulberry32: a small, fast, seedable 32-bit PRNG returning floats in [0, 1). Deterministic per seed. */
-export function mulberry32(seed: number): () => number {
-  let a = (seed >>> 0) ^ 0x9e3779b9;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The analysis's uniform source: data/rng.ts mulberry32 with the GOLDEN salt (its documented stream). */
+export const mulberry32 = (seed: number): (() => number) => baseMulberry32(seed, GOLDEN);
 
 /** Standard normal sampler (Box-Muller) over a uniform source. */
-export function gaussian(rand: () => number): () => number {
-  let spare: number | null = null;
-  return () => {
-    if (spare !== null) { const s = spare; spare = null; return s; }
-    let u = 0;
-    while (u === 0) u = rand();
-    const v = rand();
-    const r = Math.sqrt(-2 * Math.log(u));
-    spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
-  };
-}
+export const gaussian = normalFrom;
 
-/** In-place Fisher-Yates shuffle of the first `len` entries. */
-export function shuffle(a: Int32Array | number[], rand: () => number, len = a.length): void {
-  for (let i = len - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    const t = a[i]; a[i] = a[j]; a[j] = t;
-  }
-}
+export { shuffle };
 
 /** Rows `idx` of X (width d) gathered into a new Float32Array. */
 export function takeRows(X: Matrix, d: number, idx: ArrayLike<number>): Float32Array {

@@ -12,8 +12,9 @@
  *    crosses the bus per batch. For sets that fit: Fashion-MNIST at 32x32 is 61 MB as uint8.
  */
 import { OodgenError } from '../errors.js';
-import { fromTypedArray, indexSelect, type Tensor } from '../engine/index.js';
+import { fromTypedArray, indexSelect, add, div, mul, rand, round, type Generator as TorchGenerator, type Tensor } from '../engine/index.js';
 import { Rng, permutation } from './rng.js';
+import { dequantize } from './preprocess.js';
 import type { ImageSet } from './types.js';
 
 /** What the dataset layer needs from a tensor (src/engine's Tensor has all of it). */
@@ -92,6 +93,16 @@ export function epochOrder(base: Int32Array, shuffle: boolean, seed: number, epo
   return Int32Array.from(p, (k) => base[k]!);
 }
 
+/**
+ * Dequantized training pixels (round(x*255) + u) / 256, u ~ U[0,1) drawn on the CPU from `generator` and moved to
+ * x's device (so a CUDA run draws the same stream). The formula and why: data/preprocess.ts dequantize.
+ */
+export function dequantizeTensor(x: Tensor, generator: TorchGenerator): Tensor {
+  const u0 = rand(x.shape, { generator });
+  const u = x.device === 'cpu' ? u0 : u0.to(x.device);
+  return div(add(round(mul(x, 255)), u), 256);
+}
+
 /** Host-side gathering, scaling and noise for one batch. Exposed for tests and for engines without a device. */
 export function gatherBatch(set: Pick<ImageSet, 'images' | 'shape'> & { labels?: Int32Array }, index: ArrayLike<number>, rng?: Rng): { x: Float32Array; y?: Int32Array } {
   const [, c, h, w] = set.shape;
@@ -105,7 +116,7 @@ export function gatherBatch(set: Pick<ImageSet, 'images' | 'shape'> & { labels?:
     if (scale === 1) x.set((src as Float32Array).subarray(s0, s0 + per), d0);
     else for (let k = 0; k < per; k++) x[d0 + k] = src[s0 + k]! * scale;
   }
-  if (rng) for (let i = 0; i < x.length; i++) x[i] = (x[i]! * 255 + rng.next()) / 256;
+  if (rng) dequantize(x, rng);
   const out: { x: Float32Array; y?: Int32Array } = { x };
   if (set.labels) out.y = Int32Array.from(index, (i) => set.labels![i]!);
   return out;

@@ -158,12 +158,15 @@ export function toChannels(set: ImageSet, channels: 1 | 3): ImageSet {
 }
 
 /**
- * Uniform dequantization, in place: x' = (x*255 + u) / 256 with u ~ U[0,1).
- * x*255 recovers the integer level k in 0..255, so x' is uniform over [k/256, (k+1)/256): the discrete data
- * becomes a continuous density on [0,1) whose likelihoods are comparable to the papers' bits/dim.
+ * Uniform dequantization (the one formula of oodgen; Theis, van den Oord & Bethge 2016, section 3.1), in place:
+ *   x' = (k + u) / 256,  k = x * 255 the 8-bit level (rounded: for data read as k/255 this is exact),  u ~ U[0, 1).
+ * x' is uniform over [k/256, (k+1)/256): the discrete data becomes a continuous density on [0,1) whose
+ * log-likelihood, minus D ln 256, is the log-probability of the 8-bit image (scores/bpd.ts). This host version
+ * serves the batch iterators (noise from an Rng); training and validation use the tensor version
+ * data/batches.ts dequantizeTensor (noise from an engine Generator, whose state a run saves).
  */
 export function dequantize(x: Float32Array, rng: Rng): Float32Array {
-  for (let i = 0; i < x.length; i++) x[i] = (x[i]! * 255 + rng.nextU32() / 4294967296) / 256;
+  for (let i = 0; i < x.length; i++) x[i] = (Math.round(x[i]! * 255) + rng.nextU32() / 4294967296) / 256;
   return x;
 }
 

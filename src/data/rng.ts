@@ -1,5 +1,11 @@
 /**
- * A small seedable PRNG (xoshiro128**, seeded through splitmix32).
+ * The seeded random numbers of oodgen's host code (tensor noise comes from engine Generators instead).
+ *
+ * Rng: xoshiro128** seeded through splitmix32 - data splits, epoch orders, synthetic sets, host dequantization.
+ * mulberry32: a 32-bit uniform source kept, with its exact streams, for the paths whose numbers are documented in
+ * docs/results.md from checkpoints that are not in the repository: bootstrap intervals and plot subsampling (salt
+ * 0), the latent analysis and the mixed-batch shuffle (salt GOLDEN). New code uses Rng.
+ * shuffle, normalFrom, sampleIndices work over any uniform source.
  *
  * Hand-written because Math.random cannot be seeded, splits and shuffles must be reproducible from the seed in a
  * run's config, and the algorithm is 20 lines: a dependency would buy nothing. xoshiro128** passes BigCrush and
@@ -93,4 +99,58 @@ export function permutation(n: number, rng: Rng): Int32Array {
     p[j] = t;
   }
   return p;
+}
+
+/** The seed salt of the latent analysis and the mixed-batch shuffle (the 32-bit golden ratio). */
+export const GOLDEN = 0x9e3779b9;
+
+/** mulberry32 (32-bit state), uniform on [0, 1), seeded with seed XOR salt. Not cryptographic. */
+export function mulberry32(seed: number, salt = 0): () => number {
+  let a = ((seed >>> 0) ^ salt) >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Standard normal sampler (Box-Muller, caching the second value) over a uniform source. */
+export function normalFrom(rand: () => number): () => number {
+  let spare: number | null = null;
+  return () => {
+    if (spare !== null) { const s = spare; spare = null; return s; }
+    let u = 0;
+    while (u === 0) u = rand();
+    const v = rand();
+    const r = Math.sqrt(-2 * Math.log(u));
+    spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  };
+}
+
+/** In-place Fisher-Yates shuffle of the first `len` entries, j = floor(rand() * (i + 1)). */
+export function shuffle(a: Int32Array | number[], rand: () => number, len = a.length): void {
+  for (let i = len - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    const t = a[i]!; a[i] = a[j]!; a[j] = t;
+  }
+}
+
+/**
+ * `k` distinct indices from [0, n) in increasing order (partial Fisher-Yates over mulberry32(seed)), or all of them
+ * when k >= n. Increasing order keeps e.g. training curves drawable as lines after subsampling.
+ */
+export function sampleIndices(n: number, k: number, seed: number): Int32Array {
+  if (k >= n) return Int32Array.from({ length: n }, (_, i) => i);
+  const rng = mulberry32(seed);
+  const idx = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = 0; i < k; i++) {
+    const j = i + Math.floor(rng() * (n - i));
+    const t = idx[i]!;
+    idx[i] = idx[j]!;
+    idx[j] = t;
+  }
+  return idx.slice(0, k).sort();
 }

@@ -52,3 +52,17 @@ export function asLatent(model: GenerativeModel, who: string): LatentModel {
   requireCapabilities(model, ['encode', 'decode'], who);
   return model as LatentModel;
 }
+
+/**
+ * The one image/model compatibility check: images (N, C, H, W) must match the model's channels and size, and hold
+ * N*C*H*W values. `what` names the set in the error.
+ */
+export function checkImagesFit(model: GenerativeModel, set: { images: ArrayLike<number>; shape: readonly number[] }, what: string): void {
+  const [n, c, h, w] = set.shape as [number, number, number, number];
+  const cfg = model.config;
+  if (set.shape.length !== 4) throw new OodgenError(`${what}: images must be (N, C, H, W), got shape ${set.shape.join('x')}`);
+  if (set.images.length !== n * c * h * w) throw new OodgenError(`${what}: ${set.images.length} values do not match shape ${set.shape.join('x')}`);
+  if (c !== cfg.channels || h !== cfg.imageSize || w !== cfg.imageSize) {
+    throw new OodgenError(`${what}: images are ${c}x${h}x${w} but the model takes ${cfg.channels}x${cfg.imageSize}x${cfg.imageSize}; load the set with imageSize ${cfg.imageSize} and channels ${cfg.channels}`);
+  }
+}

@@ -85,3 +85,15 @@ export function klStdNormal(mu: Tensor, logvar: Tensor): Tensor {
 
 /** log(x) guarded against 0 (for bits/dim of tiny probabilities). */
 export const safeLog = (x: Tensor): Tensor => log(clamp(x, 1e-12, null));
+
+/**
+ * Bits per dimension of an 8-bit image from a log-likelihood in nats over D dimensions (Theis, van den Oord &
+ * Bethge 2016, section 3.1): -log2 P(x) / D, where P is a probability of the pixel values. A discrete likelihood
+ * (categorical; the bernoulli pseudo-likelihood) is used as is; a continuous density p over dequantized x in [0, 1]
+ * gives P(x) ~= p(x) (1/256)^D, so bpd = -(log p(x) - D ln 256) / (D ln 2) = 8 - log p(x) / (D ln 2).
+ * `continuous` is the model's continuousLikelihood. (scores/bpd.ts and train/evaluate.ts both use this.)
+ */
+export function bitsPerDim(logLikelihood: number, dims: number, continuous: boolean): number {
+  const discrete = continuous ? logLikelihood - dims * Math.log(256) : logLikelihood;
+  return -discrete / (dims * Math.LN2);
+}

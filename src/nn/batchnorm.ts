@@ -73,14 +73,14 @@ export class BatchNorm1d extends BatchNormBase {
 
 export type AnyBatchNorm = BatchNorm1d | BatchNorm2d;
 
+/** Every BatchNorm layer inside a module, in module order (the one BatchNorm walker: BN modes, BN adaptation). */
+export function batchNormsIn(m: Module): AnyBatchNorm[] {
+  return m.namedModules().map(([, s]) => s).filter((s): s is AnyBatchNorm => s instanceof BatchNorm2d || s instanceof BatchNorm1d);
+}
+
 /** Sets the statistics mode of every BatchNorm inside a module; returns how many it changed. */
 export function setBatchStatsMode(m: Module, mode: BatchStatsMode): number {
-  let n = 0;
-  for (const [, sub] of m.namedModules()) {
-    if (sub instanceof BatchNorm2d || sub instanceof BatchNorm1d) {
-      sub.statsMode = mode;
-      n++;
-    }
-  }
-  return n;
+  const all = batchNormsIn(m);
+  for (const b of all) b.statsMode = mode;
+  return all.length;
 }

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { OodgenError } from '../errors.js';
 import type { PreprocessingRecord } from '../data/types.js';
 import type { GenerativeModel } from '../models/types.js';
+import { checkImagesFit } from '../models/capabilities.js';
 import { bootstrapMetrics, oodMetrics, METRIC_NAMES, type MetricName } from '../eval/metrics.js';
 import { progress as progressBar } from '../data/progress.js';
 import { parseBnMode, type BnMode } from '../scores/bn-mode.js';
@@ -133,10 +134,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalResult> {
   const names = first.map((d) => d.name);
   if (new Set(names).size !== names.length) throw new OodgenError(`evaluate: detector listed twice (${names.join(', ')})`);
   const sets = [o.id, ...o.ood];
-  const [, c, h, w] = o.id.shape;
-  for (const s of sets) {
-    if (s.shape[1] !== c || s.shape[2] !== h || s.shape[3] !== w) throw new OodgenError(`evaluate: ${s.name} has images ${s.shape.slice(1).join('x')}, ${o.id.name} has ${c}x${h}x${w}`);
-  }
+  for (const s of sets) for (const m of models) checkImagesFit(m, s, s.name);
   const fitted: Record<string, string> = {};
   for (const d of first) {
     const how = await prepare(d, o, batchSize);

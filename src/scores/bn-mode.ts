@@ -10,7 +10,7 @@
 // records how batches were formed. With decoder batch statistics (dec, both), the decoder normalises over the codes
 // it decodes together: B * L codes for the ELBO, up to `decodeBatch` codes (K' posterior samples of each of the B
 // images) per chunk for IWAE.
-import { BatchNorm1d, BatchNorm2d, type BatchStatsMode } from '../nn/batchnorm.js';
+import { batchNormsIn, type BatchStatsMode } from '../nn/batchnorm.js';
 import type { Module } from '../nn/module.js';
 import type { GenerativeModel } from '../models/types.js';
 import { OodgenError } from '../errors.js';
@@ -35,10 +35,7 @@ export const BN_MODE_DESCRIPTIONS: Record<BnMode, string> = {
   both: 'batch statistics in encoder and decoder BatchNorm',
 };
 
-/** Every BatchNorm layer inside a module (the one BatchNorm walker; bn-adapt and analysis use it too). */
-export function batchNorms(m: Module): (BatchNorm1d | BatchNorm2d)[] {
-  return m.namedModules().map(([, s]) => s).filter((s): s is BatchNorm1d | BatchNorm2d => s instanceof BatchNorm2d || s instanceof BatchNorm1d);
-}
+const batchNorms = batchNormsIn;
 
 /** The model's encoder and decoder parts for BN modes: batchNormGroups() ('batchnorm' capability), else encoder/decoder. */
 function parts(model: GenerativeModel): { encoder: Module | null; decoder: Module | null } {

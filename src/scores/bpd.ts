@@ -18,11 +18,10 @@ import type { Detector, DetectorSpec, ScoreBatch } from './types.js';
 import { IwaeDetector } from './iwae.js';
 import { ElboDetector } from './elbo.js';
 
-/** bpd from a log-likelihood in nats of an image with D dimensions; `continuous` as LatentModel.continuousLikelihood. */
-export function bitsPerDim(logLikelihood: number, dims: number, continuous: boolean): number {
-  const discrete = continuous ? logLikelihood - dims * Math.log(256) : logLikelihood;
-  return -discrete / (dims * Math.LN2);
-}
+import { bitsPerDim } from '../models/likelihoods.js';
+
+/** bpd from a log-likelihood in nats of an image with D dimensions (models/likelihoods.ts). */
+export { bitsPerDim };
 
 export interface BpdOptions {
   /** The log-likelihood estimate: 'iwae' (default) or 'elbo'. */

@@ -1,25 +1,38 @@
-// Per-image statistics of a whole image set, through the scores driver (fixed-size batches, each in tidy, the
-// model's BatchNorm in the given mode): what a detector's fit() needs from its ID data.
-import type { Tensor } from '../engine/index.js';
+// Per-image statistics of a whole image set (consecutive batches, each in tidy, the model's BatchNorm in the given
+// mode, running statistics by default): what a detector's fit() needs from its ID data.
+import { tidy, type Tensor } from '../engine/index.js';
+import { imageBatch } from '../data/batches.js';
 import type { LatentModel } from '../models/types.js';
-import type { Detector, ImageSource } from './types.js';
-import { scoreDataset } from './driver.js';
-import type { BnMode } from './bn-mode.js';
+import type { ImageSource } from './types.js';
+import { applyBnMode, type BnMode } from './bn-mode.js';
+import { OodgenError } from '../errors.js';
 
+// Not through driver.ts: the driver imports the registry, which imports the detectors that import this file.
+// With running BatchNorm statistics (the default) a statistic does not depend on the other images of its batch,
+// so plain consecutive batches are enough.
 export function collectColumns(
   model: LatentModel, images: ImageSource, fn: (x: Tensor) => Record<string, Float32Array>,
   o: { batchSize?: number; bn?: BnMode } = {},
 ): Record<string, Float32Array> {
-  const d: Detector & { model: LatentModel } = {
-    name: 'collect', description: 'per-image statistics', model,
-    evaluate: (x) => {
-      const columns = fn(x);
-      return { score: Object.values(columns)[0] ?? new Float32Array(x.shape[0]!), columns };
-    },
-    score: (x) => d.evaluate(x).score,
-    settings: () => ({}),
-  };
-  return scoreDataset(d, images, { batchSize: o.batchSize ?? 100, bn: o.bn ?? 'eval' }).columns;
+  const n = images.shape[0];
+  const bs = o.batchSize ?? 100;
+  if (n < 1) throw new OodgenError(`${images.name ?? 'images'}: no images to fit on`);
+  if (!Number.isInteger(bs) || bs < 1) throw new OodgenError(`batch size must be a positive integer, got ${bs}`);
+  const out: Record<string, Float32Array> = {};
+  const restore = applyBnMode(model, o.bn ?? 'eval');
+  try {
+    for (let s = 0; s < n; s += bs) {
+      const idx = Array.from({ length: Math.min(bs, n - s) }, (_, i) => s + i);
+      const cols = tidy(() => fn(imageBatch(images, idx, model.device)));
+      for (const [k, v] of Object.entries(cols)) {
+        if (v.length !== idx.length) throw new OodgenError(`statistic '${k}' has ${v.length} values for a batch of ${idx.length}`);
+        (out[k] ??= new Float32Array(n)).set(v, s);
+      }
+    }
+  } finally {
+    restore();
+  }
+  return out;
 }
 
 /** Per-image vectors (B x d from fn, row-major) of a whole image set as one row-major n x d Float64Array. */

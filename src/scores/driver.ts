@@ -6,6 +6,7 @@
 //    scores are kept), so every batch has the same size and the same statistics noise;
 //  - mixed (scoreMixed): the images of several sets are shuffled together (seeded), so each batch holds a mix.
 import { imageBatch } from '../data/batches.js';
+import { GOLDEN, mulberry32, shuffle } from '../data/rng.js';
 import { tidy, type Tensor } from '../engine/index.js';
 import type { LatentModel } from '../models/types.js';
 import type { Detector, ImageSource, ScoreBatch } from './types.js';
@@ -144,24 +145,11 @@ export function scoreDataset(detector: Detector, images: ImageSource, o: ScoreDa
   };
 }
 
-/** Splitmix-style seeded shuffle (Fisher-Yates). */
+/** A seeded permutation of 0..n-1 (Fisher-Yates over data/rng.ts mulberry32, GOLDEN salt: the documented stream). */
 function shuffled(n: number, seed: number): Int32Array {
   const p = new Int32Array(n);
   for (let i = 0; i < n; i++) p[i] = i;
-  let s = (seed >>> 0) ^ 0x9e3779b9;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
-    const t = p[i]!;
-    p[i] = p[j]!;
-    p[j] = t;
-  }
+  shuffle(p, mulberry32(seed, GOLDEN));
   return p;
 }
 

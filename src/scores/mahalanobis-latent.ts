@@ -67,7 +67,7 @@ export const mahalanobisLatentSpec: DetectorSpec = {
   title: 'squared Mahalanobis distance of the posterior mean to the ID training codes (Ledoit-Wolf covariance)',
   reference: 'Lee, Lee, Lee & Shin, "A Simple Unified Framework for Detecting Out-of-Distribution Samples and Adversarial Attacks", NeurIPS 2018',
   granularity: 'sample',
-  needs: ['encode'],
+  needs: ['encode', 'posterior'],
   fits: true,
   columns: { mahalanobis: 'squared Mahalanobis distance' },
   axis: 'squared Mahalanobis distance of mu_z(x)',

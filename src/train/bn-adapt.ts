@@ -7,7 +7,7 @@ import type { Generator } from '../engine/random.js';
 import { noGrad } from '../engine/autograd.js';
 import { tidy } from '../engine/scope.js';
 import { fill_, zero_, mul } from '../engine/ops/index.js';
-import { BatchNorm2d, BatchNorm1d } from '../nn/batchnorm.js';
+import { batchNormsIn, type BatchNorm2d, type BatchNorm1d } from '../nn/batchnorm.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { LatentBase } from '../models/vae.js';
 import { cpuNoise } from '../models/vae.js';
@@ -16,7 +16,7 @@ import { clone, copy_ } from '../engine/ops/index.js';
 type BN = BatchNorm2d | BatchNorm1d;
 
 function decoderBns(model: LatentBase): BN[] {
-  return model.decoder.namedModules().map(([, m]) => m).filter((m): m is BN => m instanceof BatchNorm2d || m instanceof BatchNorm1d);
+  return batchNormsIn(model.decoder);
 }
 
 export interface BnAdaptOptions {

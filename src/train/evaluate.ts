@@ -5,7 +5,8 @@ import { Generator } from '../engine/random.js';
 import { noGrad } from '../engine/autograd.js';
 import { tidy } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
-import { imageBatch } from '../data/batches.js';
+import { imageBatch, dequantizeTensor } from '../data/batches.js';
+import { bitsPerDim } from '../models/likelihoods.js';
 import type { ImageSet } from '../data/types.js';
 import { writeImageGrid } from '../eval/grid.js';
 import type { LatentBase } from '../models/vae.js';
@@ -15,20 +16,10 @@ import { adaptDecoderBatchNorm, restoreDecoderBn, snapshotDecoderBn } from './bn
 /** Images idx of a set as a float32 [0,1] tensor on device (data/batches.ts imageBatch). */
 export const batchTensor = (set: ImageSet, index: Int32Array, device: string): Tensor => imageBatch(set, index, device);
 
-/** Uniform dequantization (round(x*255) + u) / 256, u ~ U[0,1) drawn on the CPU from generator. */
-export function dequantizeTensor(x: Tensor, generator: Generator): Tensor {
-  const u0 = rand(x.shape, { generator });
-  const u = x.device === 'cpu' ? u0 : u0.to(x.device);
-  return div(add(round(mul(x, 255)), u), 256);
-}
+export { dequantizeTensor } from '../data/batches.js';
 
-/**
- * Bits per dimension from an ELBO in nats per image of D dimensions. For a density over dequantized x in [0,1]
- * (continuous likelihoods), the discrete data's probability is p(x) * 256^-D, hence the + 8.
- */
-export function bitsPerDim(elboNats: number, dims: number, continuous: boolean): number {
-  return -elboNats / (dims * Math.LN2) + (continuous ? 8 : 0);
-}
+/** Bits per dimension from an ELBO in nats per image of D dimensions (models/likelihoods.ts bitsPerDim). */
+export { bitsPerDim };
 
 export interface ElboReport {
   /** Mean ELBO, nats per image (for an AE: the reconstruction log-likelihood). */
