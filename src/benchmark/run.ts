@@ -147,6 +147,10 @@ export function planBenchmark(o: Pick<BenchmarkOptions, 'suite' | 'limit' | 'zoo
         if (bad) { skipped.push({ what: `${ex.name}: ${entry.name} / ${d}`, why: bad.skip }); continue; }
         const hashes = (runs as ResolvedRun[]).map((x) => x.hash);
         const limit = Math.min(o.limit ?? Infinity, ex.detectorLimits[d] ?? ex.limit ?? s.limit);
+        if (spec.granularity === 'batch' && limit < s.batchSize) {
+          skipped.push({ what: `${ex.name}: ${entry.name} / ${d}`, why: `a batch detector scoring batches of ${s.batchSize} images; at most ${limit} images per set give no batch (raise the limit or lower batchSize)` });
+          continue;
+        }
         const options = ex.options;
         const fitKey = spec.fits
           ? hashOf({ v: UNIT_FORMAT, models: [entry.main.hash, ...hashes], detector: d, options, seed: s.seed, batchSize: s.batchSize,

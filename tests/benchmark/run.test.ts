@@ -126,6 +126,11 @@ test('a unit that fails with a user error is reported and the suite goes on', as
   assert.deepEqual(allRows(r).map((x) => x.score), ['rec', 'rec']);
   assert.equal(r.skipped.length, 1);
   assert.match(r.skipped[0]!.why, /^failed: .*in-memory images/);
+  // A batch detector with fewer images per set than one batch is skipped at planning, with the reason.
+  const b = suite({ batchSize: 100, experiments: [{ name: 'b', models: ['tiny-vae'], detectors: ['typicality-batch'], bn: ['eval'], pairs: SYNTH_PAIRS }] });
+  const rb = await runBenchmark({ suite: b, cacheDir: join(dir, 'cache3'), zoo, progressBars: false });
+  assert.equal(rb.counts.planned, 0);
+  assert.match(rb.skipped[0]!.why, /batches of 100 images; at most 24 images per set give no batch/);
 });
 
 test('oodgen benchmark --suite FILE --out DIR --limit N writes results.json, results.md and report.html', async () => {
