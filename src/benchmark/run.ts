@@ -200,11 +200,14 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     // Detectors differ by orders of magnitude (likelihood regret runs ~100 optimizer steps per image), so a
     // detector not timed yet is named rather than guessed from the others.
     const unknown = new Set<string>();
+    let nUnknown = 0;
     for (const u of todo.slice(computed)) {
       const v = secPerImage.get(u.detector);
-      if (v) total += (v.s / v.n) * u.images; else unknown.add(u.detector);
+      if (v) total += (v.s / v.n) * u.images; else { unknown.add(u.detector); nUnknown++; }
     }
-    return `about ${fmtTime(total)} left${unknown.size ? ` plus ${[...unknown].join(', ')} (not timed yet)` : ''}`;
+    const names = [...unknown];
+    const more = names.length ? `, plus ${nUnknown} unit${nUnknown > 1 ? 's' : ''} of detectors not timed yet (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''})` : '';
+    return `about ${fmtTime(total)} left${more}`;
   };
   for (const u of units) {
     // Scoring is synchronous and its awaits resolve as microtasks, so without a macrotask turn here a Ctrl-C
