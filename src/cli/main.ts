@@ -13,13 +13,14 @@ import { registerTrainCommands } from './train.js';
 import { registerDemoCommand } from './demo.js';
 import { registerServeCommand } from './serve.js';
 import { registerFitCommand } from './fit.js';
+import { registerBenchmarkCommand } from './benchmark.js';
 
 /** Adds commands to the program (the benchmarks in bench/cli.ts, plugins). */
 export type Register = (program: Command) => void;
 
 const COMMANDS: Register[] = [
   registerScoreCommands, registerEvalCommand, registerDataCommands, registerMetricsCommand, registerLatentCommand,
-  registerTrainCommands, registerDemoCommand, registerServeCommand, registerFitCommand,
+  registerTrainCommands, registerDemoCommand, registerServeCommand, registerFitCommand, registerBenchmarkCommand,
 ];
 
 /** The oodgen program with its commands, plus `extra` registrations (bin/oodgen.js adds bench/cli.ts). */

@@ -29,6 +29,40 @@ export async function writeImageGrid(
   shape: [number, number, number, number],
   opts: GridOptions = {},
 ): Promise<void> {
+  const { raw, W, H, c } = layoutGrid(path, images, shape, opts);
+  await mkdir(dirname(path), { recursive: true }).catch(() => undefined);
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await encodePng(raw, W, H, c).toFile(tmp);
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw new OodgenError(`image grid ${path}: cannot write (${(e as Error).message})`);
+  }
+}
+
+/** The same grid as PNG bytes in memory (for self-contained HTML reports: data URIs). */
+export async function imageGridPng(
+  images: Float32Array | Uint8Array,
+  shape: [number, number, number, number],
+  opts: GridOptions = {},
+): Promise<Buffer> {
+  const { raw, W, H, c } = layoutGrid('(in memory)', images, shape, opts);
+  return encodePng(raw, W, H, c).toBuffer();
+}
+
+function encodePng(raw: Buffer, W: number, H: number, c: number) {
+  const img = sharp(raw, { raw: { width: W, height: H, channels: c as 1 | 3 } });
+  // Without b-w sharp would write a 1-channel grid as RGB.
+  return (c === 1 ? img.toColourspace('b-w') : img).png();
+}
+
+function layoutGrid(
+  path: string,
+  images: Float32Array | Uint8Array,
+  shape: [number, number, number, number],
+  opts: GridOptions,
+): { raw: Buffer; W: number; H: number; c: number } {
   const [n, c, h, w] = shape;
   if (c !== 1 && c !== 3) throw new OodgenError(`image grid ${path}: ${c} channels; only 1 or 3 can be written`);
   if (n < 1 || h < 1 || w < 1) throw new OodgenError(`image grid ${path}: nothing to draw (shape ${shape.join('x')})`);
@@ -59,15 +93,5 @@ export async function writeImageGrid(
       }
     }
   }
-  await mkdir(dirname(path), { recursive: true }).catch(() => undefined);
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    const img = sharp(out, { raw: { width: W, height: H, channels: c } });
-    // Without b-w sharp would write a 1-channel grid as RGB.
-    await (c === 1 ? img.toColourspace('b-w') : img).png().toFile(tmp);
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw new OodgenError(`image grid ${path}: cannot write (${(e as Error).message})`);
-  }
+  return { raw: out, W, H, c };
 }

@@ -1,0 +1,78 @@
+// The built-in suites, as the JSON a user would write (suite.ts validates them like any file).
+// Zoo names are the folders under zoo/ (issue 13 item 3); a model missing from the zoo is skipped with a note.
+//
+// Limits of `seed` (a 30-minute budget on the 2-core CPU): 1,000 images per set (AUROC bootstrap intervals are
+// then about +-0.01 wide); IWAE at K = 50. `detectors` caps likelihood regret at 200 images per set because it runs
+// ~100 Adam steps on an encoder copy per image, and input complexity at 1,000 (a PNG encode per image).
+
+const FM_DECODERS = ['fm-vae-gauss', 'fm-vae-cat', 'fm-vae-bern'];
+
+export const BUILTIN_SUITES: Record<string, unknown> = {
+  seed: {
+    name: 'seed',
+    description: 'The thesis\'s experiments (Chen 2021, ch. 3) on the zoo models',
+    limit: 1000,
+    notes: [
+      'The latent SVM (Table 3.1, claim C7) and moving along w (claim C8) are analyses of the latent space, not detectors: run `oodgen latent --checkpoint zoo/fm-vae-gauss --id fashion-mnist:test --ood mnist:test`.',
+    ],
+    experiments: [
+      {
+        name: 'fmnist-decoders',
+        description: 'Fashion-MNIST vs MNIST with Gaussian, categorical and Bernoulli decoders (claims C1, C2; ELBO components Fig. 3.8, claim C6)',
+        models: FM_DECODERS, detectors: ['elbo', 'iwae', 'components'], bn: ['eval'],
+        pairs: ['fmnist-mnist', 'fmnist-noise', 'fmnist-constant'], options: { k: 50 }, recon: 8,
+      },
+      {
+        name: 'fmnist-ae',
+        description: 'The autoencoder reconstructs OoD inputs well (Fig. 3.3, claim C3)',
+        models: ['fm-ae'], detectors: ['rec'], bn: ['eval'], pairs: ['fmnist-mnist', 'fmnist-noise', 'fmnist-constant'], recon: 16,
+      },
+      {
+        name: 'fmnist-bn-modes',
+        description: 'BatchNorm running vs batch statistics (Fig. 3.7, claim C5)',
+        models: ['fm-vae-gauss'], detectors: ['elbo'], bn: ['eval', 'enc', 'dec', 'both'], pairs: ['fmnist-mnist'], recon: 0,
+      },
+      {
+        name: 'fmnist-sintro',
+        description: 'The GAN-VAE (Soft-IntroVAE) lowers the OoD likelihood (claim C4)',
+        models: ['fm-sintro'], detectors: ['elbo', 'iwae'], bn: ['eval'], pairs: ['fmnist-mnist'], options: { k: 50 },
+      },
+      {
+        name: 'colour',
+        description: 'Colour pairs: CIFAR-10 Gaussian and categorical VAEs vs CelebA, MNIST, Fashion-MNIST, flips, noise, constant, SVHN, LSUN, CIFAR-100',
+        models: ['c10-vae-gauss', 'c10-vae-cat'], detectors: ['elbo', 'iwae', 'components'], bn: ['eval', 'enc'], pairs: ['cifar10'], options: { k: 50 },
+      },
+      {
+        name: 'celeba',
+        description: 'CelebA VAE vs CIFAR-10',
+        models: ['celeba-vae'], detectors: ['elbo', 'iwae'], bn: ['eval'], pairs: ['celeba'], options: { k: 50 },
+      },
+    ],
+  },
+  detectors: {
+    name: 'detectors',
+    description: 'Every registered detector on every pair (per-sample scoring, BatchNorm running statistics, no OoD data used)',
+    limit: 1000,
+    experiments: [
+      {
+        name: 'fmnist',
+        models: [{ run: 'fm-vae-gauss', background: 'fm-vae-bg' }],
+        detectors: ['*'], bn: ['eval'], pairs: ['fmnist'], detectorLimits: { 'likelihood-regret': 200 },
+      },
+      {
+        name: 'fmnist-waic',
+        description: 'WAIC over the 5-seed ensemble',
+        models: [{ run: 'fm-vae-ens0', ensemble: ['fm-vae-ens1', 'fm-vae-ens2', 'fm-vae-ens3', 'fm-vae-ens4'] }],
+        detectors: ['waic'], bn: ['eval'], pairs: ['fmnist'],
+      },
+      {
+        name: 'cifar10',
+        models: ['c10-vae-gauss'], detectors: ['*'], bn: ['eval'], pairs: ['cifar10'], detectorLimits: { 'likelihood-regret': 200 },
+      },
+      {
+        name: 'celeba',
+        models: ['celeba-vae'], detectors: ['*'], bn: ['eval'], pairs: ['celeba'], detectorLimits: { 'likelihood-regret': 200 },
+      },
+    ],
+  },
+};

@@ -1,0 +1,82 @@
+// Content-addressed cache of the benchmark: a unit's scores and metrics are stored under the SHA-256 of what
+// determines them (model weights, detector and options, BatchNorm mode, data spec and source file, limits, seeds),
+// and fitted detector states under the hash of the weights, detector, options and fitting data. A rerun finds
+// every finished unit and does no repeated work; an interrupted run (Ctrl-C) loses at most the unit in progress,
+// because each entry is written atomically (temp file + rename) only when complete.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../train/run.js';
+
+/** JSON with object keys sorted, so equal content hashes equally whatever the key order. */
+export function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+export const hashOf = (v: unknown): string => createHash('sha256').update(stableJson(v)).digest('hex');
+
+const fileHashes = new Map<string, string>();
+
+/** SHA-256 of a file's bytes (memoised by path, size and mtime). */
+export function hashFile(path: string): string {
+  const st = statSync(path);
+  const memo = `${path}:${st.size}:${st.mtimeMs}`;
+  const hit = fileHashes.get(memo);
+  if (hit) return hit;
+  const h = createHash('sha256').update(readFileSync(path)).digest('hex');
+  fileHashes.set(memo, h);
+  return h;
+}
+
+/** Float32 values as base64 of their bytes: exact (NaN included) and a third the size of JSON numbers. */
+export function f32ToB64(a: Float32Array): string {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+}
+
+export function b64ToF32(s: string): Float32Array {
+  const b = Buffer.from(s, 'base64');
+  const out = new Float32Array(b.length / 4);
+  new Uint8Array(out.buffer).set(b);
+  return out;
+}
+
+export class BenchCache {
+  constructor(readonly dir: string) {}
+
+  private unitPath(key: string): string {
+    return join(this.dir, 'units', key.slice(0, 2), `${key}.json`);
+  }
+
+  has(key: string): boolean {
+    return existsSync(this.unitPath(key));
+  }
+
+  /** A stored unit, or null when absent or unreadable (a damaged entry is recomputed, not trusted). */
+  get<T>(key: string): T | null {
+    const p = this.unitPath(key);
+    if (!existsSync(p)) return null;
+    try {
+      return JSON.parse(readFileSync(p, 'utf8')) as T;
+    } catch {
+      return null;
+    }
+  }
+
+  put(key: string, value: unknown): void {
+    const p = this.unitPath(key);
+    mkdirSync(join(p, '..'), { recursive: true });
+    writeFileAtomic(p, JSON.stringify(value) + '\n');
+  }
+
+  /** The folder a fitted detector's state lives in (as a run folder: `<dir>/detectors/NAME.*`). */
+  fittedDir(key: string): string {
+    const d = join(this.dir, 'fitted', key);
+    mkdirSync(d, { recursive: true });
+    return d;
+  }
+}

@@ -1,0 +1,67 @@
+// Models of a suite: a zoo name (`<zoo>/NAME/`, a run folder with model.safetensors and config.json) or a run
+// folder path; each hashed by content (weights and model config) for the cache.
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { OodgenError } from '../errors.js';
+import { repoRoot } from '../data/paths.js';
+import { readRunConfig, RUN_FILES, type RunConfig } from '../train/run.js';
+import { hashFile, hashOf } from './cache.js';
+import type { ModelRef } from './suite.js';
+
+/** The zoo folder: --zoo, else OODGEN_ZOO, else `<repo>/zoo`. */
+export function zooDir(explicit?: string): string {
+  if (explicit) return resolve(explicit);
+  if (process.env.OODGEN_ZOO) return resolve(process.env.OODGEN_ZOO);
+  return join(repoRoot() ?? process.cwd(), 'zoo');
+}
+
+const looksLikePath = (s: string) => s.includes('/') || s.includes('\\') || s.startsWith('.');
+
+export interface ResolvedRun {
+  /** As written in the suite. */
+  ref: string;
+  dir: string;
+  config: RunConfig;
+  /** SHA-256 over the weights' bytes and the model config. */
+  hash: string;
+}
+
+/** A zoo name or run folder -> its folder, config and content hash; an OodgenError saying what is missing. */
+export function resolveRun(ref: string, zoo: string): ResolvedRun {
+  const dir = looksLikePath(ref) || (existsSync(ref) && existsSync(join(ref, RUN_FILES.config))) ? resolve(ref) : join(zoo, ref);
+  const weights = join(dir, RUN_FILES.model);
+  if (!existsSync(dir) || !existsSync(weights)) {
+    throw new OodgenError(looksLikePath(ref)
+      ? `run folder ${dir} has no ${RUN_FILES.model}`
+      : `zoo model '${ref}' is not in ${zoo} (no ${RUN_FILES.model}); train it (issue 13's zoo) or name a run folder`);
+  }
+  const config = readRunConfig(dir);
+  return { ref, dir, config, hash: hashOf({ weights: hashFile(weights), model: config.model }) };
+}
+
+export interface ModelEntry {
+  /** Label in tables. */
+  name: string;
+  main: ResolvedRun;
+  /** Extra runs by role, resolved lazily per detector. */
+  ensemble?: string[];
+  background?: string;
+  largeLatent?: string;
+}
+
+export function modelEntry(ref: ModelRef, zoo: string): ModelEntry {
+  if (typeof ref === 'string') return { name: ref, main: resolveRun(ref, zoo) };
+  return { name: ref.name ?? ref.run, main: resolveRun(ref.run, zoo), ensemble: ref.ensemble, background: ref.background, largeLatent: ref.largeLatent };
+}
+
+/**
+ * The extra runs a detector takes beside the main model (waic: the ensemble; likelihood-ratio: the background
+ * model; lpath: an optional large-latent model), or a sentence saying why it cannot run with this entry.
+ */
+export function extraRefs(detector: string, minModels: number, e: ModelEntry): string[] | { skip: string } {
+  if (detector === 'waic') return e.ensemble ?? { skip: 'waic needs an ensemble: give the model as {"run": ..., "ensemble": [...]}' };
+  if (detector === 'likelihood-ratio') return e.background ? [e.background] : { skip: 'likelihood-ratio needs a background model: give {"run": ..., "background": RUN} (trained with `oodgen train --mutate 0.2`)' };
+  if (detector === 'lpath') return e.largeLatent ? [e.largeLatent] : [];
+  if (minModels > 1) return { skip: `${detector} takes ${minModels}+ models and the benchmark does not know their roles` };
+  return [];
+}

@@ -1,0 +1,95 @@
+// The benchmark's named ID/OoD pairs (issue 13 item 2). A pair is an in-distribution test set and one OoD set,
+// both dataset specs that `loadDataset` understands (transforms such as `+hflip` included); the runner loads both
+// at the model's size and channels, so "MNIST vs a CIFAR-10 model" means MNIST as 3-channel 32x32.
+// Pairs whose data is not on this machine are skipped with a note saying how to get it, never an error.
+import { statSync } from 'node:fs';
+import { OodgenError } from '../errors.js';
+import { resolveSpec, parseSpec } from '../data/registry.js';
+import { splitTransforms } from '../data/transforms.js';
+
+export interface Pair {
+  name: string;
+  id: string;
+  ood: string;
+  /** Why the pair is in the benchmark (shown in reports). */
+  note?: string;
+}
+
+const p = (name: string, id: string, ood: string, note?: string): Pair => ({ name, id, ood, ...(note ? { note } : {}) });
+
+const FM = 'fashion-mnist:test';
+const C10 = 'cifar10:test';
+const CELEBA = 'celeba:test';
+
+/** Every built-in pair, by name. */
+export const PAIRS: Record<string, Pair> = Object.fromEntries([
+  p('fmnist-mnist', FM, 'mnist:test', 'Chen 2021 ch. 3; the classic "higher OoD likelihood" pair'),
+  p('fmnist-hflip', FM, `${FM}+hflip`, 'near-OoD pair of the LPath paper'),
+  p('fmnist-vflip', FM, `${FM}+vflip`, 'near-OoD pair of the LPath paper'),
+  p('fmnist-noise', FM, 'noise', 'uniform 8-bit noise'),
+  p('fmnist-constant', FM, 'constant', 'constant images'),
+  p('cifar10-celeba', C10, CELEBA),
+  p('cifar10-mnist', C10, 'mnist:test', 'MNIST as 3-channel 32x32'),
+  p('cifar10-fmnist', C10, FM, 'Fashion-MNIST as 3-channel 32x32'),
+  p('cifar10-hflip', C10, `${C10}+hflip`, 'near-OoD pair of the LPath paper'),
+  p('cifar10-vflip', C10, `${C10}+vflip`, 'near-OoD pair of the LPath paper'),
+  p('cifar10-noise', C10, 'noise'),
+  p('cifar10-constant', C10, 'constant'),
+  p('cifar10-svhn', C10, 'svhn:test', 'Chen 2021 ch. 3 colour pair (Nalisnick et al. 2019)'),
+  p('cifar10-lsun', C10, 'lsun', 'Chen 2021 ch. 3 colour pair'),
+  p('cifar10-cifar100', C10, 'cifar100:test'),
+  p('celeba-cifar10', CELEBA, C10),
+].map((x) => [x.name, x]));
+
+/** Named groups, so a suite can say "every Fashion-MNIST pair". */
+export const PAIR_GROUPS: Record<string, string[]> = {
+  fmnist: Object.keys(PAIRS).filter((k) => k.startsWith('fmnist-')),
+  cifar10: Object.keys(PAIRS).filter((k) => k.startsWith('cifar10-')),
+  celeba: Object.keys(PAIRS).filter((k) => k.startsWith('celeba-')),
+};
+
+/** Expands pair names and group names (`fmnist`, `cifar10`, `celeba`); custom {name,id,ood} pairs pass through. */
+export function expandPairs(refs: (string | Pair)[]): Pair[] {
+  const out: Pair[] = [];
+  for (const r of refs) {
+    if (typeof r !== 'string') { out.push(r); continue; }
+    const names = PAIR_GROUPS[r] ?? [r];
+    for (const n of names) {
+      const pair = PAIRS[n];
+      if (!pair) throw new OodgenError(`unknown pair '${n}' (known: ${Object.keys(PAIRS).join(', ')}; groups: ${Object.keys(PAIR_GROUPS).join(', ')}; or an object {"name", "id", "ood"})`);
+      out.push(pair);
+    }
+  }
+  const seen = new Set<string>();
+  return out.filter((x) => (seen.has(x.name) ? false : (seen.add(x.name), true)));
+}
+
+const SYNTHETIC = new Set(['noise', 'uniform-noise', 'gaussian-noise', 'normal-noise', 'gaussian', 'constant']);
+
+/**
+ * Where a dataset spec's images come from, for cache keys and availability: `{ ok: true, source }` with the file's
+ * path, size and mtime (a changed file changes the key), or `{ ok: false, why }` when the data is not here.
+ */
+export function dataIdentity(spec: string): { ok: true; source: string } | { ok: false; why: string } {
+  const base = splitTransforms(spec).base;
+  let parsed;
+  try {
+    parsed = parseSpec(base);
+  } catch (e) {
+    const name = base.split(':')[0]!.toLowerCase();
+    if (name === 'cifar100' || name === 'cifar-100') return { ok: false, why: 'CIFAR-100: oodgen has no loader for it yet, so this pair cannot run here' };
+    return { ok: false, why: (e as Error).message };
+  }
+  if (parsed.path === undefined && SYNTHETIC.has(parsed.name)) return { ok: true, source: 'synthetic' };
+  try {
+    const r = resolveSpec(base);
+    let stamp = '';
+    try {
+      const st = statSync(r.entry.source);
+      stamp = `:${st.size}:${Math.floor(st.mtimeMs)}`;
+    } catch { /* a folder tree or a virtual source: its path is the identity */ }
+    return { ok: true, source: `${r.entry.source}${stamp}` };
+  } catch (e) {
+    return { ok: false, why: (e as Error).message };
+  }
+}

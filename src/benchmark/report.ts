@@ -1,0 +1,80 @@
+// Writers of a benchmark's output folder: results.json (every row with its interval, the units, what was skipped
+// and why, the published figures), results.md (one table per experiment, published AUROCs beside ours) and
+// report.html (html.ts).
+import { mkdir, writeFile } from 'node:fs/promises';
+import { formatNumber, markdownTable } from '../eval/report.js';
+import { detectorSpec } from '../scores/registry.js';
+import { PUBLISHED, SOURCES, publishedFor } from './published.js';
+import { benchFiles, type BenchRow, type BenchmarkResult } from './run.js';
+import { reportHtml } from './html.js';
+import type { ModelGrids } from './grids.js';
+
+const GRANULARITY = { sample: 'per-sample', batch: 'batch' } as const;
+
+/** Published AUROCs for a row's pair and detector, e.g. "0.99 [lpath]". */
+export function publishedCell(r: Pick<BenchRow, 'pair' | 'score'>): string {
+  return publishedFor(r.pair, r.score).map((p) => `${p.auroc.toFixed(2)} [${p.source}]`).join('; ');
+}
+
+export function resultsJson(r: BenchmarkResult, command: string): Record<string, unknown> {
+  const s = r.suite;
+  const pairs = new Set(r.units.flatMap((u) => u.pairs.map((p) => p.name)));
+  return {
+    format: 'oodgen-benchmark/1', command, createdAt: new Date().toISOString(), complete: !r.interrupted,
+    suite: { name: s.name, description: s.description, limit: s.limit, fitLimit: s.fitLimit, bootstrap: s.bootstrap, batchSize: s.batchSize, seed: s.seed, notes: s.notes },
+    counts: r.counts,
+    rows: r.units.flatMap((u) => u.rows),
+    units: r.units.map(({ rows: _rows, series: _series, ...u }) => u),
+    skipped: r.skipped,
+    published: PUBLISHED.filter((p) => pairs.has(p.pair)),
+    sources: SOURCES,
+  };
+}
+
+export function resultsMarkdown(r: BenchmarkResult, command: string): string {
+  const s = r.suite;
+  const ci = (row: BenchRow, k: 'AUROC' | 'AUPR-IN' | 'AUPR-OUT' | 'FPR95TPR') =>
+    row.ci ? `${formatNumber(row[k])} [${formatNumber(row.ci[k][0])}, ${formatNumber(row.ci[k][1])}]` : formatNumber(row[k]);
+  const out: string[] = [
+    `# Benchmark: ${s.name}`, '',
+    s.description, '',
+    `Command: \`${command}\`${r.interrupted ? ' (**interrupted**: rerun it to finish; finished units are cached)' : ''}.`,
+    `Units: ${r.counts.planned} planned, ${r.counts.computed} computed in this run, ${r.counts.cached} from the cache.`,
+    `Per set at most ${s.limit} images (evenly spaced; experiments and --limit may lower it), detectors fitted on at most ${s.fitLimit} ID validation images (never OoD data), batches of ${s.batchSize}, seed ${s.seed}` +
+      (s.bootstrap > 0 ? `, 95% percentile-bootstrap intervals (${s.bootstrap} replicates).` : ', no bootstrap.'),
+    'Higher score = more OoD; OoD is the positive class. "per-sample" detectors score each image alone; "batch" detectors score a whole batch of one set.',
+    '',
+  ];
+  for (const ex of s.experiments) {
+    const rows = r.units.filter((u) => u.experiment === ex.name).flatMap((u) => u.rows);
+    out.push(`## ${ex.name}`, '');
+    if (ex.description) out.push(ex.description, '');
+    if (rows.length === 0) { out.push('No results (see Skipped).', ''); continue; }
+    out.push(markdownTable(
+      ['model', 'score', 'kind', 'BN', 'pair', 'n ID / OoD', 'AUROC', 'AUPR-IN', 'AUPR-OUT', 'FPR95', 'published AUROC'],
+      rows.map((x) => [x.model, x.score, GRANULARITY[x.granularity], x.bn, x.pair, `${x.nId} / ${x.nOod}`, ci(x, 'AUROC'), ci(x, 'AUPR-IN'), ci(x, 'AUPR-OUT'), ci(x, 'FPR95TPR'), publishedCell(x)]),
+    ), '');
+  }
+  const pairs = new Set(r.units.flatMap((u) => u.pairs.map((p) => p.name)));
+  const pub = PUBLISHED.filter((p) => pairs.has(p.pair));
+  if (pub.length) {
+    out.push('## Published figures on these pairs', '');
+    out.push(markdownTable(['pair', 'method', 'AUROC', 'source'], pub.map((p) => [p.pair, p.method, p.auroc.toFixed(2), p.source])), '');
+  }
+  out.push('Sources:', '', ...SOURCES.map((x) => `- [${x.key}] ${x.citation}`), '');
+  const dets = [...new Set(r.units.map((u) => u.detector))];
+  if (dets.length) out.push('Detectors:', '', ...dets.map((d) => `- ${d} (${GRANULARITY[detectorSpec(d).granularity]}): ${detectorSpec(d).reference}`), '');
+  if (r.skipped.length) out.push('## Skipped', '', ...r.skipped.map((x) => `- ${x.what}: ${x.why}`), '');
+  if (s.notes.length) out.push('## Notes', '', ...s.notes.map((n) => `- ${n}`), '');
+  return out.join('\n');
+}
+
+/** Writes results.json, results.md and report.html into `out`; returns their paths. */
+export async function writeBenchmarkReport(r: BenchmarkResult, out: string, o: { command: string; grids?: ModelGrids[] }): Promise<string[]> {
+  await mkdir(out, { recursive: true });
+  const f = benchFiles(out);
+  await writeFile(f.json, JSON.stringify(resultsJson(r, o.command), null, 1) + '\n');
+  await writeFile(f.md, resultsMarkdown(r, o.command));
+  await writeFile(f.html, reportHtml(r, { command: o.command, grids: o.grids ?? [] }));
+  return [f.json, f.md, f.html];
+}

@@ -1,0 +1,298 @@
+// The benchmark runner: a suite -> units (one model x detector x BatchNorm mode x ID set with its OoD sets), each
+// evaluated by src/ood's evaluate() (the one evaluation loop) and cached by content (cache.ts). Plans every unit
+// first, so bad names fail before work and the progress line knows what is left; then runs the units not cached,
+// with an ETA; stops cleanly between units on an abort signal (Ctrl-C), and a rerun continues.
+import { performance } from 'node:perf_hooks';
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { OodgenError } from '../errors.js';
+import { loadDataset } from '../data/registry.js';
+import { loadRun } from '../train/run.js';
+import { runFitData } from '../scores/fit-run.js';
+import { detectorNames, detectorSpec, reportRows, rowSeries, detectorsFor } from '../scores/registry.js';
+import { detectorStatePaths } from '../scores/state.js';
+import type { LatentModel } from '../models/types.js';
+import { evaluate, type EvalRow, type EvalSet } from '../ood/evaluate.js';
+import { BenchCache, f32ToB64, hashOf } from './cache.js';
+import { dataIdentity, expandPairs, type Pair } from './pairs.js';
+import { extraRefs, modelEntry, resolveRun, zooDir, type ModelEntry, type ResolvedRun } from './models.js';
+import type { Experiment, Suite } from './suite.js';
+
+/** Bumped when a unit's stored content or meaning changes, so old cache entries are not reused. */
+const UNIT_FORMAT = 1;
+
+export interface BenchRow extends EvalRow {
+  experiment: string;
+  model: string;
+  /** The detector (a row may be one of its columns, e.g. components' kl). */
+  detector: string;
+  granularity: 'sample' | 'batch';
+  pair: string;
+  id: string;
+}
+
+/** A finished unit as stored in the cache. */
+export interface UnitResult {
+  format: number;
+  key: string;
+  experiment: string;
+  model: string;
+  detector: string;
+  granularity: 'sample' | 'batch';
+  bn: string;
+  id: string;
+  pairs: Pair[];
+  limit: number;
+  rows: BenchRow[];
+  /** Per report row: the ID scores and each pair's OoD scores (base64 float32), for histograms and ROC curves. */
+  series: { row: string; id: string; ood: Record<string, string> }[];
+  settings: Record<string, unknown>;
+  fitted: string | null;
+  seconds: number;
+}
+
+export interface Skip { what: string; why: string }
+
+interface Unit {
+  key: string;
+  experiment: Experiment;
+  entry: ModelEntry;
+  detector: string;
+  bn: string;
+  id: string;
+  pairs: Pair[];
+  limit: number;
+  /** Run folders of the extra models (ensemble, background, large latent). */
+  extras: string[];
+  fitKey: string | null;
+  images: number;
+}
+
+export interface BenchmarkOptions {
+  suite: Suite;
+  /** Caps every per-set limit (quick runs, tests). */
+  limit?: number;
+  /** Cache folder (default `<out>/cache` chosen by the caller). */
+  cacheDir: string;
+  zoo?: string;
+  device?: string;
+  /** Checked between units: when aborted the run stops and reports what is done. */
+  signal?: AbortSignal;
+  log?: (s: string) => void;
+  progressBars?: boolean;
+}
+
+export interface BenchmarkResult {
+  suite: Suite;
+  units: UnitResult[];
+  skipped: Skip[];
+  /** Units planned, computed now, taken from the cache. */
+  counts: { planned: number; computed: number; cached: number };
+  interrupted: boolean;
+  /** Model entries per experiment, for grids (report.ts). */
+  models: { experiment: Experiment; entry: ModelEntry; pairs: Pair[] }[];
+}
+
+const fmtTime = (s: number) => (s < 60 ? `${s.toFixed(0)} s` : s < 3600 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${(s / 3600).toFixed(1)} h`);
+
+/** Every unit of the suite, with its cache key; what cannot run goes to `skipped` with the reason. */
+export function planBenchmark(o: Pick<BenchmarkOptions, 'suite' | 'limit' | 'zoo'>): { units: Unit[]; skipped: Skip[]; models: BenchmarkResult['models'] } {
+  const s = o.suite;
+  const zoo = zooDir(o.zoo);
+  const units: Unit[] = [];
+  const skipped: Skip[] = [];
+  const models: BenchmarkResult['models'] = [];
+  const extraRuns = new Map<string, ResolvedRun | { skip: string }>();
+  const resolveExtra = (ref: string): ResolvedRun | { skip: string } => {
+    if (!extraRuns.has(ref)) {
+      try { extraRuns.set(ref, resolveRun(ref, zoo)); } catch (e) { extraRuns.set(ref, { skip: (e as Error).message }); }
+    }
+    return extraRuns.get(ref)!;
+  };
+  for (const ex of s.experiments) {
+    const detectors = ex.detectors.includes('*') ? detectorNames() : ex.detectors;
+    for (const d of detectors) detectorSpec(d); // unknown names fail now, listing the registry
+    const pairs: Pair[] = [];
+    for (const p of expandPairs(ex.pairs)) {
+      const missing = [p.id, p.ood].map((spec) => ({ spec, r: dataIdentity(spec) })).find((x) => !x.r.ok);
+      if (missing && !missing.r.ok) skipped.push({ what: `${ex.name}: pair ${p.name} (${p.id} vs ${p.ood})`, why: `${missing.spec}: ${missing.r.why}` });
+      else pairs.push(p);
+    }
+    const byId = new Map<string, Pair[]>();
+    for (const p of pairs) byId.set(p.id, [...(byId.get(p.id) ?? []), p]);
+    for (const ref of ex.models) {
+      let entry: ModelEntry;
+      try {
+        entry = modelEntry(ref, zoo);
+      } catch (e) {
+        skipped.push({ what: `${ex.name}: model ${typeof ref === 'string' ? ref : ref.run}`, why: (e as Error).message });
+        continue;
+      }
+      models.push({ experiment: ex, entry, pairs });
+      // What the model can do decides which detectors apply (an AE: rec only).
+      const probe = loadRun(entry.main.dir, { device: 'cpu' });
+      const able = new Set(detectorsFor(probe.model));
+      probe.model.dispose();
+      const cfg = entry.main.config;
+      for (const d of detectors) {
+        const spec = detectorSpec(d);
+        const extras = extraRefs(d, spec.models?.min ?? 1, entry);
+        if (!Array.isArray(extras)) { skipped.push({ what: `${ex.name}: ${entry.name} / ${d}`, why: extras.skip }); continue; }
+        if ((spec.models?.min ?? 1) <= 1 && !able.has(d)) {
+          skipped.push({ what: `${ex.name}: ${entry.name} / ${d}`, why: `a model of kind '${cfg.model.kind}' lacks what ${d} needs (${spec.needs.join(', ')})` });
+          continue;
+        }
+        const runs = extras.map(resolveExtra);
+        const bad = runs.find((h): h is { skip: string } => 'skip' in h);
+        if (bad) { skipped.push({ what: `${ex.name}: ${entry.name} / ${d}`, why: bad.skip }); continue; }
+        const hashes = (runs as ResolvedRun[]).map((x) => x.hash);
+        const limit = Math.min(o.limit ?? Infinity, ex.detectorLimits[d] ?? ex.limit ?? s.limit);
+        if (spec.granularity === 'batch' && limit < s.batchSize) {
+          skipped.push({ what: `${ex.name}: ${entry.name} / ${d}`, why: `a batch detector scoring batches of ${s.batchSize} images; at most ${limit} images per set give no batch (raise the limit or lower batchSize)` });
+          continue;
+        }
+        const options = ex.options;
+        const fitKey = spec.fits
+          ? hashOf({ v: UNIT_FORMAT, models: [entry.main.hash, ...hashes], detector: d, options, seed: s.seed, batchSize: s.batchSize,
+            fit: { train: cfg.data.train, valFraction: cfg.data.valFraction, seed: cfg.seed, limit: s.fitLimit, size: cfg.data.imageSize, channels: cfg.data.channels } })
+          : null;
+        for (const [id, group] of byId) {
+          const data = [id, ...group.map((p) => p.ood)].map((spec) => ({ spec, source: (dataIdentity(spec) as { source: string }).source }));
+          for (const bn of ex.bn) {
+            const key = hashOf({
+              v: UNIT_FORMAT, models: [entry.main.hash, ...hashes], detector: d, options, bn, data, limit, fitKey,
+              size: cfg.model.imageSize, channels: cfg.model.channels, seed: s.seed, batchSize: s.batchSize, bootstrap: s.bootstrap,
+            });
+            units.push({ key, experiment: ex, entry, detector: d, bn, id, pairs: group, limit, fitKey, images: limit * (group.length + 1), extras: (runs as ResolvedRun[]).map((x) => x.dir) });
+          }
+        }
+      }
+    }
+  }
+  return { units, skipped, models };
+}
+
+/** Runs a suite: every unit not in the cache is evaluated and stored. */
+export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult> {
+  const log = o.log ?? (() => undefined);
+  const s = o.suite;
+  const cache = new BenchCache(o.cacheDir);
+  const { units, skipped, models } = planBenchmark(o);
+  const todo = units.filter((u) => !cache.has(u.key));
+  log(`suite ${s.name}: ${units.length} units (${units.length - todo.length} cached, ${todo.length} to run), ${skipped.length} skipped`);
+  const device = o.device ?? 'cpu';
+  const results: UnitResult[] = [];
+  const secPerImage = new Map<string, { s: number; n: number }>();
+  const sets = new Map<string, EvalSet>();
+  const loadSet = async (spec: string, limit: number, size: number, channels: number): Promise<EvalSet> => {
+    const k = `${spec}|${limit}|${size}|${channels}`;
+    if (!sets.has(k)) {
+      const r = await loadDataset(spec, { imageSize: size, channels: channels as 1 | 3, limit: Number.isFinite(limit) ? limit : undefined, seed: s.seed });
+      sets.set(k, { images: r.set.images, shape: r.set.shape, name: spec, preprocessing: r.preprocessing });
+    }
+    return sets.get(k)!;
+  };
+  let computed = 0, cached = 0, done = 0, interrupted = false;
+  const eta = (): string => {
+    let total = 0, all = { s: 0, n: 0 };
+    for (const v of secPerImage.values()) { all = { s: all.s + v.s, n: all.n + v.n }; }
+    if (all.n === 0) return 'ETA after the first unit';
+    // Detectors differ by orders of magnitude (likelihood regret runs ~100 optimizer steps per image), so a
+    // detector not timed yet is named rather than guessed from the others.
+    const unknown = new Set<string>();
+    let nUnknown = 0;
+    for (const u of todo.slice(computed)) {
+      const v = secPerImage.get(u.detector);
+      if (v) total += (v.s / v.n) * u.images; else { unknown.add(u.detector); nUnknown++; }
+    }
+    const names = [...unknown];
+    const more = names.length ? `, plus ${nUnknown} unit${nUnknown > 1 ? 's' : ''} of detectors not timed yet (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''})` : '';
+    return `about ${fmtTime(total)} left${more}`;
+  };
+  for (const u of units) {
+    // Scoring is synchronous and its awaits resolve as microtasks, so without a macrotask turn here a Ctrl-C
+    // (a libuv signal callback) would not be seen until the whole suite had run.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (o.signal?.aborted) { interrupted = true; break; }
+    done++;
+    const label = `[${done}/${units.length}] ${u.experiment.name}: ${u.entry.name} / ${u.detector} / bn=${u.bn} / ${u.id} vs ${u.pairs.map((p) => p.name).join(', ')}`;
+    const hit = cache.get<UnitResult>(u.key);
+    if (hit && hit.format === UNIT_FORMAT) {
+      cached++;
+      results.push(hit);
+      log(`${label}: cached`);
+      continue;
+    }
+    log(`${label}: running (${eta()})`);
+    const t0 = performance.now();
+    let r: UnitResult;
+    try {
+      r = await runUnit(u, s, cache, device, loadSet, o.progressBars ?? true, log);
+    } catch (e) {
+      // A user-level problem of one unit (data that fails to load, a detector that cannot fit this model) is
+      // reported and the suite goes on; anything else is a bug and stops the run.
+      if (!(e instanceof OodgenError)) throw e;
+      skipped.push({ what: `${u.experiment.name}: ${u.entry.name} / ${u.detector} / bn=${u.bn} / ${u.id}`, why: `failed: ${e.message}` });
+      log(`${label}: failed: ${e.message}`);
+      continue;
+    }
+    r.seconds = (performance.now() - t0) / 1000;
+    cache.put(u.key, r);
+    results.push(r);
+    computed++;
+    const acc = secPerImage.get(u.detector) ?? { s: 0, n: 0 };
+    secPerImage.set(u.detector, { s: acc.s + r.seconds, n: acc.n + u.images });
+    log(`${label}: ${r.seconds.toFixed(1)} s; ${todo.length - computed} to run, ${eta()}`);
+  }
+  return { suite: s, units: results, skipped, counts: { planned: units.length, computed, cached }, interrupted, models };
+}
+
+async function runUnit(
+  u: Unit, s: Suite, cache: BenchCache, device: string,
+  loadSet: (spec: string, limit: number, size: number, channels: number) => Promise<EvalSet>, bars: boolean, log: (s: string) => void,
+): Promise<UnitResult> {
+  const main = loadRun(u.entry.main.dir, { device });
+  const extra: LatentModel[] = [];
+  try {
+    for (const dir of u.extras) extra.push(loadRun(dir, { device }).model);
+    const cfg = main.model.config;
+    const id = await loadSet(u.id, u.limit, cfg.imageSize, cfg.channels);
+    const oods: EvalSet[] = [];
+    for (const p of u.pairs) oods.push(await loadSet(p.ood, u.limit, cfg.imageSize, cfg.channels));
+    // Fitted detectors fit on the model's own ID validation split only; the state is cached by content and
+    // loaded by evaluate() when present, so the (large) fitting set is read only when a fit is needed.
+    let fit: { data?: EvalSet; runDir?: string } | undefined;
+    if (u.fitKey) {
+      const runDir = cache.fittedDir(u.fitKey);
+      const have = existsSync(detectorStatePaths(runDir, u.detector).json);
+      const data = have ? undefined : (await runFitData(main.config, { limit: s.fitLimit })).images;
+      fit = { runDir, data: data ? { ...data, name: data.name ?? 'ID validation split' } : undefined };
+    }
+    const r = await evaluate({
+      model: [main.model, ...extra], detectors: [u.detector], id, ood: oods, bn: [u.bn], detectorOptions: u.experiment.options,
+      fit, batchSize: s.batchSize, seed: s.seed, bootstrap: s.bootstrap, progressBars: bars, log,
+    });
+    const spec = detectorSpec(u.detector);
+    const pairOf = new Map(u.pairs.map((p) => [p.ood, p.name]));
+    const res = r.raw[u.detector]![r.bn[0]!]!;
+    return {
+      format: UNIT_FORMAT, key: u.key, experiment: u.experiment.name, model: u.entry.name, detector: u.detector, granularity: spec.granularity,
+      bn: u.bn, id: u.id, pairs: u.pairs, limit: Number.isFinite(u.limit) ? u.limit : -1,
+      rows: r.rows.map((row) => ({ ...row, experiment: u.experiment.name, model: u.entry.name, detector: u.detector, granularity: spec.granularity, pair: pairOf.get(row.ood)!, id: u.id })),
+      series: reportRows(spec).map((row) => ({
+        row: row.row, id: f32ToB64(rowSeries(row, res[0]!).score),
+        ood: Object.fromEntries(u.pairs.map((p, j) => [p.name, f32ToB64(rowSeries(row, res[j + 1]!).score)])),
+      })),
+      settings: r.settings[u.detector] ?? {}, fitted: r.fitted[u.detector] ?? null, seconds: 0,
+    };
+  } finally {
+    extra.forEach((m) => m.dispose());
+    main.model.dispose();
+  }
+}
+
+export function allRows(r: BenchmarkResult): BenchRow[] {
+  return r.units.flatMap((u) => u.rows);
+}
+
+export const benchFiles = (out: string) => ({ json: join(out, 'results.json'), md: join(out, 'results.md'), html: join(out, 'report.html') });

@@ -1,0 +1,62 @@
+// `oodgen benchmark --suite NAME|FILE --out DIR [--limit N]`: runs a suite (src/benchmark) and writes
+// results.json, results.md and report.html. Ctrl-C stops between units; rerunning the same command continues
+// from the cache.
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { loadSuite } from '../benchmark/suite.js';
+import { runBenchmark } from '../benchmark/run.js';
+import { modelGrids } from '../benchmark/grids.js';
+import { writeBenchmarkReport } from '../benchmark/report.js';
+import { intArg } from './args.js';
+
+export interface BenchmarkCliOptions {
+  suite: string;
+  out: string;
+  limit?: number;
+  cache?: string;
+  zoo?: string;
+  device?: string;
+  grids?: boolean;
+  signal?: AbortSignal;
+  log?: (s: string) => void;
+}
+
+/** Runs the suite and writes the report; returns the files and whether it was interrupted. */
+export async function runBenchmarkCommand(o: BenchmarkCliOptions): Promise<{ files: string[]; interrupted: boolean; counts: { planned: number; computed: number; cached: number } }> {
+  const suite = loadSuite(o.suite);
+  const command = `oodgen benchmark --suite ${o.suite} --out ${o.out}${o.limit ? ` --limit ${o.limit}` : ''}`;
+  const r = await runBenchmark({ suite, limit: o.limit, cacheDir: o.cache ?? join(o.out, 'cache'), zoo: o.zoo, device: o.device, signal: o.signal, log: o.log });
+  const grids = o.grids === false || r.interrupted ? [] : await modelGrids(r, { device: o.device, seed: suite.seed });
+  const files = await writeBenchmarkReport(r, o.out, { command, grids });
+  return { files, interrupted: r.interrupted, counts: r.counts };
+}
+
+export function registerBenchmarkCommand(program: Command, io: { write?: (s: string) => void; log?: (s: string) => void } = {}): void {
+  const write = io.write ?? ((s: string) => void process.stdout.write(s));
+  const log = io.log ?? ((s: string) => void process.stderr.write(s + '\n'));
+  program.command('benchmark')
+    .description('run a benchmark suite (built in: seed, detectors; or a JSON file): models x detectors x BN modes x ID/OoD pairs -> results.json, results.md, report.html; cached by content, so a rerun continues')
+    .requiredOption('--suite <name|file>', 'seed | detectors | a suite JSON file')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--limit <n>', 'at most this many images per set (caps the suite\'s limits)', intArg('--limit', 1))
+    .option('--cache <dir>', 'cache of fitted detectors and scores (default OUT/cache)')
+    .option('--zoo <dir>', 'where zoo names are looked up (default: OODGEN_ZOO or <repo>/zoo)')
+    .option('--no-grids', 'no sample / reconstruction grids in report.html')
+    .option('--device <device>', 'cpu | cuda', 'cpu')
+    .action(async (o) => {
+      const ac = new AbortController();
+      // First Ctrl-C: finish the unit in progress (it is cached), write the report, exit 130. Second: default.
+      const onInt = () => { log('interrupt: stopping after the current unit (Ctrl-C again to quit now)'); ac.abort(); process.off('SIGINT', onInt); };
+      process.on('SIGINT', onInt);
+      try {
+        const r = await runBenchmarkCommand({ ...o, signal: ac.signal, log });
+        write(`${r.files.join('\n')}\n`);
+        if (r.interrupted) {
+          log(`interrupted after ${r.counts.computed + r.counts.cached} of ${r.counts.planned} units; rerun the same command to continue`);
+          process.exitCode = 130;
+        }
+      } finally {
+        process.off('SIGINT', onInt);
+      }
+    });
+}

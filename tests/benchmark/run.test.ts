@@ -1,0 +1,212 @@
+// The benchmark runner on a tiny fake zoo: numbers equal a direct src/ood evaluate() call, AUROC equals a pair count
+// over the stored scores, a rerun computes nothing, an interrupted run continues where it stopped, new weights
+// invalidate the cache, and `oodgen benchmark` writes results.json / results.md / report.html.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { evaluate, liveTensors, loadDataset } from '../../src/index.js';
+import { parseSuite, type Suite } from '../../src/benchmark/suite.js';
+import { runBenchmark, allRows } from '../../src/benchmark/run.js';
+import { b64ToF32 } from '../../src/benchmark/cache.js';
+import { loadRun } from '../../src/train/run.js';
+import { Command } from 'commander';
+import { registerBenchmarkCommand } from '../../src/cli/benchmark.js';
+import { buildProgram } from '../../src/cli/main.js';
+import { SYNTH_PAIRS, TINY, writeRun, writeZoo } from './helpers.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const dir = mkdtempSync(join(tmpdir(), 'oodgen-bench-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const zoo = join(dir, 'zoo');
+writeZoo(zoo);
+
+const suite = (extra: Record<string, unknown> = {}): Suite => parseSuite({
+  name: 'tiny', description: 'test suite', limit: 24, fitLimit: 16, bootstrap: 10, batchSize: 8,
+  experiments: [{
+    name: 'a', models: [{ run: 'tiny-vae', background: 'tiny-bg' }, 'tiny-ae'],
+    detectors: ['elbo', 'rec', 'mahalanobis-latent', 'likelihood-ratio'], bn: ['eval', 'enc'], pairs: SYNTH_PAIRS, options: { k: 4 }, recon: 4,
+  }],
+  ...extra,
+}, 'test');
+
+/** AUROC as P(OoD score > ID score) + 0.5 P(tie), by counting pairs (Mann-Whitney), independent of eval/metrics. */
+function pairAuroc(id: Float32Array, ood: Float32Array): number {
+  let s = 0;
+  for (const o of ood) for (const i of id) s += o > i ? 1 : o === i ? 0.5 : 0;
+  return s / (id.length * ood.length);
+}
+
+test('runner: same numbers as evaluate(), AUROC = pair count, rerun from cache, Ctrl-C and continue', async () => {
+  const base = liveTensors();
+  const cacheDir = join(dir, 'cache1');
+  // Interrupt after two units have run: the abort is checked between units.
+  const ac = new AbortController();
+  let ran = 0;
+  const r1 = await runBenchmark({ suite: suite(), cacheDir, zoo, signal: ac.signal, progressBars: false, log: (s) => { if (/: [0-9.]+ s; /.test(s) && ++ran === 2) ac.abort(); } });
+  assert.equal(r1.interrupted, true);
+  assert.equal(r1.counts.computed, 2);
+  // tiny-vae: 4 detectors x 2 BN modes; tiny-ae: rec x 2 modes (elbo: no likelihood; mahalanobis-latent: no posterior;
+  // likelihood-ratio: no background model given).
+  assert.equal(r1.counts.planned, 10);
+  assert.deepEqual(r1.skipped.map((s) => s.what).sort(), ['a: tiny-ae / elbo', 'a: tiny-ae / likelihood-ratio', 'a: tiny-ae / mahalanobis-latent']);
+
+  const r2 = await runBenchmark({ suite: suite(), cacheDir, zoo, progressBars: false });
+  assert.equal(r2.interrupted, false);
+  assert.deepEqual(r2.counts, { planned: 10, computed: 8, cached: 2 });
+  const r3 = await runBenchmark({ suite: suite(), cacheDir, zoo, progressBars: false });
+  assert.deepEqual(r3.counts, { planned: 10, computed: 0, cached: 10 });
+  assert.deepEqual(allRows(r3), allRows(r2));
+
+  // Rows: 2 pairs per unit; elbo/rec/mahalanobis/likelihood-ratio have one report row each.
+  const rows = allRows(r2);
+  assert.equal(rows.length, 20);
+  for (const u of r2.units) {
+    for (const row of u.rows) {
+      const s = u.series.find((x) => x.row === row.score)!;
+      const id = b64ToF32(s.id), ood = b64ToF32(s.ood[row.pair]!);
+      assert.equal(id.length, 24);
+      assert.ok(Math.abs(pairAuroc(id, ood) - row.AUROC) < 1e-12, `${u.model}/${row.score}/${row.pair}`);
+      assert.ok(row.ci && row.ci.AUROC[0] <= row.AUROC + 1e-12 && row.AUROC <= row.ci.AUROC[1] + 1e-12);
+    }
+  }
+
+  // The runner passes model, data, options, seed and limits through unchanged: evaluate() directly gives the same rows.
+  const run = loadRun(join(zoo, 'tiny-vae'));
+  const bg = loadRun(join(zoo, 'tiny-bg'));
+  try {
+    const load = async (spec: string) => {
+      const r = await loadDataset(spec, { imageSize: 28, channels: 1, limit: 24, seed: 0 });
+      return { ...r.set, name: spec };
+    };
+    const direct = await evaluate({
+      model: run.model, detectors: ['elbo'], id: await load('gaussian-noise:24'), ood: [await load('noise:24'), await load('constant:24')],
+      bn: ['enc'], detectorOptions: { k: 4 }, batchSize: 8, seed: 0, bootstrap: 10, progressBars: false,
+    });
+    const mine = rows.filter((x) => x.model === 'tiny-vae' && x.score === 'elbo' && x.bn === 'enc');
+    assert.equal(mine.length, 2);
+    mine.forEach((x, j) => {
+      assert.equal(x.AUROC, direct.rows[j]!.AUROC);
+      assert.deepEqual(x.ci, direct.rows[j]!.ci);
+    });
+    // likelihood-ratio used the background model: LLR = log p(x) - log p_bg(x) is not the plain likelihood.
+    const lr = rows.find((x) => x.score === 'likelihood-ratio' && x.pair === 'g-const' && x.bn === 'eval')!;
+    assert.ok(Number.isFinite(lr.AUROC));
+  } finally {
+    run.model.dispose();
+    bg.model.dispose();
+  }
+  assert.equal(liveTensors(), base);
+});
+
+test('new weights or new options invalidate only the affected units', async () => {
+  const z = join(dir, 'zoo2');
+  writeZoo(z);
+  const cacheDir = join(dir, 'cache2');
+  const s = suite({ experiments: [{ name: 'a', models: ['tiny-vae', 'tiny-ae'], detectors: ['rec'], bn: ['eval'], pairs: SYNTH_PAIRS }] });
+  assert.deepEqual((await runBenchmark({ suite: s, cacheDir, zoo: z, progressBars: false })).counts, { planned: 2, computed: 2, cached: 0 });
+  writeRun(z, 'tiny-vae', TINY, 99); // retrained: other weights
+  assert.deepEqual((await runBenchmark({ suite: s, cacheDir, zoo: z, progressBars: false })).counts, { planned: 2, computed: 1, cached: 1 });
+  const s2 = suite({ limit: 20, experiments: [{ name: 'a', models: ['tiny-vae', 'tiny-ae'], detectors: ['rec'], bn: ['eval'], pairs: SYNTH_PAIRS }] });
+  assert.deepEqual((await runBenchmark({ suite: s2, cacheDir, zoo: z, progressBars: false })).counts, { planned: 2, computed: 2, cached: 0 });
+  // --limit caps the suite's limit.
+  const capped = await runBenchmark({ suite: s2, cacheDir, zoo: z, limit: 10, progressBars: false });
+  assert.ok(allRows(capped).every((x) => x.nId === 10 && x.nOod === 10));
+});
+
+test('a unit that fails with a user error is reported and the suite goes on', async () => {
+  const z = join(dir, 'zoo3');
+  writeRun(z, 'in-mem', TINY, 5, 'in-memory'); // no training data to fit detectors on
+  const s = suite({ experiments: [{ name: 'a', models: ['in-mem'], detectors: ['mahalanobis-latent', 'rec'], bn: ['eval'], pairs: SYNTH_PAIRS }] });
+  const r = await runBenchmark({ suite: s, cacheDir: join(dir, 'cache3'), zoo: z, progressBars: false });
+  assert.deepEqual(r.counts, { planned: 2, computed: 1, cached: 0 });
+  assert.deepEqual(allRows(r).map((x) => x.score), ['rec', 'rec']);
+  assert.equal(r.skipped.length, 1);
+  assert.match(r.skipped[0]!.why, /^failed: .*in-memory images/);
+  // A batch detector with fewer images per set than one batch is skipped at planning, with the reason.
+  const b = suite({ batchSize: 100, experiments: [{ name: 'b', models: ['tiny-vae'], detectors: ['typicality-batch'], bn: ['eval'], pairs: SYNTH_PAIRS }] });
+  const rb = await runBenchmark({ suite: b, cacheDir: join(dir, 'cache3'), zoo, progressBars: false });
+  assert.equal(rb.counts.planned, 0);
+  assert.match(rb.skipped[0]!.why, /batches of 100 images; at most 24 images per set give no batch/);
+});
+
+test('oodgen benchmark --suite FILE --out DIR --limit N writes results.json, results.md and report.html', async () => {
+  const out = join(dir, 'out');
+  const file = join(dir, 'suite.json');
+  writeFileSync(file, JSON.stringify({
+    name: 'cli', limit: 24, fitLimit: 16, bootstrap: 10, batchSize: 8,
+    experiments: [{ name: 'a', models: ['tiny-vae'], detectors: ['elbo', 'typicality-batch'], bn: ['eval'], pairs: [...SYNTH_PAIRS, 'cifar10-cifar100'], recon: 4 }],
+  }));
+  const prevZoo = process.env.OODGEN_ZOO;
+  process.env.OODGEN_ZOO = zoo;
+  let text = '';
+  const logs: string[] = [];
+  try {
+    const program = new Command('oodgen').exitOverride();
+    registerBenchmarkCommand(program, { write: (s) => { text += s; }, log: (s) => logs.push(s) });
+    await program.parseAsync(['node', 'oodgen', 'benchmark', '--suite', file, '--out', out, '--limit', '16']);
+  } finally {
+    if (prevZoo === undefined) delete process.env.OODGEN_ZOO; else process.env.OODGEN_ZOO = prevZoo;
+  }
+  // Progress: what runs, and the time left.
+  assert.ok(logs.some((l) => /^\[1\/2\] a: tiny-vae \/ elbo \/ bn=eval \/ gaussian-noise:24 vs g-noise, g-const: running/.test(l)), logs.join('\n'));
+  assert.ok(logs.some((l) => /\[2\/2\].*: [0-9.]+ s; 0 to run, about [0-9]+ s left/.test(l)), logs.join('\n'));
+  for (const f of ['results.json', 'results.md', 'report.html']) assert.ok(text.includes(join(out, f)) && existsSync(join(out, f)), f);
+  const j = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.equal(j.complete, true);
+  assert.equal(j.rows.length, 4);
+  assert.ok(j.rows.filter((r: { score: string }) => r.score === 'elbo').every((r: { nId: number; nOod: number }) => r.nId === 16 && r.nOod === 16));
+  // typicality-batch scores batches of 8 images: 16 images -> 2 scores per set.
+  const tb = j.rows.find((r: { score: string }) => r.score === 'typicality-batch');
+  assert.equal(tb.granularity, 'batch');
+  assert.equal(tb.nId, 2);
+  assert.ok(j.skipped.some((s: { why: string }) => /CIFAR-100/.test(s.why)));
+  const md = readFileSync(join(out, 'results.md'), 'utf8');
+  assert.match(md, /\| tiny-vae \| elbo +\| per-sample \| eval \| g-noise/);
+  assert.match(md, /typicality-batch \| batch/);
+  assert.match(md, /## Skipped\n\n- a: pair cifar10-cifar100/);
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  assert.ok(!/(src|href)="https?:/.test(html), 'no network resources');
+  assert.match(html, /data:image\/png;base64,/);
+});
+
+test('`oodgen benchmark` is registered in the CLI', async () => {
+  const program = await buildProgram();
+  assert.ok(program.commands.some((c) => c.name() === 'benchmark'));
+});
+
+test('Ctrl-C: `oodgen benchmark` stops after the unit in progress, exits 130, and a rerun continues', async () => {
+  const out = join(dir, 'sigint');
+  const file = join(dir, 'sigint.json');
+  // Units of a second or more (IWAE, K = 50, 300 images per set) so the signal lands while the first one runs.
+  writeFileSync(file, JSON.stringify({
+    name: 'sigint', limit: 300, bootstrap: 0, batchSize: 100,
+    experiments: [{ name: 'a', models: ['tiny-vae'], detectors: ['iwae'], bn: ['eval', 'enc'], pairs: [{ name: 'n', id: 'gaussian-noise:300', ood: 'noise:300' }], options: { k: 50 }, recon: 0 }],
+  }));
+  const cli = (onLine?: (line: string, child: ChildProcess) => void) => new Promise<{ code: number | null; err: string }>((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'oodgen.js'), '--threads', '1', 'benchmark', '--suite', file, '--out', out], {
+      env: { ...process.env, OODGEN_ZOO: zoo }, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      for (const line of d.split('\n')) onLine?.(line, child);
+    });
+    child.on('close', (code) => resolve({ code, err }));
+  });
+  let sent = false;
+  const first = await cli((line, child) => { if (!sent && /^\[1\/2\] .*: running/.test(line)) { sent = true; child.kill('SIGINT'); } });
+  assert.equal(first.code, 130, first.err);
+  assert.match(first.err, /interrupted after 1 of 2 units; rerun the same command to continue/);
+  assert.match(readFileSync(join(out, 'results.md'), 'utf8'), /\*\*interrupted\*\*/);
+  assert.equal(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).complete, false);
+  const second = await cli();
+  assert.equal(second.code, 0, second.err);
+  assert.match(second.err, /suite sigint: 2 units \(1 cached, 1 to run\)/);
+  const j = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.equal(j.complete, true);
+  assert.deepEqual(j.counts, { planned: 2, computed: 1, cached: 1 });
+});
