@@ -54,6 +54,10 @@ export { separabilityReport, idVsIdControl, makeRandomProjection } from './analy
 export { oneClassReport, fitMahalanobis } from './analysis/one-class.js';
 export { runLatentAnalysis } from './analysis/latent-report.js';
 
+// The benchmark runner (oodgen benchmark): suites of models x detectors x BatchNorm modes x ID/OoD pairs.
+export { runBenchmark, planBenchmark, type BenchmarkOptions, type BenchmarkResult } from './benchmark/run.js';
+export { loadSuite, parseSuite, type Suite } from './benchmark/suite.js';
+
 // The OoD gate service: a run + a per-sample detector + its ID calibration behind HTTP (oodgen serve).
 export * as serve from './serve/index.js';
 export { openGate, buildServer, type GateOptions, type GateResult, type ServeOptions } from './serve/index.js';
