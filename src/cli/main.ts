@@ -17,6 +17,7 @@ const MODULES: [() => Promise<Record<string, unknown>>, string][] = [
   [() => import('./latent.js'), 'registerLatentCommand'],
   [() => import('./train.js'), 'registerTrainCommands'],
   [() => import('./demo.js'), 'registerDemoCommand'],
+  [() => import('./launch.js'), 'registerLaunchCommand'],
 ];
 
 export async function buildProgram(): Promise<Command> {

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { OodgenError } from '../errors.js';
+import { relaunchWithNproc, runShardedCommand } from './launch.js';
 import type { ImageSet, PreprocessingRecord } from '../data/types.js';
 import type { LatentModel, ModelConfig } from '../models/types.js';
 import type { ScoreDatasetResult, ScoreName, BnMode, Detector } from '../scores/index.js';
@@ -445,8 +446,10 @@ export function registerScoreCommands(program: Command, io: { write?: (s: string
     .option('--device <device>', 'cpu | cuda', 'cpu')
     .option('--best', 'use best.safetensors instead of model.safetensors')
     .requiredOption('--out <file>', 'output JSON')
+    .option('--nproc <n>', 'ranks that split the images (c10d); scores come back in the original order')
     .action(async (o) => {
-      await runScore({ ...o, which: o.best ? 'best' : 'final', log });
+      if (await relaunchWithNproc(o)) return;
+      await runShardedCommand(o.device, ({ lead }) => runScore({ ...o, out: lead ? o.out : undefined, which: o.best ? 'best' : 'final', log }));
     });
 
   program.command('eval')
@@ -468,8 +471,10 @@ export function registerScoreCommands(program: Command, io: { write?: (s: string
     .option('--device <device>', 'cpu | cuda', 'cpu')
     .option('--best', 'use best.safetensors')
     .requiredOption('--out <dir>', 'output folder')
+    .option('--nproc <n>', 'ranks that split the images (c10d); scores come back in the original order')
     .action(async (o) => {
-      const r = await runEval({ ...o, mixedBatches: !!o.mixedBatches, which: o.best ? 'best' : 'final', log });
+      if (await relaunchWithNproc(o)) return;
+      const r = await runShardedCommand(o.device, ({ lead, scratch }) => runEval({ ...o, out: lead ? o.out : scratch(), mixedBatches: !!o.mixedBatches, which: o.best ? 'best' : 'final', log }));
       write(r.markdown);
     });
 

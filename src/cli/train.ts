@@ -199,10 +199,12 @@ export function registerTrainCommands(program: Command): void {
     .option('--dequantize', 'train on dequantized pixels (default: on for gaussian)')
     .option('--no-dequantize', 'train on the raw pixel values')
     .option('--progress <mode>', 'auto | bar | json | none')
+    .option('--nproc <n>', 'data-parallel ranks on this machine (c10d; --batch-size is per rank; see oodgen launch)')
     .action(async (raw: Record<string, unknown>) => {
+      if (await (await import('./launch.js')).relaunchWithNproc(raw)) return;
       const opts = await parseTrainOptions(raw);
       const { train } = await import('../train/trainer.js');
-      const r = await train(opts);
+      const r = await (await import('../train/ddp.js')).withDataParallel({ device: opts.device }, (ddp) => train({ ...opts, ddp }));
       process.stdout.write(JSON.stringify({ out: r.out, step: r.step, epoch: r.epoch, stopReason: r.stopReason, bestValElbo: r.bestVal, lastValElbo: r.lastVal, elapsedS: r.elapsedMs / 1000 }) + '\n');
       if (r.stopReason.startsWith('interrupted')) process.exitCode = 130;
     });
