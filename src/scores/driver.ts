@@ -88,7 +88,12 @@ function runBatches(
     };
     const pg = shardingGroup();  // --nproc N: this rank scores its block of batches, then all ranks gather (sharded.ts)
     if (pg) runShardedBatches(pg, detector, fixedSizeBatches(n, size), size, n, evalBatch, score, columns, onProgress);
-    else for (const b of fixedSizeBatches(n, size)) onProgress?.(done += evalBatch(b), n);
+    else {
+      for (const b of fixedSizeBatches(n, size)) {
+        done += evalBatch(b);
+        onProgress?.(done, n);
+      }
+    }
   } finally {
     restore();
   }

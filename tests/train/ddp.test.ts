@@ -1,0 +1,141 @@
+// Data-parallel training and sharded scoring over c10d Gloo on loopback: 2 ranks as child processes, every run
+// bounded by a timeout (a hang fails the test instead of blocking the suite).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, withoutNproc } from '../../src/cli/launch.js';
+import { distEnvFromProcess, availableBackends } from '../../src/engine/distributed.js';
+import { shardRange } from '../../src/scores/sharded.js';
+import { OodgenError } from '../../src/errors.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const WORKER = join(here, 'ddp-worker.ts');
+const BIN = join(root, 'bin', 'oodgen.js');
+const noGloo = availableBackends().gloo ? false : 'this addon was built without Gloo headers (libgloo-dev)';
+
+interface Exit { code: number | null; stderr: string }
+
+/** Runs `args` as `world` ranks (or one plain process when world is 0); kills everything after limitMs. */
+async function ranks(world: number, args: string[], limitMs = 90_000, extraEnv: Record<string, string> = {}): Promise<Exit[]> {
+  const port = await freePort();
+  const n = Math.max(world, 1);
+  return Promise.all(Array.from({ length: n }, (_, r) => new Promise<Exit>((resolve) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
+    delete env.WORLD_SIZE;
+    if (world > 0) Object.assign(env, { RANK: String(r), WORLD_SIZE: String(world), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) });
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stderr }); });
+  })));
+}
+
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'oodgen-ddp-'));
+const readJson = <T>(p: string): T => JSON.parse(readFileSync(p, 'utf8')) as T;
+
+test('torchrun-style environment is parsed and validated', () => {
+  assert.equal(distEnvFromProcess({}), null);
+  assert.deepEqual(distEnvFromProcess({ WORLD_SIZE: '2', RANK: '1', MASTER_ADDR: '10.0.0.1', MASTER_PORT: '29500' }),
+    { rank: 1, worldSize: 2, localRank: 1, masterAddr: '10.0.0.1', masterPort: 29500 });
+  assert.throws(() => distEnvFromProcess({ WORLD_SIZE: '2', RANK: '2', MASTER_PORT: '1' }), (e: Error) => e instanceof OodgenError && /RANK=2/.test(e.message));
+  assert.throws(() => distEnvFromProcess({ WORLD_SIZE: '2', RANK: '0' }), /MASTER_PORT is not set/);
+  assert.deepEqual(withoutNproc(['--threads', '1', 'train', '--nproc', '2', '--out', 'x', '--nproc=3']), ['--threads', '1', 'train', '--out', 'x']);
+  // Balanced contiguous blocks cover every batch once.
+  for (const [m, w] of [[5, 2], [1, 2], [7, 3], [4, 4]] as const) {
+    const covered = Array.from({ length: w }, (_, r) => shardRange(m, r, w)).flatMap(([a, b]) => Array.from({ length: b - a }, (_, i) => a + i));
+    assert.deepEqual(covered, Array.from({ length: m }, (_, i) => i));
+  }
+});
+
+test('c10d collectives over Gloo: allreduce, broadcast, allgather, barrier', { skip: noGloo, timeout: 120_000 }, async () => {
+  const dir = tmp();
+  try {
+    const out = join(dir, 'r.json');
+    const ex = await ranks(2, [WORKER, 'collectives', out]);
+    for (const e of ex) assert.equal(e.code, 0, e.stderr);
+    assert.deepEqual(readJson(out), { sum: [3, 30], max: [1, 0], bcast: [6], gather: [[0, 0], [1, 1]] });
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('a rank that dies makes the other fail with a clear error, not hang', { skip: noGloo, timeout: 120_000 }, async () => {
+  const dir = tmp();
+  try {
+    const out = join(dir, 'r.json');
+    const t0 = Date.now();
+    const ex = await ranks(2, [WORKER, 'die', out], 90_000, { TEST_TIMEOUT_MS: '15000' });
+    assert.equal(ex[1]!.code, 7);
+    assert.equal(ex[0]!.code, 3, ex[0]!.stderr);
+    const r = readJson<{ error: string; name: string }>(out);
+    assert.equal(r.name, 'OodgenError');
+    assert.match(r.error, /c10d allreduce failed on rank 0 of 2 \(gloo/);
+    assert.ok(Date.now() - t0 < 60_000);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('2 ranks x batch 32 give the weights of 1 rank x batch 64 after 20 Adam steps (BatchNorm-free model)', { skip: noGloo, timeout: 180_000 }, async () => {
+  const dir = tmp();
+  try {
+    const [a, b] = [join(dir, 'ddp.json'), join(dir, 'one.json')];
+    const [two, one] = await Promise.all([ranks(2, [WORKER, 'equiv', a, '32']), ranks(0, [WORKER, 'equiv', b, '64'])]);
+    for (const e of [...two, ...one]) assert.equal(e.code, 0, e.stderr);
+    const wa = readJson<{ world: number; weights: number[][]; leaked: number }>(a);
+    const wb = readJson<{ world: number; weights: number[][]; leaked: number }>(b);
+    assert.equal(wa.world, 2);
+    assert.equal(wb.world, 1);
+    assert.equal(wa.leaked, 0);
+    let maxDiff = 0, maxMove = 0;
+    wa.weights.forEach((w, i) => w.forEach((v, j) => { maxDiff = Math.max(maxDiff, Math.abs(v - wb.weights[i]![j]!)); }));
+    // Adam at lr 1e-2 moves weights by ~0.1 in 20 steps: a wrong average (sum, or a rank's own gradient) is far off.
+    assert.ok(maxDiff < 2e-5, `max |w_ddp - w_single| = ${maxDiff}`);
+    void maxMove;
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('sharded scoring (2 ranks) equals single-process scoring, in the original order', { skip: noGloo, timeout: 180_000 }, async () => {
+  const dir = tmp();
+  try {
+    const [a, b] = [join(dir, 'ddp.json'), join(dir, 'one.json')];
+    const [two, one] = await Promise.all([ranks(2, [WORKER, 'score', a]), ranks(0, [WORKER, 'score', b])]);
+    for (const e of [...two, ...one]) assert.equal(e.code, 0, e.stderr);
+    const ra = readJson<{ score: number[]; columns: Record<string, number[]> }>(a);
+    const rb = readJson<{ score: number[]; columns: Record<string, number[]> }>(b);
+    assert.equal(ra.score.length, 45);
+    assert.ok(ra.score.every(Number.isFinite));
+    assert.deepEqual(ra.score, rb.score);
+    assert.deepEqual(ra.columns, rb.columns);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('oodgen train --nproc 2: rank 0 writes the run, --resume needs the same N', { skip: noGloo, timeout: 300_000 }, async () => {
+  const dir = tmp();
+  try {
+    const out = join(dir, 'run');
+    const common = ['--threads', '1', 'train', '--model', 'ae', '--data', 'fashion-mnist:train', '--limit', '300', '--width', '4', '--z-dim', '4',
+      '--batch-size', '16', '--log-every', '1', '--checkpoint-every', '3', '--progress', 'none', '--out', out];
+    const resume = ['--threads', '1', 'train', '--out', out, '--resume', '--progress', 'none'];
+    const run = (extra: string[], base = common) => spawnSync(process.execPath, [BIN, ...base, ...extra], { cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, OODGEN_DIST_TIMEOUT_MS: '30000' } });
+    const r1 = run(['--nproc', '2', '--max-steps', '4']);
+    assert.equal(r1.status, 0, r1.stderr);
+    assert.equal(JSON.parse(r1.stdout.trim().split('\n').pop()!).step, 4);
+    const state = readJson<{ step: number; rng: Record<string, string> }>(join(out, 'state.json'));
+    assert.equal(state.step, 4);
+    assert.equal(state.rng.worldSize, '2');
+    assert.ok(state.rng['noise.rank0'] && state.rng['noise.rank1']);
+    assert.ok(existsSync(join(out, 'model.safetensors')));
+    // 270 training images / (16 x 2) = 8 global steps per epoch: the log is rank 0's alone, one line per step.
+    const steps = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; event?: string }).filter((l) => !l.event).map((l) => l.step);
+    assert.deepEqual(steps, [1, 2, 3, 4]);
+    const r2 = run(['--max-steps', '6'], resume);
+    assert.equal(r2.status, 1);
+    assert.match(r2.stderr, /trained with 2 ranks; resume it with --nproc 2/);
+    const r3 = run(['--nproc', '2', '--max-steps', '6'], resume);
+    assert.equal(r3.status, 0, r3.stderr);
+    assert.equal(readJson<{ step: number }>(join(out, 'state.json')).step, 6);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
