@@ -1,6 +1,6 @@
 // One rank (or the single process) of the data-parallel tests (tests/train/ddp.test.ts). Started as a child process
 // with the torchrun-style environment; writes its result as JSON to argv[3] (rank 0, or the single process).
-//   collectives | die | equiv <B per rank> | score
+//   collectives | die | equiv <B per rank> <adam|sgd> | score
 import { writeFileSync } from 'node:fs';
 import { distEnvFromProcess, ProcessGroup } from '../../src/engine/distributed.js';
 import { DataParallel } from '../../src/train/ddp.js';
@@ -8,13 +8,13 @@ import { withShardedScoring } from '../../src/scores/sharded.js';
 import { Generator, tensor, tidy, liveTensors, fromTypedArray, setNumThreads } from '../../src/engine/index.js';
 import { sub, square, mean } from '../../src/engine/ops/index.js';
 import { Linear, Sequential, Tanh } from '../../src/nn/index.js';
-import { Adam } from '../../src/optim/index.js';
+import { Adam, SGD } from '../../src/optim/index.js';
 import { epochOrder } from '../../src/data/batches.js';
 import { createModel } from '../../src/models/factory.js';
 import { createDetector, scoreDataset } from '../../src/scores/index.js';
 
 setNumThreads(1);
-const [mode, outPath, arg] = process.argv.slice(2);
+const [mode, outPath, arg, optName] = process.argv.slice(2);
 const env = distEnvFromProcess();
 const pg = env ? ProcessGroup.init(env, { timeoutMs: Number(process.env.TEST_TIMEOUT_MS ?? 20000) }) : null;
 const lead = !pg || pg.rank === 0;
@@ -54,7 +54,8 @@ if (mode === 'collectives') {
   const X = synth(n * d, 1), Y = synth(n * 4, 2);
   const live0 = liveTensors();
   const model = new Sequential(new Linear(d, 32, { generator: Generator.cpu(3) }), new Tanh(), new Linear(32, 4, { generator: Generator.cpu(4) }));
-  const opt = new Adam(model.parameters(), { lr: 1e-2 });
+  // SGD catches a wrong gradient scale (sum instead of mean); Adam, nearly scale-invariant, would not.
+  const opt = optName === 'sgd' ? new SGD(model.parameters(), { lr: 0.2 }) : new Adam(model.parameters(), { lr: 1e-2 });
   ddp?.wrap(model, { main: opt });
   const base = Int32Array.from({ length: n }, (_, i) => i);
   const stepsPerEpoch = ddp ? ddp.stepsPerEpoch(n, perRank) : Math.floor(n / perRank);
