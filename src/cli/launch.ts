@@ -173,4 +173,24 @@ export function registerLaunchCommand(program: Command): void {
       const threads = program.opts().threads as string | undefined;
       process.exitCode = await launch({ nproc: Number(o.nproc), args: [...(threads ? ['--threads', threads] : []), ...args], ...(port ? { masterPort: port } : {}) });
     });
+
+  const bench = program.commands.find((c) => c.name() === 'bench') ?? program.command('bench').description('benchmarks');
+  bench.command('ddp')
+    .description('data-parallel training throughput (images/s) for 1 and 2 ranks of one thread each (oodgen launch, c10d Gloo)')
+    .option('--ranks <list>', 'comma-separated rank counts', '1,2')
+    .option('--model <kind>', 'ae | vae | sintro', 'vae')
+    .option('--data <spec>', 'training data', 'fashion-mnist:train')
+    .option('--batch-size <n>', 'batch per rank', '64')
+    .option('--steps <n>', 'training steps per rank count (the first 5 are warm-up)', '30')
+    .option('--json', 'print one JSON line')
+    .action(async (o: { ranks: string; model: string; data: string; batchSize: string; steps: string; json?: boolean }) => {
+      const ranks = o.ranks.split(',').map(Number);
+      const b = Number(o.batchSize), steps = Number(o.steps);
+      if (ranks.some((n) => !Number.isInteger(n) || n < 1)) throw new OodgenError(`--ranks must list positive integers, got '${o.ranks}'`);
+      if (!Number.isInteger(b) || b < 1) throw new OodgenError(`--batch-size must be a positive integer, got '${o.batchSize}'`);
+      if (!Number.isInteger(steps) || steps < 6) throw new OodgenError(`--steps must be an integer >= 6, got '${o.steps}'`);
+      const { benchDdp } = await import('../../bench/ddp.js');
+      const r = await benchDdp({ ranks, model: o.model, data: o.data, batchSize: b, steps });
+      process.stdout.write((o.json ? JSON.stringify(r) : r.markdown) + '\n');
+    });
 }
