@@ -16,6 +16,7 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/version.h>
 
 // Gloo's headers come from libgloo-dev (Debian) or the torch wheel; without them the addon still builds and
 // 'gloo' reports itself unavailable.
@@ -40,13 +41,20 @@ namespace {
 
 using ms = std::chrono::milliseconds;
 
+// libtorch 2.x made Gloo/NCCL "Backends" under a ProcessGroup; their collectives are the same calls.
+#if TORCH_VERSION_MAJOR >= 2
+using GroupImpl = c10d::Backend;
+#else
+using GroupImpl = c10d::ProcessGroup;
+#endif
+
 const napi_type_tag kGroupTag = {0x6f6f6467656e0004ULL, 0x6331306467726f75ULL};
 
 TensorLookup g_lookup = nullptr;
 
 struct GroupBox {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  c10::intrusive_ptr<GroupImpl> pg;
   std::string backend;
   int rank = 0;
   int size = 1;
