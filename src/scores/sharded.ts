@@ -6,7 +6,8 @@
 // (scores/latent.ts Noise) in batch order; so that rank r's first batch gets the noise it gets in one process, rank r
 // first replays the draws of the batches before its block (only the random draws, not the model: every batch has the
 // same size, so it draws the same shapes; rank 0 records them on its first batch and broadcasts them). Hence
-// sharded scores equal single-process scores exactly.
+// sharded scores equal single-process scores exactly. After its block, each rank also replays the draws of the
+// batches after it, so a detector used for several sets in turn continues with the single-process stream.
 //
 // The group is ambient (withShardedScoring), so the driver needs no new parameter threaded through every caller.
 import { OodgenError } from '../errors.js';
@@ -120,6 +121,12 @@ export function runShardedBatches(
       done += evalBatch(batches[b]!);
       onProgress?.(done, n);
     }
+  }
+
+  // Leave every noise stream where one process leaves it (after all m batches): a detector scoring several sets in
+  // turn (oodgen eval) continues the stream into the next set.
+  for (let b = hi; b < batches.length; b++) {
+    for (const [i, shape] of record.draws) originals[i]!.call(sources[i]!, shape, 'cpu').dispose();
   }
 
   // Gather: each rank sends (1 + C, n) rows (score, then the columns in rank 0's order); position p is taken from

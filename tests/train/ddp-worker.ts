@@ -85,8 +85,13 @@ if (mode === 'collectives') {
   const n = 45;
   const images = Float32Array.from(synth(n * 28 * 28, 3), (v) => v + 0.5);
   const det = createDetector('iwae', model, { k: 3, seed: 9 });
-  const r = await withShardedScoring(pg, async () => scoreDataset(det, { images, shape: [n, 1, 28, 28], name: 'synth' }, { batchSize: 10, bn: 'enc' }));
-  write({ score: Array.from(r.score), columns: Object.fromEntries(Object.entries(r.columns).map(([k, v]) => [k, Array.from(v)])) });
+  // A second set scored after the first with the same detector continues its noise stream (as oodgen eval does).
+  const images2 = Float32Array.from(synth(23 * 28 * 28, 4), (v) => v + 0.5);
+  const [r, r2] = await withShardedScoring(pg, async () => [
+    scoreDataset(det, { images, shape: [n, 1, 28, 28], name: 'synth' }, { batchSize: 10, bn: 'enc' }),
+    scoreDataset(det, { images: images2, shape: [23, 1, 28, 28], name: 'synth2' }, { batchSize: 10, bn: 'enc' }),
+  ]);
+  write({ score: Array.from(r!.score), columns: Object.fromEntries(Object.entries(r!.columns).map(([k, v]) => [k, Array.from(v)])), score2: Array.from(r2!.score) });
 } else {
   throw new Error(`unknown mode ${mode}`);
 }

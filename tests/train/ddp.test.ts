@@ -97,18 +97,20 @@ for (const optName of ['adam', 'sgd']) test(`2 ranks x batch 32 give the weights
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
-test('sharded scoring (2 ranks) equals single-process scoring, in the original order', { skip: noGloo, timeout: 180_000 }, async () => {
+test('sharded scoring (2 ranks) equals single-process scoring, in the original order, also for a second set', { skip: noGloo, timeout: 180_000 }, async () => {
   const dir = tmp();
   try {
     const [a, b] = [join(dir, 'ddp.json'), join(dir, 'one.json')];
     const [two, one] = await Promise.all([ranks(2, [WORKER, 'score', a]), ranks(0, [WORKER, 'score', b])]);
     for (const e of [...two, ...one]) assert.equal(e.code, 0, e.stderr);
-    const ra = readJson<{ score: number[]; columns: Record<string, number[]> }>(a);
-    const rb = readJson<{ score: number[]; columns: Record<string, number[]> }>(b);
+    const ra = readJson<{ score: number[]; columns: Record<string, number[]>; score2: number[] }>(a);
+    const rb = readJson<{ score: number[]; columns: Record<string, number[]>; score2: number[] }>(b);
     assert.equal(ra.score.length, 45);
     assert.ok(ra.score.every(Number.isFinite));
     assert.deepEqual(ra.score, rb.score);
     assert.deepEqual(ra.columns, rb.columns);
+    assert.equal(ra.score2.length, 23);
+    assert.deepEqual(ra.score2, rb.score2);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
