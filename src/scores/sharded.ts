@@ -91,7 +91,7 @@ export function runShardedBatches(
   const draws: [number, number[]][] = [];
   const originals = sources.map((s) => s.randn);
   let done = 0;
-  let record: BatchRecord;
+  let record!: BatchRecord;
   if (pg.rank === 0) {
     // Record the first batch's draws (every batch draws the same shapes: fixed-size batches).
     sources.forEach((s, i) => {
@@ -102,14 +102,19 @@ export function runShardedBatches(
     });
     try {
       done += evalBatch(batches[lo]!);
+      const first = JSON.stringify(draws);
+      record = broadcastRecord(pg, { draws: draws.slice(), columns: Object.keys(columns) });
+      onProgress?.(done, n);
+      for (let b = lo + 1; b < hi; b++) {
+        draws.length = 0;
+        done += evalBatch(batches[b]!);
+        // The replay on the other ranks assumes every batch draws the same shapes; a detector that does not would
+        // silently get other noise there, so stop instead.
+        if (JSON.stringify(draws) !== first) throw new OodgenError(`sharded scoring: ${detector.name} drew different noise shapes in batch ${b} than in batch ${lo}; score it without --nproc`);
+        onProgress?.(done, n);
+      }
     } finally {
       sources.forEach((s, i) => { s.randn = originals[i]!; });
-    }
-    record = broadcastRecord(pg, { draws, columns: Object.keys(columns) });
-    onProgress?.(done, n);
-    for (let b = lo + 1; b < hi; b++) {
-      done += evalBatch(batches[b]!);
-      onProgress?.(done, n);
     }
   } else {
     record = broadcastRecord(pg, null);
