@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, withoutNproc } from '../../src/cli/launch.js';
+import { freePort, withoutNproc, relaunchWithNproc } from '../../src/cli/launch.js';
 import { distEnvFromProcess, availableBackends } from '../../src/engine/distributed.js';
 import { shardRange } from '../../src/scores/sharded.js';
 import { OodgenError } from '../../src/errors.js';
@@ -39,13 +39,19 @@ async function ranks(world: number, args: string[], limitMs = 90_000, extraEnv: 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'oodgen-ddp-'));
 const readJson = <T>(p: string): T => JSON.parse(readFileSync(p, 'utf8')) as T;
 
-test('torchrun-style environment is parsed and validated', () => {
+test('torchrun-style environment and --nproc are parsed and validated', async () => {
   assert.equal(distEnvFromProcess({}), null);
   assert.deepEqual(distEnvFromProcess({ WORLD_SIZE: '2', RANK: '1', MASTER_ADDR: '10.0.0.1', MASTER_PORT: '29500' }),
     { rank: 1, worldSize: 2, localRank: 1, masterAddr: '10.0.0.1', masterPort: 29500 });
   assert.throws(() => distEnvFromProcess({ WORLD_SIZE: '2', RANK: '2', MASTER_PORT: '1' }), (e: Error) => e instanceof OodgenError && /RANK=2/.test(e.message));
   assert.throws(() => distEnvFromProcess({ WORLD_SIZE: '2', RANK: '0' }), /MASTER_PORT is not set/);
   assert.deepEqual(withoutNproc(['--threads', '1', 'train', '--nproc', '2', '--out', 'x', '--nproc=3']), ['--threads', '1', 'train', '--out', 'x']);
+  // --nproc is validated before anything starts, and N = 1 runs in this process.
+  await assert.rejects(relaunchWithNproc({ nproc: '0' }), (e: Error) => e instanceof OodgenError && /--nproc must be a positive integer, got '0'/.test(e.message));
+  await assert.rejects(relaunchWithNproc({ nproc: 'two' }), /--nproc must be a positive integer/);
+  const one: Record<string, unknown> = { nproc: '1', out: 'x' };
+  assert.equal(await relaunchWithNproc(one), false);
+  assert.deepEqual(one, { out: 'x' });
   // Balanced contiguous blocks cover every batch once.
   for (const [m, w] of [[5, 2], [1, 2], [7, 3], [4, 4]] as const) {
     const covered = Array.from({ length: w }, (_, r) => shardRange(m, r, w)).flatMap(([a, b]) => Array.from({ length: b - a }, (_, i) => a + i));
