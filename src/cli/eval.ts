@@ -4,9 +4,12 @@ import type { Command } from 'commander';
 import { OodgenError } from '../errors.js';
 import { buildInfo, getNumThreads, resolveDevice } from '../engine/index.js';
 import { detectorSpec } from '../scores/index.js';
+import type { ProcessGroup } from '../engine/distributed.js';
 import { evaluate, type EvalRow } from '../ood/evaluate.js';
+import { withScoringRanks } from '../ood/distributed.js';
 import { writeEvalReport } from '../ood/report.js';
 import { evalSet, intArg, list, loadCheckpoint, loadForModel, type LoadedSet } from './args.js';
+import { relaunchWithNproc } from './launch.js';
 
 export interface EvalOptions {
   checkpoint: string;
@@ -28,6 +31,8 @@ export interface EvalOptions {
   recon?: number;
   charts?: boolean;
   log?: (s: string) => void;
+  /** This process's rank group of a sharded evaluation (`--nproc N`); null/absent: one process. */
+  processGroup?: ProcessGroup | null;
 }
 
 export type { EvalRow };
@@ -54,6 +59,7 @@ export async function runEval(o: EvalOptions): Promise<{ rows: EvalRow[]; files:
     const r = await evaluate({
       model, detectors: o.scores, id: sets[0]!, ood: sets.slice(1), bn: o.bn, detectorOptions: { k: o.k, samples: o.samples },
       batchSize: o.batchSize, seed, bootstrap: o.bootstrap, mixedBatches: o.mixedBatches, fit: { data: fitData, runDir: o.checkpoint }, log,
+      processGroup: o.processGroup,
     });
     const rep = await writeEvalReport(r, {
       out: o.out, title: o.checkpoint, model, sets, charts: o.charts, recon: o.recon, limit: o.limit,
@@ -87,8 +93,12 @@ export function registerEvalCommand(program: Command, io: { write?: (s: string) 
     .option('--device <device>', 'cpu | cuda', 'cpu')
     .option('--best', 'use best.safetensors')
     .requiredOption('--out <dir>', 'output folder')
+    .option('--nproc <n>', 'ranks that split the images (c10d); scores come back in the original order')
     .action(async (o) => {
-      const r = await runEval({ ...o, mixedBatches: !!o.mixedBatches, which: o.best ? 'best' : 'final', log });
+      if (await relaunchWithNproc(o)) return;
+      // Every rank computes the whole table from the gathered scores; only rank 0 writes into --out.
+      const r = await withScoringRanks(o.device, ({ pg, lead, scratch }) =>
+        runEval({ ...o, out: lead ? o.out : scratch(), mixedBatches: !!o.mixedBatches, which: o.best ? 'best' : 'final', log, processGroup: pg }));
       write(r.markdown);
     });
 }

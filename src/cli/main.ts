@@ -11,13 +11,14 @@ import { registerMetricsCommand } from './metrics.js';
 import { registerLatentCommand } from './latent.js';
 import { registerTrainCommands } from './train.js';
 import { registerDemoCommand } from './demo.js';
+import { registerLaunchCommand } from './launch.js';
 
 /** Adds commands to the program (the benchmarks in bench/cli.ts, plugins). */
 export type Register = (program: Command) => void;
 
 const COMMANDS: Register[] = [
   registerScoreCommands, registerEvalCommand, registerDataCommands, registerMetricsCommand, registerLatentCommand,
-  registerTrainCommands, registerDemoCommand,
+  registerTrainCommands, registerDemoCommand, registerLaunchCommand,
 ];
 
 /** The oodgen program with its commands, plus `extra` registrations (bin/oodgen.js adds bench/cli.ts). */

@@ -16,9 +16,11 @@ import { OodgenError } from '../errors.js';
 import { modelKinds } from '../models/registry.js';
 import { loadDataset } from '../data/registry.js';
 import { train } from '../train/trainer.js';
+import { withDataParallel } from '../train/ddp.js';
 import { loadRun } from '../train/run.js';
 import { writeSampleGrid, writeReconstructionGrid, evaluateElbo } from '../train/evaluate.js';
 import { int, num, parseTrainOptions, zodMessage } from './train-options.js';
+import { relaunchWithNproc } from './launch.js';
 
 export { parseTrainOptions, type TrainCli } from './train-options.js';
 
@@ -76,9 +78,11 @@ export function registerTrainCommands(program: Command): void {
     .option('--dequantize', 'train on dequantized pixels (default: on for gaussian)')
     .option('--no-dequantize', 'train on the raw pixel values')
     .option('--progress <mode>', 'auto | bar | json | none')
+    .option('--nproc <n>', 'data-parallel ranks on this machine (c10d; --batch-size is per rank; see oodgen launch)')
     .action(async (raw: Record<string, unknown>) => {
+      if (await relaunchWithNproc(raw)) return;
       const opts = await parseTrainOptions(raw);
-      const r = await train(opts);
+      const r = await withDataParallel({ device: opts.device }, (ddp) => train({ ...opts, ddp }));
       process.stdout.write(JSON.stringify({ out: r.out, step: r.step, epoch: r.epoch, stopReason: r.stopReason, bestValElbo: r.bestVal, lastValElbo: r.lastVal, elapsedS: r.elapsedMs / 1000 }) + '\n');
       if (r.stopReason.startsWith('interrupted')) process.exitCode = 130;
     });
