@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { OodgenError } from '../errors.js';
 import { buildInfo, getNumThreads, resolveDevice } from '../engine/index.js';
-import { detectorSpec } from '../scores/index.js';
+import { detectorNames, detectorSpec } from '../scores/index.js';
 import type { ProcessGroup } from '../engine/distributed.js';
 import { evaluate, type EvalRow } from '../ood/evaluate.js';
 import { withScoringRanks } from '../ood/distributed.js';
@@ -79,7 +79,7 @@ export function registerEvalCommand(program: Command, io: { write?: (s: string) 
     .requiredOption('--checkpoint <dir>', 'run folder')
     .requiredOption('--id <spec>', 'in-distribution test set, e.g. fashion-mnist:test')
     .requiredOption('--ood <specs>', 'comma-separated OoD sets, e.g. mnist:test,noise,constant', list)
-    .option('--scores <names>', 'comma-separated registered detectors (`oodgen detectors`): elbo, iwae, bpd, components, rec, ...', list, ['elbo', 'iwae', 'components'])
+    .option('--scores <names>', `comma-separated registered detectors (\`oodgen detectors\`): ${detectorNames().join(', ')}`, list, ['elbo', 'iwae', 'components'])
     .option('--bn <modes>', 'comma-separated BatchNorm modes: eval, enc, dec, both', list, ['eval', 'enc'])
     .option('--k <n>', 'IWAE / bpd importance samples', intArg('--k', 1), 50)
     .option('--samples <n>', 'ELBO / components reconstruction samples', intArg('--samples', 1), 1)

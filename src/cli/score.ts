@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { buildInfo, getNumThreads, resolveDevice } from '../engine/index.js';
 import { progress } from '../data/progress.js';
 import {
-  BN_MODE_DESCRIPTIONS, createDetector, detectorSpec, listDetectors, parseBnMode, parseScoreName, reportRows, scoreDataset, scoreMixed,
+  BN_MODE_DESCRIPTIONS, createDetector, detectorNames, detectorSpec, listDetectors, parseBnMode, parseScoreName, reportRows, scoreDataset, scoreMixed,
   type ScoreDatasetResult,
 } from '../scores/index.js';
 import { withScoringRanks } from '../ood/distributed.js';
@@ -107,7 +107,7 @@ export function registerScoreCommands(program: Command, io: { write?: (s: string
     .description('per-sample OoD scores of a dataset under a trained run (higher = more OoD), as JSON {"scores": [...], ...}')
     .requiredOption('--checkpoint <dir>', 'run folder (config.json + model.safetensors)')
     .requiredOption('--data <spec>', 'dataset name[:split] (fashion-mnist:test, mnist:test, noise, constant) or a path')
-    .option('--score <name>', 'a registered detector (`oodgen detectors` lists them): elbo, iwae, bpd, components, rec, ...', 'iwae')
+    .option('--score <name>', `a registered detector (\`oodgen detectors\` lists them): ${detectorNames().join(' | ')}`, 'iwae')
     .option('--k <n>', 'IWAE / bpd importance samples', intArg('--k', 1), 50)
     .option('--samples <n>', 'ELBO / components reconstruction samples', intArg('--samples', 1), 1)
     .option('--bn <mode>', 'BatchNorm statistics: eval | enc | dec | both', 'eval')

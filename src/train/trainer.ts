@@ -9,7 +9,7 @@
 // step k and resumed ends bit-identical to an uninterrupted one.
 import { existsSync, mkdirSync, readFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import cliProgress from 'cli-progress';
+import { progress as progressBar, type Progress as ProgressBar } from '../data/progress.js';
 import { Generator } from '../engine/random.js';
 import { tidy } from '../engine/scope.js';
 import { buildInfo, resolveDevice } from '../engine/device.js';
@@ -193,16 +193,16 @@ function buildConfig(o: TrainOptions, device: string): RunConfig {
   };
 }
 
+/** Training progress: the shared bar (data/progress.ts) with epoch, loss and ETA, or a JSON line every N steps. */
 class Progress {
-  private bar: cliProgress.SingleBar | null = null;
+  private bar: ProgressBar | null = null;
   private lastJson = 0;
   constructor(private readonly mode: 'bar' | 'json' | 'none', private readonly total: number, start: number, private readonly every: number) {
     if (mode === 'bar') {
-      this.bar = new cliProgress.SingleBar({
+      this.bar = progressBar('train', total, {
+        force: true, start, fps: 5, fields: { epoch: 0, loss: '-', ms: '-', eta2: '-' },
         format: 'train |{bar}| {value}/{total} steps | ep {epoch} | loss {loss} | {ms} ms/step | ETA {eta2}',
-        stream: process.stderr, hideCursor: true, clearOnComplete: false, fps: 5,
-      }, cliProgress.Presets.shades_classic);
-      this.bar.start(total, start, { epoch: 0, loss: '-', ms: '-', eta2: '-' });
+      });
     }
   }
   update(step: number, epoch: number, loss: number, msPerStep: number, etaS: number): void {
