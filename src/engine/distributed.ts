@@ -22,14 +22,15 @@ interface C10dBinding {
   c10dAllgather(g: GroupHandle, outs: TensorHandle[], input: TensorHandle[], timeoutMs?: number): void;
   c10dBarrier(g: GroupHandle, timeoutMs?: number): void;
 }
-const c10d = native as unknown as C10dBinding;
+// Looked up per call, so importing this module never loads the addon by itself (it loads on first use).
+const c10d = (): C10dBinding => native as unknown as C10dBinding;
 
 /** The collective timeout unless OODGEN_DIST_TIMEOUT_MS or the caller says otherwise (PyTorch's default is 30 min). */
 export const DEFAULT_TIMEOUT_MS = 300_000;
 
 /** The backends this build of the addon can create. */
 export function availableBackends(): { gloo: boolean; nccl: boolean } {
-  return c10d.c10dBackends();
+  return c10d().c10dBackends();
 }
 
 /** A torchrun-style rendezvous description. */
@@ -99,7 +100,7 @@ export class ProcessGroup {
     const hostname = process.env.OODGEN_GLOO_HOSTNAME ?? (isLoopback(env.masterAddr) ? '127.0.0.1' : undefined);
     let h: GroupHandle;
     try {
-      h = c10d.c10dInit({ backend, masterAddr: env.masterAddr, masterPort: env.masterPort, rank: env.rank, worldSize: env.worldSize, timeoutMs, ...(backend === 'gloo' && hostname ? { hostname } : {}) });
+      h = c10d().c10dInit({ backend, masterAddr: env.masterAddr, masterPort: env.masterPort, rank: env.rank, worldSize: env.worldSize, timeoutMs, ...(backend === 'gloo' && hostname ? { hostname } : {}) });
     } catch (e) {
       throw new OodgenError(`distributed: rank ${env.rank} of ${env.worldSize} could not join the ${backend} process group at ` +
         `${env.masterAddr}:${env.masterPort} within ${timeoutMs} ms: ${(e as Error).message}`);
@@ -123,19 +124,19 @@ export class ProcessGroup {
 
   /** In-place all-reduce of one contiguous tensor. */
   allreduce(t: Tensor, op: ReduceOp = 'sum', timeoutMs?: number): void {
-    this.run(() => c10d.c10dAllreduce(this.h, [t.handle], op, timeoutMs));
+    this.run(() => c10d().c10dAllreduce(this.h, [t.handle], op, timeoutMs));
   }
 
   /** In-place broadcast of one contiguous tensor from `root`. */
   broadcast(t: Tensor, root = 0, timeoutMs?: number): void {
-    this.run(() => c10d.c10dBroadcast(this.h, [t.handle], root, timeoutMs));
+    this.run(() => c10d().c10dBroadcast(this.h, [t.handle], root, timeoutMs));
   }
 
   /** Every rank's `t` (same shape and dtype on all ranks), in rank order; the caller owns the results. */
   allgather(t: Tensor, timeoutMs?: number): Tensor[] {
     const outs = Array.from({ length: this.worldSize }, () => zerosLike(t));
     try {
-      this.run(() => c10d.c10dAllgather(this.h, outs.map((o) => o.handle), [t.handle], timeoutMs));
+      this.run(() => c10d().c10dAllgather(this.h, outs.map((o) => o.handle), [t.handle], timeoutMs));
     } catch (e) {
       for (const o of outs) o.dispose();
       throw e;
@@ -144,7 +145,7 @@ export class ProcessGroup {
   }
 
   barrier(timeoutMs?: number): void {
-    this.run(() => c10d.c10dBarrier(this.h, timeoutMs));
+    this.run(() => c10d().c10dBarrier(this.h, timeoutMs));
   }
 
   /** Releases the group and its store (rank 0 stops hosting the rendezvous). */
@@ -152,6 +153,6 @@ export class ProcessGroup {
     if (this.handle === null) return;
     const h = this.handle;
     this.handle = null;
-    c10d.c10dDestroy(h);
+    c10d().c10dDestroy(h);
   }
 }
