@@ -54,4 +54,10 @@ export { separabilityReport, idVsIdControl, makeRandomProjection } from './analy
 export { oneClassReport, fitMahalanobis } from './analysis/one-class.js';
 export { runLatentAnalysis } from './analysis/latent-report.js';
 
+// Several processes over c10d (docs/distributed.md): process groups, data-parallel training (train({ ddp })),
+// sharded scoring (evaluate({ processGroup }), withScoringRanks for a process started by `oodgen launch`).
+export { ProcessGroup, distEnvFromProcess, availableBackends, type DistEnv } from './engine/distributed.js';
+export { DataParallel, withDataParallel } from './train/ddp.js';
+export { withScoringRanks, type ScoringRank } from './ood/distributed.js';
+
 export { OodgenError } from './errors.js';
