@@ -10,6 +10,7 @@ import { benchTrainStep } from './train-step.js';
 import { compareTrainStep } from './compare.js';
 import { benchScore } from './score.js';
 import { benchDetectors, benchRegret } from './detectors.js';
+import { benchDdp } from './ddp.js';
 
 const int = (name: string) => (v: string): number => {
   const n = Number(v);
@@ -121,6 +122,22 @@ export function registerBenchCommands(program: Command): void {
     .option('--json', 'print one JSON line')
     .action(async (o) => {
       const r = await benchScore(o);
+      process.stdout.write((o.json ? JSON.stringify(r) : r.markdown) + '\n');
+    });
+
+  bench.command('ddp')
+    .description('data-parallel training throughput (images/s) for 1 and 2 ranks of one thread each (oodgen launch, c10d Gloo)')
+    .option('--ranks <list>', 'comma-separated rank counts', '1,2')
+    .option('--model <kind>', 'a registered model family (ae | vae | sintro | ...)', 'vae')
+    .option('--data <spec>', 'training data', 'fashion-mnist:train')
+    .option('--batch-size <n>', 'batch per rank', int('--batch-size'), 64)
+    .option('--steps <n>', 'training steps per rank count (the first 5 are warm-up)', int('--steps'), 30)
+    .option('--json', 'print one JSON line')
+    .action(async (o: { ranks: string; model: string; data: string; batchSize: number; steps: number; json?: boolean }) => {
+      const ranks = o.ranks.split(',').map(Number);
+      if (ranks.some((n) => !Number.isInteger(n) || n < 1)) throw new OodgenError(`--ranks must list positive integers, got '${o.ranks}'`);
+      if (o.steps < 6) throw new OodgenError(`--steps must be an integer >= 6, got '${o.steps}'`);
+      const r = await benchDdp({ ranks, model: o.model, data: o.data, batchSize: o.batchSize, steps: o.steps });
       process.stdout.write((o.json ? JSON.stringify(r) : r.markdown) + '\n');
     });
 }

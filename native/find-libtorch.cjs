@@ -42,7 +42,13 @@ function fromPython() {
         { stdio: ['ignore', 'pipe', 'ignore'], timeout: 60000 }).toString().trim().split('\n').pop();
       const info = JSON.parse(out);
       const found = fromFolder(info.root, `python torch (${py})`);
-      if (found) { found.abi = info.abi; return found; }
+      if (found) {
+        found.abi = info.abi;
+        // CUDA wheels ship nccl.h in the nvidia-nccl package beside torch (c10d.cc compiles ProcessGroupNCCL with it).
+        const nccl = path.join(info.root, '..', 'nvidia', 'nccl', 'include');
+        if (fs.existsSync(path.join(nccl, 'nccl.h'))) found.include.push(nccl);
+        return found;
+      }
     } catch { /* no torch in this interpreter */ }
   }
   return null;

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist python3-torch python3-sklearn python3-numpy python3-mpmath
+PKGS=(libtorch-dev libgloo-dev libopenblas0-pthread dataset-fashion-mnist python3-torch python3-sklearn python3-numpy python3-mpmath
       build-essential python3 fonts-dejavu-core chromium)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -32,7 +32,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 addon=native/build/Release/oodgen_native.node
-if [ ! -f "$addon" ] || [ native/src/shim.cc -nt "$addon" ] || [ native/binding.gyp -nt "$addon" ]; then
+if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp -newer "$addon" 2>/dev/null)" ]; then
   echo "setup: building the native addon against $(node native/find-libtorch.cjs describe)" >&2
   npm run --silent build:native >&2
 fi

@@ -62,4 +62,10 @@ export { loadSuite, parseSuite, type Suite } from './benchmark/suite.js';
 export * as serve from './serve/index.js';
 export { openGate, buildServer, type GateOptions, type GateResult, type ServeOptions } from './serve/index.js';
 
+// Several processes over c10d (docs/distributed.md): process groups, data-parallel training (train({ ddp })),
+// sharded scoring (evaluate({ processGroup }), withScoringRanks for a process started by `oodgen launch`).
+export { ProcessGroup, distEnvFromProcess, availableBackends, type DistEnv } from './engine/distributed.js';
+export { DataParallel, withDataParallel } from './train/ddp.js';
+export { withScoringRanks, type ScoringRank } from './ood/distributed.js';
+
 export { OodgenError } from './errors.js';

@@ -26,6 +26,7 @@
 #include <torch/version.h>
 #include <torch/cuda.h>
 #include <sstream>
+#include "c10d.h"
 
 #include <algorithm>
 #include <cmath>
@@ -818,6 +819,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
+  oodgen::RegisterC10d(env, exports, tensorRef);
   return exports;
 }
 

@@ -6,9 +6,12 @@ import { buildInfo, getNumThreads, resolveDevice } from '../engine/index.js';
 import { createDetector, detectorNames, detectorSpec, type Detector } from '../scores/index.js';
 import { runFitData } from '../scores/fit-run.js';
 import { addDetectorFlags, detectorModels, detectorOptions, type DetectorCliOptions } from './fit.js';
+import type { ProcessGroup } from '../engine/distributed.js';
 import { evaluate, type EvalRow } from '../ood/evaluate.js';
+import { withScoringRanks } from '../ood/distributed.js';
 import { writeEvalReport } from '../ood/report.js';
 import { evalSet, intArg, list, loadCheckpoint, loadForModel, type LoadedSet } from './args.js';
+import { relaunchWithNproc } from './launch.js';
 
 export interface EvalOptions extends DetectorCliOptions {
   checkpoint: string;
@@ -32,6 +35,8 @@ export interface EvalOptions extends DetectorCliOptions {
   /** Refuse datasets whose channels or size differ from the checkpoint's. */
   strictShape?: boolean;
   log?: (s: string) => void;
+  /** This process's rank group of a sharded evaluation (`--nproc N`); null/absent: one process. */
+  processGroup?: ProcessGroup | null;
 }
 
 export type { EvalRow };
@@ -69,6 +74,7 @@ export async function runEval(o: EvalOptions): Promise<{ rows: EvalRow[]; files:
       model, detectors, id: sets[0]!, ood: sets.slice(1), bn: o.bn, detectorOptions: detectorOpts,
       fit: { data: fitData ? { ...fitData, name: fitData.name ?? 'ID validation split' } : undefined, runDir: o.checkpoint },
       batchSize: o.batchSize, seed, bootstrap: o.bootstrap, mixedBatches: o.mixedBatches, log,
+      processGroup: o.processGroup,
     });
     const rep = await writeEvalReport(r, {
       out: o.out, title: o.checkpoint, model, sets, charts: o.charts, recon: o.recon, limit: o.limit,
@@ -106,9 +112,13 @@ export function registerEvalCommand(program: Command, io: { write?: (s: string) 
     .option('--strict-shape', 'refuse datasets whose channels or size differ from the checkpoint (default: convert, and say so on stderr and in results.json)')
     .option('--device <device>', 'cpu | cuda', 'cpu')
     .option('--best', 'use best.safetensors')
-    .requiredOption('--out <dir>', 'output folder'))
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--nproc <n>', 'ranks that split the images (c10d); scores come back in the original order'))
     .action(async (o) => {
-      const r = await runEval({ ...o, mixedBatches: !!o.mixedBatches, which: o.best ? 'best' : 'final', log });
+      if (await relaunchWithNproc(o)) return;
+      // Every rank computes the whole table from the gathered scores; only rank 0 writes into --out.
+      const r = await withScoringRanks(o.device, ({ pg, lead, scratch }) =>
+        runEval({ ...o, out: lead ? o.out : scratch(), mixedBatches: !!o.mixedBatches, which: o.best ? 'best' : 'final', log, processGroup: pg }));
       write(r.markdown);
     });
 }

@@ -14,6 +14,7 @@ import { registerDemoCommand } from './demo.js';
 import { registerServeCommand } from './serve.js';
 import { registerFitCommand } from './fit.js';
 import { registerBenchmarkCommand } from './benchmark.js';
+import { registerLaunchCommand } from './launch.js';
 
 /** Adds commands to the program (the benchmarks in bench/cli.ts, plugins). */
 export type Register = (program: Command) => void;
@@ -21,6 +22,7 @@ export type Register = (program: Command) => void;
 const COMMANDS: Register[] = [
   registerScoreCommands, registerEvalCommand, registerDataCommands, registerMetricsCommand, registerLatentCommand,
   registerTrainCommands, registerDemoCommand, registerServeCommand, registerFitCommand, registerBenchmarkCommand,
+  registerLaunchCommand,
 ];
 
 /** The oodgen program with its commands, plus `extra` registrations (bin/oodgen.js adds bench/cli.ts). */

@@ -9,7 +9,9 @@ import {
   BN_MODE_DESCRIPTIONS, createDetector, detectorNames, detectorSpec, listDetectors, parseBnMode, parseScoreName, reportRows, scoreDataset, scoreMixed,
   type ScoreDatasetResult,
 } from '../scores/index.js';
+import { withScoringRanks } from '../ood/distributed.js';
 import { evalSet, intArg, loadCheckpoint, loadForModel } from './args.js';
+import { relaunchWithNproc } from './launch.js';
 
 export { loadCheckpoint, loadForModel, type LoadedRun, type LoadedSet } from './args.js';
 export { runEval, type EvalOptions } from './eval.js';
@@ -137,8 +139,10 @@ export function registerScoreCommands(program: Command, io: { write?: (s: string
     .option('--strict-shape', 'refuse a dataset whose channels or size differ from the checkpoint (default: convert, and say so on stderr and in the JSON)')
     .option('--allow-non-finite', 'write NaN / infinite scores as "NaN" / "Infinity" strings (listed under nonFinite) instead of failing')
     .requiredOption('--out <file>', 'output JSON')
+    .option('--nproc <n>', 'ranks that split the images (c10d); scores come back in the original order')
     .action(async (o) => {
-      await runScore({ ...o, which: o.best ? 'best' : 'final', log });
+      if (await relaunchWithNproc(o)) return;
+      await withScoringRanks(o.device, ({ lead }) => runScore({ ...o, out: lead ? o.out : undefined, which: o.best ? 'best' : 'final', log }));
     });
 
   program.command('detectors')

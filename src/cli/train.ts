@@ -17,11 +17,13 @@ import { OodgenError } from '../errors.js';
 import { modelKinds } from '../models/registry.js';
 import { loadDataset } from '../data/registry.js';
 import { train } from '../train/trainer.js';
+import { withDataParallel } from '../train/ddp.js';
 import { loadRun } from '../train/run.js';
 import { writeSampleGrid, writeReconstructionGrid, evaluateElbo } from '../train/evaluate.js';
 import { sharpnessRatio } from '../eval/sharpness.js';
 import { int, num, parseTrainOptions, zodMessage } from './train-options.js';
 import { loadForModel } from './args.js';
+import { relaunchWithNproc } from './launch.js';
 
 export { parseTrainOptions, type TrainCli } from './train-options.js';
 
@@ -87,9 +89,11 @@ export function registerTrainCommands(program: Command): void {
     .option('--no-dequantize', 'train on the raw pixel values')
     .option('--mutate <mu>', 'likelihood-ratio background model: replace each training value by a uniform 8-bit level with probability mu (Ren et al. 2019; 0.2 is oodgen\'s fixed default, chosen without OoD data)')
     .option('--progress <mode>', 'auto | bar | json | none')
+    .option('--nproc <n>', 'data-parallel ranks on this machine (c10d; --batch-size is per rank; see oodgen launch)')
     .action(async (raw: Record<string, unknown>) => {
+      if (await relaunchWithNproc(raw)) return;
       const opts = await parseTrainOptions(raw);
-      const r = await train(opts);
+      const r = await withDataParallel({ device: opts.device }, (ddp) => train({ ...opts, ddp }));
       process.stdout.write(JSON.stringify({ out: r.out, step: r.step, epoch: r.epoch, stopReason: r.stopReason, bestValElbo: r.bestVal, lastValElbo: r.lastVal, elapsedS: r.elapsedMs / 1000 }) + '\n');
       if (r.stopReason.startsWith('interrupted')) process.exitCode = 130;
     });

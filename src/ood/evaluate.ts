@@ -13,6 +13,8 @@ import { parseBnMode, type BnMode } from '../scores/bn-mode.js';
 import { createDetector, detectorSpec, reportRows, rowSeries } from '../scores/registry.js';
 import { loadDetectorState, saveDetectorState } from '../scores/state.js';
 import { scoreDataset, scoreMixed, type ScoreDatasetResult } from '../scores/driver.js';
+import { shardingGroup, withShardedScoring } from '../scores/sharded.js';
+import type { ProcessGroup } from '../engine/distributed.js';
 import type { Detector, DetectorOptions, ImageSource } from '../scores/types.js';
 
 /** A named image set to evaluate (the dataset layer's ImageSet fits). */
@@ -51,6 +53,12 @@ export interface EvaluateOptions {
   /** Progress bars on a TTY (default true). */
   progressBars?: boolean;
   log?: (s: string) => void;
+  /**
+   * Shard every scoring pass over the ranks of this c10d group (src/scores/sharded.ts; ood/distributed.ts joins
+   * one from the launcher's environment): each rank scores a block of batches, all ranks get every score in the
+   * original order, so the result equals one process's. Rank 0 alone saves fitted detector state.
+   */
+  processGroup?: ProcessGroup | null;
 }
 
 export type Ci = Record<MetricName, [number, number]>;
@@ -107,12 +115,18 @@ async function prepare(det: Detector, o: EvaluateOptions, batchSize: number): Pr
   const data = o.fit?.data;
   if (!data) throw new OodgenError(`detector '${det.name}' must be fitted on in-distribution data first: give fit.data (ID training or validation images) or a run folder with a saved state`);
   await det.fit(data, { batchSize, data: data.name });
+  const group = o.processGroup ?? shardingGroup();
+  if (group && group.rank !== 0) return `fitted on ${data.name} (${data.shape[0]} images)`;
   if (dir && det.saveState) saveDetectorState(dir, det);
   return `fitted on ${data.name} (${data.shape[0]} images)` + (dir && det.saveState ? `, saved in ${dir}/detectors/` : '');
 }
 
 /** Runs detectors x BN modes over the ID and OoD sets and computes the metrics table. */
 export async function evaluate(o: EvaluateOptions): Promise<EvalResult> {
+  return o.processGroup ? withShardedScoring(o.processGroup, () => evaluateHere(o)) : evaluateHere(o);
+}
+
+async function evaluateHere(o: EvaluateOptions): Promise<EvalResult> {
   const log = o.log ?? (() => undefined);
   if (o.ood.length === 0) throw new OodgenError('evaluate: give at least one OoD dataset');
   if (o.detectors.length === 0) throw new OodgenError('evaluate: give at least one detector');

@@ -13,6 +13,7 @@ import type { Detector, ImageSource, ScoreBatch } from './types.js';
 import { applyBnMode, type BnMode } from './bn-mode.js';
 import { OodgenError } from '../errors.js';
 import { detectorNames, detectorSpec } from './registry.js';
+import { runShardedBatches, shardingGroup } from './sharded.js';
 
 export interface ScoreDatasetOptions {
   /**
@@ -104,12 +105,19 @@ function runBatches(
   const restore = model ? applyBnMode(model, bn) : () => undefined;
   try {
     let done = 0;
-    for (const b of fixedSizeBatches(n, size)) {
+    const evalBatch = (b: { start: number; keepFrom: number }): number => {
       const { positions, x } = batchOf(b, size);
       const r = tidy(() => detector.evaluate(x()));
       merge(columns, n, r, positions, b.keepFrom, score);
-      done += positions.length - b.keepFrom;
-      onProgress?.(done, n);
+      return positions.length - b.keepFrom;
+    };
+    const pg = shardingGroup();  // --nproc N: this rank scores its block of batches, then all ranks gather (sharded.ts)
+    if (pg) runShardedBatches(pg, detector, fixedSizeBatches(n, size), size, n, evalBatch, score, columns, onProgress);
+    else {
+      for (const b of fixedSizeBatches(n, size)) {
+        done += evalBatch(b);
+        onProgress?.(done, n);
+      }
     }
   } finally {
     restore();

@@ -32,6 +32,7 @@ import {
   RUN_FILES, readRunConfig, readRunState, runHyper, writeFileAtomic, writeJsonAtomic, type RunConfig, type RunState,
 } from './run.js';
 import { batchTensor, dequantizeTensor, evaluateElbo, writeReconstructionGrid, writeSampleGrid } from './evaluate.js';
+import { checkSingleResume, type DataParallel } from './ddp.js';
 
 export interface TrainOptions {
   /** Run folder. */
@@ -84,6 +85,8 @@ export interface TrainOptions {
   /** Prior samples for the decoder BN adaptation of samples.png (0: none). */
   bnAdaptSamples?: number;
   command?: string;
+  /** Data-parallel rank context (src/train/ddp.ts); null/absent: one process. */
+  ddp?: DataParallel | null;
 }
 
 export interface TrainResult {
@@ -261,11 +264,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     throw new OodgenError('train: give at least one of epochs, maxSteps or timeBudgetMin');
   }
 
+  const ddp = opts.ddp ?? null, lead = !ddp || ddp.lead;
   const data = await prepareData(cfg, opts);
   cfg.data.preprocessing = data.preprocessing ?? cfg.data.preprocessing;
   cfg.data.trainCount = data.train.shape[0];
   cfg.data.valCount = data.val?.shape[0] ?? 0;
-  const stepsPerEpoch = Math.floor(data.train.shape[0] / t.batchSize);
+  const stepsPerEpoch = ddp ? ddp.stepsPerEpoch(data.train.shape[0], t.batchSize) : Math.floor(data.train.shape[0] / t.batchSize);
   if (stepsPerEpoch < 1) throw new OodgenError(`batch size ${t.batchSize} exceeds the ${data.train.shape[0]} training images`);
 
   mkdirSync(out, { recursive: true });
@@ -274,13 +278,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   model.train();
   const trainer = model.createTrainer({ lr: t.lr, betas: t.betas as [number, number], hyper: runHyper(cfg) });
   const optims = trainer.optimizers;
-  const noise = Generator.cpu(cfg.seed + 1);
+  const noise = Generator.cpu(ddp ? ddp.noiseSeed(cfg.seed + 1) : cfg.seed + 1);
   const trainIdx = Int32Array.from({ length: data.train.shape[0] }, (_, i) => i);
 
   if (state) {
     loadStateDict(join(out, RUN_FILES.model), model);
     loadOptimizers(join(out, RUN_FILES.optimizer), optims);
-    if (state.rng.noise) noise.setState(unb64(state.rng.noise));
+    if (ddp) ddp.restoreNoise(state.rng, noise, out);
+    else {
+      checkSingleResume(state.rng, out);
+      if (state.rng.noise) noise.setState(unb64(state.rng.noise));
+    }
     // Drop log lines written after the checkpoint (they will be written again).
     const logPath = join(out, RUN_FILES.log);
     if (existsSync(logPath)) {
@@ -288,7 +296,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         if (!l.trim()) return false;
         try { return ((JSON.parse(l) as { step?: number }).step ?? 0) <= state!.step; } catch { return false; }
       });
-      writeFileAtomic(logPath, lines.map((l) => l + '\n').join(''));
+      if (lead) writeFileAtomic(logPath, lines.map((l) => l + '\n').join(''));
     }
   } else {
     state = {
@@ -296,14 +304,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       rng: {}, elapsedMs: 0, stopReason: null, done: false,
     };
   }
-  writeJsonAtomic(join(out, RUN_FILES.config), cfg);
+  ddp?.wrap(model, optims);
+  if (lead) writeJsonAtomic(join(out, RUN_FILES.config), cfg);
   const st = state;
 
-  const log = (o: Record<string, unknown>): void => appendFileSync(join(out, RUN_FILES.log), JSON.stringify(o) + '\n');
+  const log = (o: Record<string, unknown>): void => void (lead && appendFileSync(join(out, RUN_FILES.log), JSON.stringify(o) + '\n'));
   const checkpoint = (): void => {
+    st.rng = ddp ? ddp.rngState(noise) : { noise: b64(noise.getState()) };
+    if (!lead) return;
     saveStateDict(join(out, RUN_FILES.model), model, { step: String(st.step), kind: cfg.model.kind });
     saveOptimizers(join(out, RUN_FILES.optimizer), optims, st.step);
-    st.rng = { noise: b64(noise.getState()) };
     writeJsonAtomic(join(out, RUN_FILES.state), st);
   };
 
@@ -322,7 +332,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   );
   const mode = opts.progress === undefined || opts.progress === 'auto'
     ? (process.stderr.isTTY ? 'bar' : 'json') : opts.progress;
-  const progress = new Progress(mode, Number.isFinite(totalSteps) ? totalSteps : st.step + 1e6, st.step, t.logEvery);
+  const progress = new Progress(lead ? mode : 'none', Number.isFinite(totalSteps) ? totalSteps : st.step + 1e6, st.step, t.logEvery);
   const t0 = Date.now();
   const elapsed0 = st.elapsedMs;
   const budgetMs = t.timeBudgetMin !== null ? t.timeBudgetMin * 60_000 : Infinity;
@@ -338,15 +348,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     for (;;) {
       if (t.maxSteps !== null && st.step >= t.maxSteps) { stopReason = 'max-steps'; break; }
       if (t.epochs !== null && st.epoch >= t.epochs) { stopReason = 'epochs'; break; }
-      if (Date.now() - t0 >= budgetMs) { stopReason = 'time-budget'; break; }
+      if (!ddp && Date.now() - t0 >= budgetMs) { stopReason = 'time-budget'; break; }
       if (st.done && st.stopReason === 'early-stopping') { stopReason = 'early-stopping'; break; }
+      const agreed = ddp?.agreeStop(Date.now() - t0 >= budgetMs, interrupted);
+      if (agreed) { stopReason = agreed; break; }
       if (interrupted) { stopReason = `interrupted (${interrupted})`; break; }
 
       if (orderEpoch !== st.epoch) {
         order = epochOrder(trainIdx, true, cfg.seed, st.epoch);
         orderEpoch = st.epoch;
       }
-      const index = order!.subarray(st.batchInEpoch * t.batchSize, (st.batchInEpoch + 1) * t.batchSize);
+      const index = ddp ? ddp.batchIndex(order!, st.batchInEpoch, t.batchSize) : order!.subarray(st.batchInEpoch * t.batchSize, (st.batchInEpoch + 1) * t.batchSize);
       const ts = Date.now();
       const terms = tidy(() => {
         let x = batchTensor(data.train, index, device);
@@ -384,7 +396,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
             st.bestVal = v.elbo;
             st.bestStep = st.step;
             st.epochsSinceBest = 0;
-            saveStateDict(join(out, RUN_FILES.best), model, { step: String(st.step), valElbo: String(v.elbo) });
+            if (lead) saveStateDict(join(out, RUN_FILES.best), model, { step: String(st.step), valElbo: String(v.elbo) });
           } else {
             st.epochsSinceBest += 1;
           }
@@ -416,14 +428,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const v = evaluateElbo(model, data.val, { limit: cfg.data.valLimit, seed: cfg.seed + 7, dequantize: cfg.data.dequantize, batchSize: 256 });
     lastVal = v.elbo;
     log({ step: st.step, epoch: st.epoch, event: 'final-val', valElbo: v.elbo, valBitsPerDim: v.bitsPerDim, valLogLik: v.logLik, valKl: v.kl });
-    if (!existsSync(join(out, RUN_FILES.best))) saveStateDict(join(out, RUN_FILES.best), model, { step: String(st.step), valElbo: String(v.elbo) });
+    if (lead && !existsSync(join(out, RUN_FILES.best))) saveStateDict(join(out, RUN_FILES.best), model, { step: String(st.step), valElbo: String(v.elbo) });
   }
   st.elapsedMs = elapsed0 + Date.now() - t0;
   st.stopReason = stopReason;
   if (!stopReason.startsWith('interrupted')) st.done = stopReason !== 'time-budget' ? true : st.done;
   checkpoint();
   log({ step: st.step, epoch: st.epoch, event: 'stop', reason: stopReason, loss: lastLoss, elapsedS: st.elapsedMs / 1000 });
-  if ((opts.grids ?? true) && !stopReason.startsWith('interrupted')) {
+  if ((opts.grids ?? true) && lead && !stopReason.startsWith('interrupted')) {
     // Grids for the models that can draw them (a flow has no reconstructions).
     if (hasCapabilities(model, ['sample'])) await writeSampleGrid(model as LatentModel & LatentBase, join(out, RUN_FILES.samples), { n: 64, seed: cfg.seed, bnAdapt: opts.bnAdaptSamples ?? 2048 });
     if (hasCapabilities(model, ['encode', 'decode'])) await writeReconstructionGrid(model as LatentModel & LatentBase, data.val ?? data.train, join(out, RUN_FILES.reconstructions), { n: 32 });
