@@ -7,6 +7,8 @@
 // timeout (or the one given), so a peer that died or hangs surfaces as an Error here instead of a hang.
 #include "c10d.h"
 
+#include <cmath>
+
 #include <chrono>
 #include <memory>
 #include <stdexcept>
@@ -61,8 +63,16 @@ struct GroupBox {
   ms timeout{0};
 };
 
+// Thrown when an N-API call (a getter on an options object or array) left a JS exception pending: unwinds to the
+// entry point, which returns without throwing a second one (that would abort Node; see shim.cc).
+struct JsPending {};
+
+void ok(Napi::Env env) {
+  if (env.IsExceptionPending()) throw JsPending{};
+}
+
 Napi::Value throwJs(Napi::Env env, const std::string& msg) {
-  Napi::Error::New(env, msg).ThrowAsJavaScriptException();
+  if (!env.IsExceptionPending()) Napi::Error::New(env, msg).ThrowAsJavaScriptException();
   return env.Undefined();
 }
 
@@ -71,6 +81,9 @@ Napi::Value throwJs(Napi::Env env, const std::string& msg) {
     Napi::Env env = info.Env();                       \
     try {
 #define END_ENTRY                                                          \
+  }                                                                        \
+  catch (const JsPending&) {                                               \
+    return env.Undefined();                                                \
   }                                                                        \
   catch (const c10::Error& e) {                                            \
     return throwJs(env, e.what_without_backtrace());                       \
@@ -86,6 +99,7 @@ Napi::Value throwJs(Napi::Env env, const std::string& msg) {
 int64_t intArg(const Napi::Value& v, const std::string& what, int64_t lo, int64_t hi) {
   if (!v.IsNumber()) throw std::invalid_argument(what + ": expected an integer");
   double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d < -9.2e18 || d > 9.2e18) throw std::invalid_argument(what + ": expected a finite integer");
   if (d != static_cast<double>(static_cast<int64_t>(d))) throw std::invalid_argument(what + ": expected an integer, got " + std::to_string(d));
   auto i = static_cast<int64_t>(d);
   if (i < lo || i > hi) throw std::invalid_argument(what + ": " + std::to_string(i) + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
@@ -97,7 +111,11 @@ std::string strArg(const Napi::Value& v, const std::string& what) {
   return v.As<Napi::String>().Utf8Value();
 }
 
-Napi::Value field(const Napi::Object& o, const char* key) { return o.Get(key); }
+Napi::Value field(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  ok(o.Env());
+  return v;
+}
 
 GroupBox* groupOf(const Napi::Value& v, const char* what) {
   if (!v.IsExternal() || !v.As<Napi::External<GroupBox>>().CheckTypeTag(&kGroupTag))
@@ -118,7 +136,9 @@ std::vector<at::Tensor> tensorList(const Napi::Value& v, const char* what) {
   auto arr = v.As<Napi::Array>();
   std::vector<at::Tensor> out;
   for (uint32_t i = 0; i < arr.Length(); i++) {
-    at::Tensor& t = g_lookup(arr.Get(i), what);
+    Napi::Value e = arr.Get(i);
+    ok(v.Env());
+    at::Tensor t = g_lookup(e, what);
     // Collectives read and write the storage directly: a view with gaps would be silently wrong.
     if (!t.is_contiguous()) throw std::invalid_argument(std::string(what) + ": tensor " + std::to_string(i) + " is not contiguous");
     out.push_back(t);

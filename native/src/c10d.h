@@ -7,6 +7,8 @@
 #include <ATen/ATen.h>
 
 namespace oodgen {
-using TensorLookup = at::Tensor& (*)(const Napi::Value&, const char*);
+// A validated tensor of the calling environment's handle table: a reference-counted copy that shares the storage,
+// so collectives work in place on the tensor JS holds.
+using TensorLookup = at::Tensor (*)(const Napi::Value&, const char*);
 void RegisterC10d(Napi::Env env, Napi::Object exports, TensorLookup lookup);
 }  // namespace oodgen

@@ -280,6 +280,13 @@ at::Tensor tensorArg(State& st, const Napi::Value& v, const What& what) {
   return s->t;
 }
 
+// c10d.cc's view of the handle table (see c10d.h): the same validation, through the value's environment.
+at::Tensor tensorForC10d(const Napi::Value& v, const char* what) {
+  State* st = v.Env().GetInstanceData<State>();
+  if (!st) throw std::invalid_argument(std::string(what) + ": oodgen native: addon state missing");
+  return tensorArg(*st, v, what);
+}
+
 std::vector<at::Tensor> tensorListArg(State& st, Napi::Env env, const Napi::Value& v, const What& what) {
   auto arr = arrayArg(v, what);
   uint32_t n = arr.Length();
@@ -819,7 +826,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
-  oodgen::RegisterC10d(env, exports, tensorRef);
+  oodgen::RegisterC10d(env, exports, tensorForC10d);
   return exports;
 }
 

@@ -42,6 +42,14 @@ export interface NativeBinding {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   buildInfo(): { torchVersion: string; cudaBuild: boolean; parallelInfo: string };
+  // c10d (native/src/c10d.cc); typed for callers in src/engine/distributed.ts.
+  c10dBackends(): { gloo: boolean; nccl: boolean };
+  c10dInit(o: { backend: string; masterAddr: string; masterPort: number; rank: number; worldSize: number; timeoutMs: number; hostname?: string }): unknown;
+  c10dDestroy(g: unknown): void;
+  c10dAllreduce(g: unknown, ts: TensorHandle[], op: string, timeoutMs?: number): void;
+  c10dBroadcast(g: unknown, ts: TensorHandle[], root: number, timeoutMs?: number): void;
+  c10dAllgather(g: unknown, outs: TensorHandle[], input: TensorHandle[], timeoutMs?: number): void;
+  c10dBarrier(g: unknown, timeoutMs?: number): void;
 }
 
 /** Every entry point of the addon; the fuzz test (tests/native) checks this against what the addon exports. */
@@ -50,6 +58,7 @@ export const NATIVE_ENTRY_POINTS = [
   'requiresGrad', 'setRequiresGrad', 'grad', 'setGrad', 'grads', 'clearGrads', 'backward', 'gradEnabled',
   'manualSeed', 'defaultGenerator', 'newGenerator', 'generatorGetState', 'generatorSetState', 'generatorSeed',
   'cudaDeviceCount', 'synchronize', 'setNumThreads', 'getNumThreads', 'buildInfo',
+  'c10dBackends', 'c10dInit', 'c10dDestroy', 'c10dAllreduce', 'c10dBroadcast', 'c10dAllgather', 'c10dBarrier',
 ] as const satisfies readonly (keyof NativeBinding)[];
 // Fails to compile if NativeBinding gains a method the list above lacks.
 type Missing = Exclude<keyof NativeBinding, (typeof NATIVE_ENTRY_POINTS)[number]>;

@@ -110,6 +110,12 @@ const hostile = {
   throwingGetterTensorArray: () => throwingArray(tensor()),
 };
 
+// A fresh port per world-of-one group, so groups created by different cases never share a store.
+let nextPort = 20000 + (process.pid % 20000);
+const c10dOptions = () => ({ backend: 'gloo', masterAddr: '127.0.0.1', masterPort: nextPort++, rank: 0, worldSize: 1, timeoutMs: 10000 });
+let sharedGroup = null;
+const group = () => (sharedGroup ??= n.c10dInit(c10dOptions()));
+
 // Valid arguments of every entry point: the valid call must succeed, so the hostile calls are known to be
 // refused for the value under test and not for a broken fixture.
 const valid = {
@@ -147,6 +153,14 @@ const valid = {
   setNumThreads: () => [n.getNumThreads()],
   getNumThreads: () => [],
   buildInfo: () => [],
+  // c10d with a world of one (a TCPStore on loopback hosted by this process): every call returns at once.
+  c10dBackends: () => [],
+  c10dInit: () => [c10dOptions()],
+  c10dDestroy: () => [n.c10dInit(c10dOptions())],
+  c10dAllreduce: () => [group(), [tensor()], 'sum'],
+  c10dBroadcast: () => [group(), [tensor()], 0],
+  c10dAllgather: () => [group(), [tensor()], [tensor()]],
+  c10dBarrier: () => [group()],
 };
 
 // Parameters that accept "absent" (undefined / null) by design; every other hostile value is still tried on them.
@@ -324,6 +338,20 @@ const specific = {
   'toBuffer of a generator': () => n.toBuffer(gen),
   'toBuffer of a 2^40-element zero-stride view': () => n.toBuffer(n.call(op('aten::expand'), [tensor([1]), [2 ** 40]])),
   'dispose an op handle': () => n.dispose(opAdd),
+  'c10dInit rank 1 of 1': () => n.c10dInit({ ...c10dOptions(), rank: 1 }),
+  'c10dInit port 0': () => n.c10dInit({ ...c10dOptions(), masterPort: 0 }),
+  'c10dInit port 70000': () => n.c10dInit({ ...c10dOptions(), masterPort: 70000 }),
+  'c10dInit backend mpi': () => n.c10dInit({ ...c10dOptions(), backend: 'mpi' }),
+  'c10dInit throwing getter': () => n.c10dInit({ ...c10dOptions(), get rank() { throw new Error('getter'); } }),
+  'c10dInit timeout Infinity': () => n.c10dInit({ ...c10dOptions(), timeoutMs: Infinity }),
+  'c10dAllreduce op xor': () => n.c10dAllreduce(group(), [tensor()], 'xor'),
+  'c10dBroadcast root 5 of 1': () => n.c10dBroadcast(group(), [tensor()], 5),
+  'c10dAllreduce non-contiguous': () => n.c10dAllreduce(group(), [n.call(op('aten::t'), [tensor([2, 3])])], 'sum'),
+  'c10dAllreduce destroyed group': () => {
+    const g = n.c10dInit(c10dOptions());
+    n.c10dDestroy(g);
+    n.c10dAllreduce(g, [tensor()], 'sum');
+  },
   'dispose twice': () => {
     const t = tensor();
     n.dispose(t);
