@@ -1,14 +1,13 @@
 // Sample and reconstruction grids of a suite's models, as PNG bytes for report.html's data URIs: the first images
 // of the ID set and of each OoD set above their reconstructions (Chen 2021 Fig. 3.3), and prior samples.
-import { Generator, fromTypedArray, tidy } from '../engine/index.js';
+import { Generator, tidy } from '../engine/index.js';
 import { loadDataset } from '../data/registry.js';
-import { toUnitFloat } from '../data/batches.js';
 import { imageGridPng } from '../eval/grid.js';
 import { hasCapabilities } from '../models/capabilities.js';
 import type { LatentModel } from '../models/types.js';
 import { withBnMode } from '../scores/bn-mode.js';
-import { reconstruct } from '../scores/reconstruction.js';
 import { loadRun } from '../train/run.js';
+import { originalsAndReconstructions } from '../ood/report.js';
 import type { BenchmarkResult } from './run.js';
 
 export interface ModelGrids {
@@ -36,15 +35,7 @@ export async function modelGrids(r: BenchmarkResult, o: { device?: string; seed?
           const set = (await loadDataset(spec, { imageSize: cfg.imageSize, channels: cfg.channels as 1 | 3, limit: n, seed: o.seed ?? 0 })).set;
           const [m, c, h, w] = set.shape;
           const per = c * h * w;
-          const input = toUnitFloat(set.images.subarray(0, m * per));
-          const rec = withBnMode(model, 'eval', () => tidy(() => {
-            let x = fromTypedArray(input, [m, c, h, w]); // (m, C, H, W)
-            if (model.device !== 'cpu') x = x.to(model.device);
-            return reconstruct(model, x).toFloat32Array();
-          }));
-          const both = new Float32Array(2 * m * per);
-          both.set(input, 0);
-          both.set(rec, m * per);
+          const both = originalsAndReconstructions(model, set.images.subarray(0, m * per), [m, c, h, w]);
           g.recon.push({ set: spec, png: await imageGridPng(both, [2 * m, c, h, w], { nrow: m, scale: 2 }) });
         }
       }

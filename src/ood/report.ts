@@ -89,15 +89,7 @@ export async function writeEvalFigures(r: EvalResult, o: ReportOptions): Promise
       const [n, c, h, w] = d.shape;
       const m = Math.min(nRec, n);
       const per = c * h * w;
-      const input = toUnitFloat(d.images.subarray(0, m * per));
-      const rec = withBnMode(model, 'eval', () => tidy(() => {
-        let x = fromTypedArray(input, [m, c, h, w]); // (m, C, H, W)
-        if (model.device !== 'cpu') x = x.to(model.device);
-        return reconstruct(model, x).toFloat32Array();
-      }));
-      const both = new Float32Array(2 * m * per);
-      both.set(input, 0);
-      both.set(rec, m * per);
+      const both = originalsAndReconstructions(model, d.images.subarray(0, m * per), [m, c, h, w]);
       await writeImageGrid(png(`recon-${d.name.replace(/[^A-Za-z0-9._-]+/g, '_')}.png`), both, [2 * m, c, h, w], { nrow: m, scale: 2 });
     }
   }
@@ -159,4 +151,23 @@ export async function writeEvalReport(r: EvalResult, o: ReportOptions): Promise<
   });
   await writeFile(join(o.out, 'scores.json'), JSON.stringify(perSample) + '\n');
   return { files: [...figures, mdPath, join(o.out, 'results.json'), join(o.out, 'scores.json')], markdown: md };
+}
+
+/**
+ * The first m images of a set followed by the model's reconstructions of them (BatchNorm on running statistics),
+ * (2m, C, H, W) in [0, 1]: the two rows of a reconstruction grid.
+ */
+export function originalsAndReconstructions(model: LatentModel, images: Float32Array | Uint8Array, shape: [number, number, number, number]): Float32Array {
+  const [m, c, h, w] = shape;
+  const per = c * h * w;
+  const input = toUnitFloat(images.subarray(0, m * per));
+  const rec = withBnMode(model, 'eval', () => tidy(() => {
+    let x = fromTypedArray(input, [m, c, h, w]); // (m, C, H, W)
+    if (model.device !== 'cpu') x = x.to(model.device);
+    return reconstruct(model, x).toFloat32Array();
+  }));
+  const both = new Float32Array(2 * m * per);
+  both.set(input, 0);
+  both.set(rec, m * per);
+  return both;
 }
