@@ -2,7 +2,7 @@
 // hosted by rank 0, ProcessGroupGloo on CPU, ProcessGroupNCCL in CUDA builds. Configured torchrun-style from
 // RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT / LOCAL_RANK. Every collective waits with a timeout, so a peer that
 // died or hangs becomes an OodgenError on the survivors instead of a hang.
-import { native, type TensorHandle } from './native.js';
+import { native, type GroupHandle } from './native.js';
 import { OodgenError } from '../errors.js';
 import { Tensor } from './tensor.js';
 import { zerosLike } from './ops/creation.js';
@@ -10,20 +10,9 @@ import { zerosLike } from './ops/creation.js';
 export type Backend = 'gloo' | 'nccl';
 export type ReduceOp = 'sum' | 'max' | 'min' | 'product';
 
-/** A process group's handle as the addon returns it. */
-type GroupHandle = { readonly __group: unique symbol };
-
-interface C10dBinding {
-  c10dBackends(): { gloo: boolean; nccl: boolean };
-  c10dInit(o: { backend: Backend; masterAddr: string; masterPort: number; rank: number; worldSize: number; timeoutMs: number; hostname?: string }): GroupHandle;
-  c10dDestroy(g: GroupHandle): void;
-  c10dAllreduce(g: GroupHandle, ts: TensorHandle[], op: ReduceOp, timeoutMs?: number): void;
-  c10dBroadcast(g: GroupHandle, ts: TensorHandle[], root: number, timeoutMs?: number): void;
-  c10dAllgather(g: GroupHandle, outs: TensorHandle[], input: TensorHandle[], timeoutMs?: number): void;
-  c10dBarrier(g: GroupHandle, timeoutMs?: number): void;
-}
-// Looked up per call, so importing this module never loads the addon by itself (it loads on first use).
-const c10d = (): C10dBinding => native as unknown as C10dBinding;
+// The typed c10d entry points are part of the binding (native.ts); looked up per call through `native`, so
+// importing this module never loads the addon by itself (it loads on first use).
+const c10d = () => native;
 
 /** The collective timeout unless OODGEN_DIST_TIMEOUT_MS or the caller says otherwise (PyTorch's default is 30 min). */
 export const DEFAULT_TIMEOUT_MS = 300_000;

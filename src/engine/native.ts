@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 export type TensorHandle = { readonly __tensor: unique symbol };
 export type OpHandle = { readonly __op: unique symbol };
 export type GeneratorHandle = { readonly __generator: unique symbol };
+export type GroupHandle = { readonly __group: unique symbol };
 
 /** What `call` can return: tensors come back as handles. */
 export type NativeValue = TensorHandle | number | boolean | null | undefined | NativeValue[];
@@ -44,12 +45,12 @@ export interface NativeBinding {
   buildInfo(): { torchVersion: string; cudaBuild: boolean; parallelInfo: string };
   // c10d (native/src/c10d.cc); typed for callers in src/engine/distributed.ts.
   c10dBackends(): { gloo: boolean; nccl: boolean };
-  c10dInit(o: { backend: string; masterAddr: string; masterPort: number; rank: number; worldSize: number; timeoutMs: number; hostname?: string }): unknown;
-  c10dDestroy(g: unknown): void;
-  c10dAllreduce(g: unknown, ts: TensorHandle[], op: string, timeoutMs?: number): void;
-  c10dBroadcast(g: unknown, ts: TensorHandle[], root: number, timeoutMs?: number): void;
-  c10dAllgather(g: unknown, outs: TensorHandle[], input: TensorHandle[], timeoutMs?: number): void;
-  c10dBarrier(g: unknown, timeoutMs?: number): void;
+  c10dInit(o: { backend: 'gloo' | 'nccl'; masterAddr: string; masterPort: number; rank: number; worldSize: number; timeoutMs: number; hostname?: string }): GroupHandle;
+  c10dDestroy(g: GroupHandle): void;
+  c10dAllreduce(g: GroupHandle, ts: TensorHandle[], op: 'sum' | 'max' | 'min' | 'product', timeoutMs?: number): void;
+  c10dBroadcast(g: GroupHandle, ts: TensorHandle[], root: number, timeoutMs?: number): void;
+  c10dAllgather(g: GroupHandle, outs: TensorHandle[], input: TensorHandle[], timeoutMs?: number): void;
+  c10dBarrier(g: GroupHandle, timeoutMs?: number): void;
 }
 
 /** Every entry point of the addon; the fuzz test (tests/native) checks this against what the addon exports. */
