@@ -14,6 +14,7 @@ export interface DetectorCliOptions {
   secondStage?: string;
   regretMode?: string;
   regretSteps?: number;
+  neighbours?: number;
   fitLimit?: number;
 }
 
@@ -29,6 +30,7 @@ export function addDetectorFlags(cmd: Command): Command {
     .option('--second-stage <s>', 'lpath: copod | mahalanobis')
     .option('--regret-mode <m>', 'likelihood-regret: batched | loop')
     .option('--regret-steps <n>', 'likelihood-regret: Adam steps per image (default 100)', (v) => Number(v))
+    .option('--neighbours <n>', 'lpath-knn: k of the k-th nearest ID code (default 5)', (v) => Number(v))
     .option('--fit-limit <n>', 'ID validation images used to fit detectors that need fitting (default 2000)', (v) => Number(v));
 }
 
@@ -39,6 +41,7 @@ export function detectorOptions(o: DetectorCliOptions): Record<string, unknown> 
   if (o.secondStage !== undefined) out.secondStage = o.secondStage;
   if (o.regretMode !== undefined) out.regretMode = o.regretMode;
   if (o.regretSteps !== undefined) out.steps = o.regretSteps;
+  if (o.neighbours !== undefined) out.neighbours = o.neighbours;
   return out;
 }
 

@@ -15,6 +15,7 @@ import { waicSpec } from './waic.js';
 import { doseSpec } from './dose.js';
 import { lpathSpec } from './lpath.js';
 import { mahalanobisLatentSpec } from './mahalanobis-latent.js';
+import { lpathKnnSpec } from './lpath-knn.js';
 
 export const BUILTIN_DETECTORS: readonly DetectorSpec[] = [
   elboSpec,
@@ -32,4 +33,5 @@ export const BUILTIN_DETECTORS: readonly DetectorSpec[] = [
   doseSpec,
   lpathSpec,
   mahalanobisLatentSpec,
+  lpathKnnSpec,
 ];
