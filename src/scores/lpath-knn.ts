@@ -158,7 +158,7 @@ export class LpathKnnDetector implements Detector {
     const m = st.meta;
     const z = this.model.config.zDim;
     if (m.zDim !== z) throw new OodgenError(`lpath-knn: state is for a ${String(m.zDim)}-dimensional latent, the model has ${z}`);
-    if (m.neighbours !== this.neighbours) throw new OodgenError(`lpath-knn: state was fitted with neighbours = ${String(m.neighbours)}, this detector uses ${this.neighbours} (refit)`);
+    if (m.neighbours !== this.neighbours) throw new OodgenError(`lpath-knn: state was fitted with neighbours = ${String(m.neighbours)}, this detector uses ${this.neighbours} (refit: oodgen fit --checkpoint RUN --detector lpath-knn --neighbours ${this.neighbours})`);
     const used = m.used as string[], n = Number(m.n);
     if (!Array.isArray(used) || used.at(-1) !== 'knn' || used.slice(0, -1).some((k) => !(LPATH_STATS as readonly string[]).includes(k))) throw new OodgenError('lpath-knn: state lists unknown statistics');
     if (!Number.isInteger(n) || n < 2) throw new OodgenError(`lpath-knn: state has an invalid image count ${String(m.n)}`);
