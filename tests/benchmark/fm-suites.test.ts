@@ -1,0 +1,32 @@
+// The committed Fashion-MNIST suite files: they validate, name registered detectors, and the full table
+// (fm-detectors.json) plans likelihood regret as exactly the units of fm-regret.json, so the regret run made on its
+// own in the background is reused from the cache instead of being recomputed (hours of CPU).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { loadSuite } from '../../src/benchmark/suite.js';
+import { planBenchmark } from '../../src/benchmark/run.js';
+import { detectorNames } from '../../src/scores/registry.js';
+
+const root = new URL('../../', import.meta.url).pathname;
+const suiteFile = (n: string) => `${root}bench/suites/${n}.json`;
+const zoo = `${root}zoo`;
+const noZoo = existsSync(`${zoo}/fm-vae-gauss/model.safetensors`) ? false : 'zoo/fm-vae-gauss is not in this checkout';
+
+test('bench/suites/*.json for Fashion-MNIST validate and name registered detectors', () => {
+  for (const n of ['fm-detectors', 'fm-regret', 'fm-detectors-prelim']) {
+    const s = loadSuite(suiteFile(n));
+    for (const ex of s.experiments) for (const d of ex.detectors) assert.ok(detectorNames().includes(d), `${n}: ${d}`);
+  }
+  // The full table: every registered detector that takes one or two models of this kind is in it (exact-nll needs a flow).
+  const full = loadSuite(suiteFile('fm-detectors')).experiments.flatMap((e) => e.detectors);
+  for (const d of detectorNames()) if (d !== 'exact-nll') assert.ok(full.includes(d), `fm-detectors.json lacks ${d}`);
+});
+
+test('fm-detectors.json reuses the likelihood-regret units of fm-regret.json (same cache keys)', { skip: noZoo }, () => {
+  const plan = (n: string) => planBenchmark({ suite: loadSuite(suiteFile(n)), zoo });
+  const keys = (n: string) => plan(n).units.filter((u) => u.detector === 'likelihood-regret').map((u) => u.key);
+  const regret = keys('fm-regret');
+  assert.equal(regret.length, 1);
+  assert.deepEqual(keys('fm-detectors'), regret);
+});
