@@ -74,9 +74,11 @@ const lo = (row: BenchRow) => (row.ci ? row.ci.AUROC[0] : row.AUROC);
 const hi = (row: BenchRow) => (row.ci ? row.ci.AUROC[1] : row.AUROC);
 
 /** Why a model's row is absent: the zoo lacks the model, the suite skipped the unit (with its reason), or no suite ran it. */
-function missingWhat(skipped: Skip[], model: string, what: string, detector?: string): string {
+function missingWhat(skipped: Skip[], model: string, what: string, detector: string): string {
   if (skipped.some((s) => s.what.endsWith(`: model ${model}`))) return `zoo/${model}`;
-  const s = skipped.find((x) => x.what.includes(`: ${model} /${detector ? ` ${detector}` : ''}`) || x.what.endsWith(`: ${model}`));
+  // Detector units are skipped as "EXP: MODEL / DETECTOR[ / ...]"; latent units as "EXP: MODEL" or "EXP: MODEL / latent / ...".
+  const s = skipped.find((x) => x.what.includes(`: ${model} / ${detector} `) || x.what.endsWith(`: ${model} / ${detector}`) ||
+    (detector === 'latent' && x.what.endsWith(`: ${model}`)));
   if (s) return `${what} (${s.why})`;
   return `${what} (not in this suite)`;
 }
