@@ -213,6 +213,7 @@ Higher score = more OoD; OoD is the positive class.
 <span class="kind per-sample">per-sample</span> detectors score each image alone; <span class="kind batch">batch</span> detectors score a whole batch of one set.
 Click a column to sort, a row for its histograms and ROC curve.</p>
 ${claimsHtml}
+${claimsHtml ? '<h2>Results</h2>' : ''}
 <div class="scroll"><table id="results"><thead><tr></tr></thead><tbody></tbody></table></div>
 <div id="detail"></div>
 ${latentHtml}

@@ -184,9 +184,10 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
   const cache = new BenchCache(o.cacheDir);
   const { units, latent, skipped, models } = planBenchmark(o);
   const todo = units.filter((u) => !cache.has(u.key));
-  const latentTodo = latent.filter((u) => !cache.has(u.key)).length;
+  // A unit listed by two experiments (same key) runs once; the second finds it cached.
+  const toRun = new Set([...todo.map((u) => u.key), ...latent.filter((u) => !cache.has(u.key)).map((u) => u.key)]).size;
   const planned = units.length + latent.length;
-  log(`suite ${s.name}: ${planned} units (${planned - todo.length - latentTodo} cached, ${todo.length + latentTodo} to run), ${skipped.length} skipped`);
+  log(`suite ${s.name}: ${planned} units (${planned - toRun} cached, ${toRun} to run), ${skipped.length} skipped`);
   const device = o.device ?? 'cpu';
   const results: UnitResult[] = [];
   const secPerImage = new Map<string, { s: number; n: number }>();
@@ -226,7 +227,9 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     const hit = cache.get<UnitResult>(u.key);
     if (hit && hit.format === UNIT_FORMAT) {
       cached++;
-      results.push(hit);
+      // Two experiments can hold the same unit (same content, same key): the stored labels are the first one's.
+      const relabel = { experiment: u.experiment.name, model: u.entry.name };
+      results.push({ ...hit, ...relabel, rows: hit.rows.map((row) => ({ ...row, ...relabel })) });
       log(`${label}: cached`);
       continue;
     }
@@ -249,7 +252,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     computed++;
     const acc = secPerImage.get(u.detector) ?? { s: 0, n: 0 };
     secPerImage.set(u.detector, { s: acc.s + r.seconds, n: acc.n + u.images });
-    log(`${label}: ${r.seconds.toFixed(1)} s; ${todo.length + latentTodo - computed} to run, ${eta()}`);
+    log(`${label}: ${r.seconds.toFixed(1)} s; ${toRun - computed} to run, ${eta()}`);
   }
   // Latent units after the detector units (they are few, and their time is not per-detector).
   const latentResults: LatentUnitResult[] = [];
@@ -261,7 +264,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     const hit = cache.get<LatentUnitResult>(u.key);
     if (hit && hit.format === LATENT_FORMAT_CHECK && hit.kind === 'latent') {
       cached++;
-      latentResults.push(hit);
+      latentResults.push({ ...hit, experiment: u.experiment.name, model: u.entry.name });
       log(`${label}: cached`);
       continue;
     }
@@ -280,7 +283,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     cache.put(u.key, r);
     latentResults.push(r);
     computed++;
-    log(`${label}: ${r.seconds.toFixed(1)} s; ${todo.length + latentTodo - computed} to run`);
+    log(`${label}: ${r.seconds.toFixed(1)} s; ${toRun - computed} to run`);
   }
   return { suite: s, units: results, latent: latentResults, skipped, counts: { planned, computed, cached }, interrupted, models };
 }
