@@ -219,7 +219,8 @@ export const CLAIM_RULES: Rule[] = [
       if (!p) return { missing: missingWhat(r.skipped, m, `${m} / latent / ${PAIR}`, 'latent') };
       const { moved, unmoved } = p.move;
       if (moved.n === 0) return { ok: false, evidence: `${m}: no held-out OoD code on the OoD side to move` };
-      return { ok: moved.p > 0.5 && moved.ci[0] > unmoved.ci[1], evidence: `${m}: on the ID side after the move ${propText(moved)}, without it ${propText(unmoved)}` };
+      const px = p.move.pixels ? `; pixel-space judge (not the rule): ${pct(p.move.pixels.moved.p)} moved vs ${pct(p.move.pixels.unmoved.p)} unmoved` : '';
+      return { ok: moved.p > 0.5 && moved.ci[0] > unmoved.ci[1], evidence: `${m}: on the ID side after the move ${propText(moved)}, without it ${propText(unmoved)}${px}` };
     },
   },
 ];

@@ -35,7 +35,7 @@ import { modelEntry, type ModelEntry } from './models.js';
 import type { LatentExperiment, Suite } from './suite.js';
 
 /** Bumped when a latent unit's stored content or meaning changes. */
-export const LATENT_FORMAT = 1;
+export const LATENT_FORMAT = 2;
 
 /** A proportion k / n with its 95% Wilson score interval. */
 export interface Proportion { k: number; n: number; p: number; ci: [number, number] }
@@ -64,8 +64,8 @@ export interface LatentPairResult {
   pixels: { positive: Proportion; negative: Proportion };
   /** -ELBO (or the AE's reconstruction term) on the same held-out images. */
   likelihoodAuroc: number;
-  /** Moving OoD codes along the normal (C8); see the file comment. */
-  move: { depth: number; moved: Proportion; unmoved: Proportion };
+  /** Moving OoD codes along the normal (C8); see the file comment. `pixels`: the pixel control's SVM as the judge. */
+  move: { depth: number; moved: Proportion; unmoved: Proportion; pixels: { moved: Proportion; unmoved: Proportion } | null };
   svm: { iterations: number; converged: boolean };
 }
 
@@ -179,7 +179,7 @@ export async function runLatentUnit(u: LatentUnit, s: Suite, device: string, loa
         auroc: row.auroc, oneClassAuroc: row.oneClassAuroc,
         pixels: { positive: pc(pix.positiveAccuracy, pix.heldOut.positive), negative: pc(pix.negativeAccuracy, pix.heldOut.negative) },
         likelihoodAuroc: pr.likelihood.metrics.AUROC,
-        move: await moveAlongNormal(model, h.report.svm, oodCodes, onOodSide, median(h.dId), { bn, batchSize: s.batchSize }),
+        move: await moveAlongNormal(model, h.report.svm, oodCodes, onOodSide, median(h.dId), { bn, batchSize: s.batchSize, pixelJudge: { project: fit.project, svm: h.pixels.svm } }),
         svm: { iterations: pr.latent.svm.iterations, converged: pr.latent.svm.converged },
       });
     }
@@ -209,11 +209,12 @@ function median(v: ArrayLike<number>): number {
  */
 export async function moveAlongNormal(
   model: LatentModel, svm: Pick<LinearSvm, 'normal' | 'decision' | 'd'>, codes: Float32Array, rows: number[], depth: number,
-  o: { bn: BnMode; batchSize: number },
+  o: { bn: BnMode; batchSize: number; pixelJudge?: { project: (pixels: Float32Array) => Float32Array; svm: Pick<LinearSvm, 'decision'> } },
 ): Promise<LatentPairResult['move']> {
   const d = svm.d;
   const n = rows.length;
-  if (n === 0) return { depth, moved: wilson(0, 0), unmoved: wilson(0, 0) };
+  const none = wilson(0, 0);
+  if (n === 0) return { depth, moved: none, unmoved: none, pixels: o.pixelJudge ? { moved: none, unmoved: none } : null };
   const normal = svm.normal();
   const z = new Float32Array(n * d);
   rows.forEach((r, i) => z.set(codes.subarray(r * d, (r + 1) * d), i * d));
@@ -223,15 +224,15 @@ export async function moveAlongNormal(
     const t = depth - dist[i]!; // travel along n from d(z) to `depth`
     for (let k = 0; k < d; k++) moved[i * d + k] = z[i * d + k]! + t * normal[k]!;
   }
+  const idSide = (dd: Float64Array) => wilson(dd.reduce((k, v) => k + (v >= 0 ? 1 : 0), 0), n);
   const side = async (c: Float32Array) => {
     const { channels, imageSize } = model.config;
     // Decoder means, clipped to the pixel range so they are images the encoder can take like any input.
     const img = decodeCodes(model, c, { bn: o.bn, batchSize: o.batchSize }).map((v) => Math.min(1, Math.max(0, v)));
     const enc = await encodeSet(model, { images: img, shape: [n, channels, imageSize, imageSize], name: 'reconstructions' }, { bn: o.bn, batchSize: o.batchSize });
-    const dd = svm.decision(enc.mu, n);
-    let k = 0;
-    for (const v of dd) if (v >= 0) k++;
-    return wilson(k, n);
+    const pj = o.pixelJudge;
+    return { codes: idSide(svm.decision(enc.mu, n)), pixels: pj ? idSide(pj.svm.decision(pj.project(img), n)) : null };
   };
-  return { depth, moved: await side(moved), unmoved: await side(z) };
+  const a = await side(moved), b = await side(z);
+  return { depth, moved: a.codes, unmoved: b.codes, pixels: a.pixels && b.pixels ? { moved: a.pixels, unmoved: b.pixels } : null };
 }

@@ -40,12 +40,13 @@ const pctCi = (p: Proportion) => `${(100 * p.p).toFixed(1)}% [${(100 * p.ci[0]).
 /** One Markdown table of a latent experiment's units (Table 3.1's columns plus the move along w). */
 export function latentMarkdownTable(units: LatentUnitResult[]): string {
   return markdownTable(
-    ['model', 'BN', 'pair', 'fit ID / OoD', 'held-out positive acc.', 'held-out negative acc.', 'AUROC(-d)', 'pixels pos. / neg.', 'ID-vs-ID control pos. / neg.', 'likelihood AUROC', 'moved to ID side', 'unmoved'],
+    ['model', 'BN', 'pair', 'fit ID / OoD', 'held-out positive acc.', 'held-out negative acc.', 'AUROC(-d)', 'pixels pos. / neg.', 'ID-vs-ID control pos. / neg.', 'likelihood AUROC', 'moved to ID side', 'unmoved', 'pixel judge: moved / unmoved'],
     units.flatMap((u) => u.pairs.map((p) => [
       u.model, u.bn, p.pair, `${p.fit.positive} / ${p.fit.negative}`, pctCi(p.positive), pctCi(p.negative), p.auroc.toFixed(3),
       `${(100 * p.pixels.positive.p).toFixed(1)}% / ${(100 * p.pixels.negative.p).toFixed(1)}%`,
       `${(100 * u.control.positive.p).toFixed(1)}% / ${(100 * u.control.negative.p).toFixed(1)}%`,
       p.likelihoodAuroc.toFixed(3), `${pctCi(p.move.moved)} of ${p.move.moved.n}`, pctCi(p.move.unmoved),
+      p.move.pixels ? `${(100 * p.move.pixels.moved.p).toFixed(1)}% / ${(100 * p.move.pixels.unmoved.p).toFixed(1)}%` : '',
     ])),
   );
 }
@@ -79,7 +80,7 @@ export function resultsMarkdown(r: BenchmarkResult, command: string): string {
       if (lu.length === 0) { out.push('No results (see Skipped).', ''); continue; }
       out.push(latentMarkdownTable(lu), '');
       out.push('Linear SVM on posterior means (src/analysis): fitted on the model\'s training images (ID) and a seeded half of each OoD set, evaluated on the ID test set and the other half; ' +
-        'accuracies with 95% Wilson intervals. "moved to ID side": held-out OoD codes on the OoD side, moved along w to the median ID depth, decoded and re-encoded, on the ID side of the same SVM; "unmoved": the same round trip without the move (src/benchmark/latent.ts).', '');
+        'accuracies with 95% Wilson intervals. "moved to ID side": held-out OoD codes on the OoD side, moved along w to the median ID depth, decoded and re-encoded, on the ID side of the same SVM; "unmoved": the same round trip without the move; "pixel judge": the pixel control\'s SVM on the same decoded images (src/benchmark/latent.ts).', '');
       continue;
     }
     const rows = r.units.filter((u) => u.experiment === ex.name).flatMap((u) => u.rows);

@@ -49,7 +49,7 @@ function latent(model: string, pos: number, neg: number, moved: number, unmoved:
     pairs: [{
       pair: P, ood: 'mnist:test', fit: { positive: 1000, negative: 500 }, positive: prop(pos, 1000), negative: prop(neg, 500), auroc: 0.99, oneClassAuroc: 0.9,
       pixels: { positive: prop(960, 1000), negative: prop(480, 500) }, likelihoodAuroc: 0.5,
-      move: { depth: 1.2, moved: prop(moved, 400), unmoved: prop(unmoved, 400) }, svm: { iterations: 100, converged: true },
+      move: { depth: 1.2, moved: prop(moved, 400), unmoved: prop(unmoved, 400), pixels: { moved: prop(300, 400), unmoved: prop(40, 400) } }, svm: { iterations: 100, converged: true },
     }],
     control: { positive: prop(500, 1000), negative: prop(500, 1000), auroc: 0.5 }, seconds: 1,
   };
@@ -86,7 +86,7 @@ test('claims: every rule reproduced when its threshold is met, with the numbers'
   assert.equal(c.C5!.evidence, 'fm-vae-cat: AUROC BN enc 0.320 [0.280, 0.370] vs BN eval 0.120 [0.100, 0.150]');
   assert.match(c.C6!.evidence, /^fm-vae-gauss: D_rec -60\.0 nats, D_kl 5\.0 nats, \|D_rec\| - \|D_kl\| 55\.0 \[/);
   assert.match(c.C7!.evidence, /^fm-vae-gauss: positive 99\.5% \[[0-9.]+%, [0-9.]+%\] of 1000, negative 98\.0% /);
-  assert.match(c.C8!.evidence, /fm-vae-gauss: on the ID side after the move 95\.0% .* of 400, without it 5\.0% /);
+  assert.match(c.C8!.evidence, /fm-vae-gauss: on the ID side after the move 95\.0% .* of 400, without it 5\.0% .*; pixel-space judge \(not the rule\): 75\.0% moved vs 10\.0% unmoved/);
 });
 
 test('claims: each rule not reproduced when its threshold is missed', () => {

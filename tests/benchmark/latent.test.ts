@@ -54,8 +54,20 @@ test('move along w: an exact decoder/encoder pair puts every moved code at the t
     // Five codes, all on the OoD side (d = -1.5, -0.9, -2.3, -0.1, -3.0); a sixth on the ID side is not asked for.
     const codes = Float32Array.from([-2, -1, -1, -0.5, -3, -1, 0, -0.75, -3, -1.75, 2, 2]);
     const rows = [0, 1, 2, 3, 4];
-    const toId = await moveAlongNormal(model, svm, codes, rows, 0.7, { bn: 'eval', batchSize: 2 });
+    // The pixel judge: the same hyperplane on the pixels mapped back by the inverse of the decoder (a closed form
+    // too: it must agree with the code judge).
+    const project = (px: Float32Array) => {
+      const n = px.length / 4, out = new Float32Array(2 * n);
+      for (let i = 0; i < n; i++) {
+        const q = [0, 1, 2, 3].map((j) => 20 * (px[4 * i + j]! - 0.5));
+        out[2 * i] = 0.5 * (q[0]! + q[1]! + q[2]! + q[3]!);
+        out[2 * i + 1] = 0.5 * (q[0]! - q[1]! + q[2]! - q[3]!);
+      }
+      return out;
+    };
+    const toId = await moveAlongNormal(model, svm, codes, rows, 0.7, { bn: 'eval', batchSize: 2, pixelJudge: { project, svm } });
     assert.deepEqual([toId.moved.k, toId.moved.n, toId.unmoved.k, toId.unmoved.n], [5, 5, 0, 5]);
+    assert.deepEqual([toId.pixels!.moved.k, toId.pixels!.unmoved.k], [5, 0]);
     assert.equal(toId.depth, 0.7);
     // A target still on the OoD side: nothing crosses.
     const short = await moveAlongNormal(model, svm, codes, rows, -0.3, { bn: 'eval', batchSize: 4 });
@@ -109,6 +121,7 @@ test('latent experiment: numbers equal fitLatent on the same data, rerun cached,
       // Moved codes: exactly the held-out OoD codes on the OoD side.
       assert.equal(p.move.moved.n, Array.from(fit.held[j]!.dOod).filter((d) => d < 0).length);
       assert.equal(p.move.unmoved.n, p.move.moved.n);
+      assert.deepEqual([p.move.pixels!.moved.n, p.move.pixels!.unmoved.n], [p.move.moved.n, p.move.moved.n]);
     });
     assert.equal(u.control.auroc, fit.table[fit.table.length - 1]!.auroc);
   } finally {
