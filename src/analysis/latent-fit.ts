@@ -101,7 +101,10 @@ export interface LatentFit {
   shape: [number, number, number];
   pairs: PairResult[];
   table: TableRow[];
-  held: { dId: Float64Array; dOod: Float64Array; heldIdx: Int32Array; report: SeparabilityReport }[];
+  /** Per OoD set: held-out distances, indices, the latent SVM's report and the pixel-projection SVM's (`pixels`). */
+  held: { dId: Float64Array; dOod: Float64Array; heldIdx: Int32Array; report: SeparabilityReport; pixels: SeparabilityReport }[];
+  /** The random projection of pixels (n x C*H*W in [0, 1] -> n x zDim) the pixel control uses. */
+  project: (pixels: Float32Array) => Float32Array;
   setsInfo: LatentAnalysisResult['sets'];
   ctl: SeparabilityReport;
   ctlOc: ReturnType<typeof oneClassReport>;
@@ -166,7 +169,7 @@ export async function fitLatent(o: LatentAnalysisOptions): Promise<LatentFit> {
   const oneClassLatent = (oodHeld: Float32Array) => oneClassReport({ idTrain: zTrain.mu, idTest: zTest.mu, oodTest: oodHeld, d });
   const pairs: PairResult[] = [];
   const table: TableRow[] = [];
-  const held: { dId: Float64Array; dOod: Float64Array; heldIdx: Int32Array; report: SeparabilityReport }[] = [];
+  const held: LatentFit['held'] = [];
   const setsInfo: LatentAnalysisResult['sets'] = [
     { name: `${idName} train`, role: 'id-train', available: o.idTrain.shape[0], used: idTrain.shape[0], fit: idTrain.shape[0] },
     { name: `${idName} test`, role: 'id-test', available: o.idTest.shape[0], used: idTest.shape[0], heldOut: idTest.shape[0] },
@@ -209,7 +212,7 @@ export async function fitLatent(o: LatentAnalysisOptions): Promise<LatentFit> {
       hardest: { id: [], ood: [], note: '' },
       figures: {},
     });
-    held.push({ dId: lat.idTestDistances, dOod: lat.oodTestDistances, heldIdx, report: lat });
+    held.push({ dId: lat.idTestDistances, dOod: lat.oodTestDistances, heldIdx, report: lat, pixels: rp });
   }
 
   // ID train vs ID test control (latent codes), with the one-class score on the same split.
@@ -235,6 +238,6 @@ export async function fitLatent(o: LatentAnalysisOptions): Promise<LatentFit> {
 
   return {
     t0, timings, model, bn, seed, k, embed, batchSize, C, stripRows, idName, slugs, idTrain, idTest, oods, zTrain, zTest, zOod, d, nPix,
-    shape: [ch, hh, ww], pairs, table, held, setsInfo, ctl, ctlOc, progress,
+    shape: [ch, hh, ww], pairs, table, held, project, setsInfo, ctl, ctlOc, progress,
   };
 }

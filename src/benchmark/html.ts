@@ -7,6 +7,8 @@ import { PUBLISHED, SOURCES, publishedFor } from './published.js';
 import type { BenchmarkResult, BenchRow } from './run.js';
 import { b64ToF32 } from './cache.js';
 import type { ModelGrids } from './grids.js';
+import { claimsOf } from './claims.js';
+import type { Proportion } from './latent.js';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]!));
 
@@ -91,6 +93,8 @@ td.num{text-align:right}.ci{color:#777;font-size:.85em}
 #detail{display:flex;gap:2em;flex-wrap:wrap;margin-top:1em}#detail svg{border:1px solid #ddd;background:#fff}
 .grids img{image-rendering:pixelated;border:1px solid #ccc;margin:4px 8px 8px 0;vertical-align:top}
 .muted{color:#666}
+#claims td{white-space:normal;vertical-align:top}#claims td.verdict{font-weight:600;white-space:nowrap}
+.v-reproduced{color:#17692a}.v-not-reproduced{color:#a3291c}.v-not-run{color:#777}
 `;
 
 // The page's script: plain ES5-style code (no template literals) so it can live inside a TS template string.
@@ -180,6 +184,18 @@ export function reportHtml(r: BenchmarkResult, o: { command: string; grids: Mode
   const json = JSON.stringify({ rows }).replace(/</g, '\\u003c');
   const pairs = new Set(rows.map((x) => x.pair));
   const pub = PUBLISHED.filter((p) => pairs.has(p.pair));
+  const claims = claimsOf(r);
+  const vclass = (v: string) => `v-${v.replace(/ /g, '-')}`;
+  const claimsHtml = claims.length ? `<h2>Claims (Chen 2021, ch. 3)</h2>
+<table id="claims"><thead><tr><th>claim</th><th></th><th>verdict</th><th>evidence</th><th>rule</th></tr></thead><tbody>
+${claims.map((c) => `<tr data-claim="${esc(c.id)}" data-verdict="${esc(c.verdict)}"><td>${esc(c.id)}</td><td>${esc(c.claim)} <span class="muted">(${esc(c.source)})</span></td><td class="verdict ${vclass(c.verdict)}">${esc(c.label)}</td><td>${esc(c.evidence)}</td><td class="muted">${esc(c.rule)}</td></tr>`).join('\n')}
+</tbody></table>` : '';
+  const pc = (p: Proportion) => `${(100 * p.p).toFixed(1)}% <span class="ci">[${(100 * p.ci[0]).toFixed(1)}, ${(100 * p.ci[1]).toFixed(1)}]</span>`;
+  const latentHtml = r.latent.length ? `<h2>Latent codes: linear SVM (Table 3.1) and moving along w (Fig. 3.10)</h2>
+<table id="latent"><thead><tr><th>experiment</th><th>model</th><th>BN</th><th>pair</th><th>fit ID / OoD</th><th>positive acc.</th><th>negative acc.</th><th>AUROC(-d)</th><th>pixels pos. / neg.</th><th>ID-vs-ID control</th><th>likelihood AUROC</th><th>moved: ID side</th><th>unmoved</th><th>pixel judge: moved / unmoved</th></tr></thead><tbody>
+${r.latent.flatMap((u) => u.pairs.map((p) => `<tr><td>${esc(u.experiment)}</td><td>${esc(u.model)}</td><td>${esc(u.bn)}</td><td>${esc(p.pair)}</td><td class="num">${p.fit.positive} / ${p.fit.negative}</td><td class="num">${pc(p.positive)}</td><td class="num">${pc(p.negative)}</td><td class="num">${p.auroc.toFixed(3)}</td><td class="num">${(100 * p.pixels.positive.p).toFixed(1)}% / ${(100 * p.pixels.negative.p).toFixed(1)}%</td><td class="num">${(100 * u.control.positive.p).toFixed(1)}% / ${(100 * u.control.negative.p).toFixed(1)}%</td><td class="num">${p.likelihoodAuroc.toFixed(3)}</td><td class="num">${pc(p.move.moved)} of ${p.move.moved.n}</td><td class="num">${pc(p.move.unmoved)}</td><td class="num">${p.move.pixels ? `${(100 * p.move.pixels.moved.p).toFixed(1)}% / ${(100 * p.move.pixels.unmoved.p).toFixed(1)}%` : ''}</td></tr>`)).join('\n')}
+</tbody></table>
+<p class="muted">SVM fitted on the model's training images (ID) and a seeded half of each OoD set; accuracies on the ID test set and the other half, with 95% Wilson intervals. Moved: held-out OoD codes on the OoD side, moved along w to the median ID depth, decoded, re-encoded and placed by the same SVM; unmoved: the same round trip without the move. Pixel judge: the pixel control's SVM (random projections of raw pixels) on the same decoded images, shown beside the rule's judge.</p>` : '';
   const png = (b: Buffer) => `data:image/png;base64,${b.toString('base64')}`;
   const grids = o.grids.map((g) => `<h3>${esc(g.experiment)} / ${esc(g.model)}</h3>` +
     (g.samples ? `<figure><img alt="samples of ${esc(g.model)}" src="${png(g.samples)}"><figcaption>prior samples (decoder means, BN running statistics)</figcaption></figure>` : '') +
@@ -196,8 +212,11 @@ At most ${s.limit} images per set; detectors fitted on at most ${s.fitLimit} ID 
 Higher score = more OoD; OoD is the positive class.
 <span class="kind per-sample">per-sample</span> detectors score each image alone; <span class="kind batch">batch</span> detectors score a whole batch of one set.
 Click a column to sort, a row for its histograms and ROC curve.</p>
+${claimsHtml}
+${claimsHtml ? '<h2>Results</h2>' : ''}
 <div class="scroll"><table id="results"><thead><tr></tr></thead><tbody></tbody></table></div>
 <div id="detail"></div>
+${latentHtml}
 <h2>Published figures on these pairs</h2>
 ${pub.length ? `<table id="published"><thead><tr><th>pair</th><th>method</th><th>AUROC</th><th>source</th></tr></thead><tbody>
 ${pub.map((p) => `<tr><td>${esc(p.pair)}</td><td>${esc(p.method)}</td><td class="num">${p.auroc.toFixed(2)}</td><td>[${esc(p.source)}]</td></tr>`).join('\n')}

@@ -8,6 +8,8 @@ import { PUBLISHED, SOURCES, publishedFor } from './published.js';
 import { benchFiles, type BenchRow, type BenchmarkResult } from './run.js';
 import { reportHtml } from './html.js';
 import type { ModelGrids } from './grids.js';
+import { claimsOf } from './claims.js';
+import type { LatentUnitResult, Proportion } from './latent.js';
 
 const GRANULARITY = { sample: 'per-sample', batch: 'batch' } as const;
 
@@ -24,11 +26,29 @@ export function resultsJson(r: BenchmarkResult, command: string): Record<string,
     suite: { name: s.name, description: s.description, limit: s.limit, fitLimit: s.fitLimit, bootstrap: s.bootstrap, batchSize: s.batchSize, seed: s.seed, notes: s.notes },
     counts: r.counts,
     rows: r.units.flatMap((u) => u.rows),
+    latent: r.latent,
+    claims: claimsOf(r),
     units: r.units.map(({ rows: _rows, series: _series, ...u }) => u),
     skipped: r.skipped,
     published: PUBLISHED.filter((p) => pairs.has(p.pair)),
     sources: SOURCES,
   };
+}
+
+const pctCi = (p: Proportion) => `${(100 * p.p).toFixed(1)}% [${(100 * p.ci[0]).toFixed(1)}, ${(100 * p.ci[1]).toFixed(1)}]`;
+
+/** One Markdown table of a latent experiment's units (Table 3.1's columns plus the move along w). */
+export function latentMarkdownTable(units: LatentUnitResult[]): string {
+  return markdownTable(
+    ['model', 'BN', 'pair', 'fit ID / OoD', 'held-out positive acc.', 'held-out negative acc.', 'AUROC(-d)', 'pixels pos. / neg.', 'ID-vs-ID control pos. / neg.', 'likelihood AUROC', 'moved to ID side', 'unmoved', 'pixel judge: moved / unmoved'],
+    units.flatMap((u) => u.pairs.map((p) => [
+      u.model, u.bn, p.pair, `${p.fit.positive} / ${p.fit.negative}`, pctCi(p.positive), pctCi(p.negative), p.auroc.toFixed(3),
+      `${(100 * p.pixels.positive.p).toFixed(1)}% / ${(100 * p.pixels.negative.p).toFixed(1)}%`,
+      `${(100 * u.control.positive.p).toFixed(1)}% / ${(100 * u.control.negative.p).toFixed(1)}%`,
+      p.likelihoodAuroc.toFixed(3), `${pctCi(p.move.moved)} of ${p.move.moved.n}`, pctCi(p.move.unmoved),
+      p.move.pixels ? `${(100 * p.move.pixels.moved.p).toFixed(1)}% / ${(100 * p.move.pixels.unmoved.p).toFixed(1)}%` : '',
+    ])),
+  );
 }
 
 export function resultsMarkdown(r: BenchmarkResult, command: string): string {
@@ -45,10 +65,25 @@ export function resultsMarkdown(r: BenchmarkResult, command: string): string {
     'Higher score = more OoD; OoD is the positive class. "per-sample" detectors score each image alone; "batch" detectors score a whole batch of one set.',
     '',
   ];
+  const claims = claimsOf(r);
+  if (claims.length) {
+    out.push('## Claims (Chen 2021, ch. 3)', '');
+    out.push(markdownTable(['claim', '', 'verdict', 'evidence'], claims.map((c) => [c.id, `${c.claim} (${c.source})`, c.verdict === 'reproduced' ? '**reproduced**' : c.label, c.evidence])), '');
+    out.push('Rules (src/benchmark/claims.ts; an interval is the 95% bootstrap interval of the AUROC, or the Wilson interval of a proportion):', '');
+    out.push(...claims.map((c) => `- ${c.id}: ${c.rule}.`), '');
+  }
   for (const ex of s.experiments) {
-    const rows = r.units.filter((u) => u.experiment === ex.name).flatMap((u) => u.rows);
     out.push(`## ${ex.name}`, '');
     if (ex.description) out.push(ex.description, '');
+    if (ex.kind === 'latent') {
+      const lu = r.latent.filter((u) => u.experiment === ex.name);
+      if (lu.length === 0) { out.push('No results (see Skipped).', ''); continue; }
+      out.push(latentMarkdownTable(lu), '');
+      out.push('Linear SVM on posterior means (src/analysis): fitted on the model\'s training images (ID) and a seeded half of each OoD set, evaluated on the ID test set and the other half; ' +
+        'accuracies with 95% Wilson intervals. "moved to ID side": held-out OoD codes on the OoD side, moved along w to the median ID depth, decoded and re-encoded, on the ID side of the same SVM; "unmoved": the same round trip without the move; "pixel judge": the pixel control\'s SVM on the same decoded images (src/benchmark/latent.ts).', '');
+      continue;
+    }
+    const rows = r.units.filter((u) => u.experiment === ex.name).flatMap((u) => u.rows);
     if (rows.length === 0) { out.push('No results (see Skipped).', ''); continue; }
     out.push(markdownTable(
       ['model', 'score', 'kind', 'BN', 'pair', 'n ID / OoD', 'AUROC', 'AUPR-IN', 'AUPR-OUT', 'FPR95', 'published AUROC'],

@@ -16,6 +16,7 @@ import { evaluate, type EvalRow, type EvalSet } from '../ood/evaluate.js';
 import { BenchCache, f32ToB64, hashOf } from './cache.js';
 import { dataIdentity, expandPairs, type Pair } from './pairs.js';
 import { extraRefs, modelEntry, resolveRun, zooDir, type ModelEntry, type ResolvedRun } from './models.js';
+import { LATENT_FORMAT as LATENT_FORMAT_CHECK, planLatent, runLatentUnit, type LatentUnit, type LatentUnitResult } from './latent.js';
 import type { Experiment, Suite } from './suite.js';
 
 /** Bumped when a unit's stored content or meaning changes, so old cache entries are not reused. */
@@ -85,6 +86,8 @@ export interface BenchmarkOptions {
 export interface BenchmarkResult {
   suite: Suite;
   units: UnitResult[];
+  /** Units of the latent experiments (benchmark/latent.ts). */
+  latent: LatentUnitResult[];
   skipped: Skip[];
   /** Units planned, computed now, taken from the cache. */
   counts: { planned: number; computed: number; cached: number };
@@ -96,10 +99,11 @@ export interface BenchmarkResult {
 const fmtTime = (s: number) => (s < 60 ? `${s.toFixed(0)} s` : s < 3600 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${(s / 3600).toFixed(1)} h`);
 
 /** Every unit of the suite, with its cache key; what cannot run goes to `skipped` with the reason. */
-export function planBenchmark(o: Pick<BenchmarkOptions, 'suite' | 'limit' | 'zoo'>): { units: Unit[]; skipped: Skip[]; models: BenchmarkResult['models'] } {
+export function planBenchmark(o: Pick<BenchmarkOptions, 'suite' | 'limit' | 'zoo'>): { units: Unit[]; latent: LatentUnit[]; skipped: Skip[]; models: BenchmarkResult['models'] } {
   const s = o.suite;
   const zoo = zooDir(o.zoo);
   const units: Unit[] = [];
+  const latent: LatentUnit[] = [];
   const skipped: Skip[] = [];
   const models: BenchmarkResult['models'] = [];
   const extraRuns = new Map<string, ResolvedRun | { skip: string }>();
@@ -110,6 +114,7 @@ export function planBenchmark(o: Pick<BenchmarkOptions, 'suite' | 'limit' | 'zoo
     return extraRuns.get(ref)!;
   };
   for (const ex of s.experiments) {
+    if (ex.kind === 'latent') { latent.push(...planLatent(ex, s, zoo, o.limit, skipped)); continue; }
     const detectors = ex.detectors.includes('*') ? detectorNames() : ex.detectors;
     for (const d of detectors) detectorSpec(d); // unknown names fail now, listing the registry
     const pairs: Pair[] = [];
@@ -169,7 +174,7 @@ export function planBenchmark(o: Pick<BenchmarkOptions, 'suite' | 'limit' | 'zoo
       }
     }
   }
-  return { units, skipped, models };
+  return { units, latent, skipped, models };
 }
 
 /** Runs a suite: every unit not in the cache is evaluated and stored. */
@@ -177,9 +182,12 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
   const log = o.log ?? (() => undefined);
   const s = o.suite;
   const cache = new BenchCache(o.cacheDir);
-  const { units, skipped, models } = planBenchmark(o);
+  const { units, latent, skipped, models } = planBenchmark(o);
   const todo = units.filter((u) => !cache.has(u.key));
-  log(`suite ${s.name}: ${units.length} units (${units.length - todo.length} cached, ${todo.length} to run), ${skipped.length} skipped`);
+  // A unit listed by two experiments (same key) runs once; the second finds it cached.
+  const toRun = new Set([...todo.map((u) => u.key), ...latent.filter((u) => !cache.has(u.key)).map((u) => u.key)]).size;
+  const planned = units.length + latent.length;
+  log(`suite ${s.name}: ${planned} units (${planned - toRun} cached, ${toRun} to run), ${skipped.length} skipped`);
   const device = o.device ?? 'cpu';
   const results: UnitResult[] = [];
   const secPerImage = new Map<string, { s: number; n: number }>();
@@ -215,11 +223,13 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     await new Promise((resolve) => setImmediate(resolve));
     if (o.signal?.aborted) { interrupted = true; break; }
     done++;
-    const label = `[${done}/${units.length}] ${u.experiment.name}: ${u.entry.name} / ${u.detector} / bn=${u.bn} / ${u.id} vs ${u.pairs.map((p) => p.name).join(', ')}`;
+    const label = `[${done}/${planned}] ${u.experiment.name}: ${u.entry.name} / ${u.detector} / bn=${u.bn} / ${u.id} vs ${u.pairs.map((p) => p.name).join(', ')}`;
     const hit = cache.get<UnitResult>(u.key);
     if (hit && hit.format === UNIT_FORMAT) {
       cached++;
-      results.push(hit);
+      // Two experiments can hold the same unit (same content, same key): the stored labels are the first one's.
+      const relabel = { experiment: u.experiment.name, model: u.entry.name };
+      results.push({ ...hit, ...relabel, rows: hit.rows.map((row) => ({ ...row, ...relabel })) });
       log(`${label}: cached`);
       continue;
     }
@@ -242,9 +252,40 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     computed++;
     const acc = secPerImage.get(u.detector) ?? { s: 0, n: 0 };
     secPerImage.set(u.detector, { s: acc.s + r.seconds, n: acc.n + u.images });
-    log(`${label}: ${r.seconds.toFixed(1)} s; ${todo.length - computed} to run, ${eta()}`);
+    log(`${label}: ${r.seconds.toFixed(1)} s; ${toRun - computed} to run, ${eta()}`);
   }
-  return { suite: s, units: results, skipped, counts: { planned: units.length, computed, cached }, interrupted, models };
+  // Latent units after the detector units (they are few, and their time is not per-detector).
+  const latentResults: LatentUnitResult[] = [];
+  for (const u of interrupted ? [] : latent) {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (o.signal?.aborted) { interrupted = true; break; }
+    done++;
+    const label = `[${done}/${planned}] ${u.experiment.name}: ${u.entry.name} / latent SVM / bn=${u.experiment.bn} / ${u.id} vs ${u.pairs.map((p) => p.name).join(', ')}`;
+    const hit = cache.get<LatentUnitResult>(u.key);
+    if (hit && hit.format === LATENT_FORMAT_CHECK && hit.kind === 'latent') {
+      cached++;
+      latentResults.push({ ...hit, experiment: u.experiment.name, model: u.entry.name });
+      log(`${label}: cached`);
+      continue;
+    }
+    log(`${label}: running`);
+    const t0 = performance.now();
+    let r: LatentUnitResult;
+    try {
+      r = await runLatentUnit(u, s, device, loadSet, join(o.cacheDir, 'scratch', u.key));
+    } catch (e) {
+      if (!(e instanceof OodgenError)) throw e;
+      skipped.push({ what: `${u.experiment.name}: ${u.entry.name} / latent / ${u.id}`, why: `failed: ${e.message}` });
+      log(`${label}: failed: ${e.message}`);
+      continue;
+    }
+    r.seconds = (performance.now() - t0) / 1000;
+    cache.put(u.key, r);
+    latentResults.push(r);
+    computed++;
+    log(`${label}: ${r.seconds.toFixed(1)} s; ${toRun - computed} to run`);
+  }
+  return { suite: s, units: results, latent: latentResults, skipped, counts: { planned, computed, cached }, interrupted, models };
 }
 
 async function runUnit(
@@ -291,7 +332,7 @@ async function runUnit(
   }
 }
 
-export function allRows(r: BenchmarkResult): BenchRow[] {
+export function allRows(r: Pick<BenchmarkResult, 'units'>): BenchRow[] {
   return r.units.flatMap((u) => u.rows);
 }
 

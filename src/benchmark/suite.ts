@@ -27,7 +27,9 @@ export type ModelRef = z.infer<typeof ModelRefSchema>;
 
 export const PairRefSchema = z.union([z.string().min(1), z.object({ name, id: z.string().min(1), ood: z.string().min(1), note: z.string().optional() }).strict()]);
 
+/** A detector experiment (the default kind): models x detectors x BatchNorm modes x pairs, one evaluate() per unit. */
 export const ExperimentSchema = z.object({
+  kind: z.literal('detectors'),
   name,
   /** What the experiment reproduces (the thesis's figure / table / claim). */
   description: z.string().optional(),
@@ -48,6 +50,35 @@ export const ExperimentSchema = z.object({
 }).strict();
 export type Experiment = z.infer<typeof ExperimentSchema>;
 
+/**
+ * A latent experiment (Chen 2021 Sec. 3.4, Table 3.1, Fig. 3.10; src/analysis): per model and ID set, the linear SVM
+ * on posterior means, ID (the model's own training data to fit, the pair's ID set held out) vs each pair's OoD set
+ * (halves: fit / held out), with its controls, and the OoD codes moved along the SVM normal (benchmark/latent.ts).
+ */
+export const LatentExperimentSchema = z.object({
+  kind: z.literal('latent'),
+  name,
+  description: z.string().optional(),
+  /** Zoo names or run folders of models with an encoder (VAE, AE, Soft-IntroVAE). */
+  models: z.array(z.string().min(1)).min(1),
+  /** Pair names, groups or {name, id, ood}; pairs sharing an ID set form one unit (one SVM per OoD set). */
+  pairs: z.array(PairRefSchema).min(1),
+  /** BatchNorm statistics when encoding and decoding. */
+  bn: z.enum(['eval', 'enc', 'dec', 'both']).default('eval'),
+  /** Images per set (overrides the suite's); the ID fitting set is the model's training data at this limit. */
+  limit: z.number().int().min(8).optional(),
+  /** SVM inverse regularisation on standardised codes (the analysis' default 1). */
+  svmC: z.number().positive().finite().default(1),
+}).strict();
+export type LatentExperiment = z.infer<typeof LatentExperimentSchema>;
+
+/** An experiment without `kind` is a detector experiment (suites written before latent experiments existed). */
+const AnyExperimentSchema = z.preprocess(
+  (v) => (v && typeof v === 'object' && !Array.isArray(v) && !('kind' in v) ? { ...v, kind: 'detectors' } : v),
+  z.discriminatedUnion('kind', [ExperimentSchema, LatentExperimentSchema]),
+);
+export type AnyExperiment = Experiment | LatentExperiment;
+
 export const SuiteSchema = z.object({
   name,
   description: z.string().default(''),
@@ -60,7 +91,7 @@ export const SuiteSchema = z.object({
   seed: z.number().int().min(0).default(0),
   /** What the suite does not cover, and where to get it. */
   notes: z.array(z.string()).default([]),
-  experiments: z.array(ExperimentSchema).min(1),
+  experiments: z.array(AnyExperimentSchema).min(1),
 }).strict();
 export type Suite = z.infer<typeof SuiteSchema>;
 

@@ -5,16 +5,20 @@
  * evaluation and the latent analysis all use it.
  *
  * Two modes:
- *  - host (BatchIterator): images stay in JS memory; each batch is gathered, scaled to [0,1] and optionally
- *    dequantized on the host, then copied to the device in one transfer.
+ *  - host (BatchIterator): images stay in JS memory; each batch is gathered and scaled to [0,1] on the host and
+ *    copied to the device in one transfer.
  *  - device-resident (DeviceDataset): the whole set is uploaded once (as uint8 when it is uint8, 4x smaller) and
  *    batches are gathered with index_select on the device; only the index (and the noise, if dequantizing)
  *    crosses the bus per batch. For sets that fit: Fashion-MNIST at 32x32 is 61 MB as uint8.
+ *
+ * Dequantization noise has one source in oodgen: an engine Generator, through `dequantizeTensor`, as the trainer
+ * draws it. Both iterators seed one CPU Generator per epoch (`dequantizeSeed`) and draw each batch's noise from it
+ * in batch order, so the host and device-resident iterators give the same batches, and those equal the trainer's
+ * formula applied with a Generator of that seed.
  */
 import { OodgenError } from '../errors.js';
-import { fromTypedArray, indexSelect, add, div, mul, rand, round, type Generator as TorchGenerator, type Tensor } from '../engine/index.js';
+import { Generator as TorchGenerator, fromTypedArray, indexSelect, add, div, mul, rand, round, tidy, type Tensor } from '../engine/index.js';
 import { Rng, permutation } from './rng.js';
-import { dequantize } from './preprocess.js';
 import type { ImageSet } from './types.js';
 
 /** What the dataset layer needs from a tensor (src/engine's Tensor has all of it). */
@@ -60,7 +64,7 @@ export function imageBatch(set: Pick<ImageSet, 'images' | 'shape'>, idx: ArrayLi
 export interface BatchOptions {
   batchSize: number;
   shuffle?: boolean;
-  /** Seeds shuffling and dequantization noise; each epoch uses seed + epoch. */
+  /** Seeds shuffling and dequantization noise (an engine Generator seeded with dequantizeSeed(seed, epoch)). */
   seed?: number;
   dropLast?: boolean;
   device?: string;
@@ -93,18 +97,26 @@ export function epochOrder(base: Int32Array, shuffle: boolean, seed: number, epo
   return Int32Array.from(p, (k) => base[k]!);
 }
 
+/** Seed of the engine Generator the batch iterators draw an epoch's dequantization noise from. */
+export function dequantizeSeed(seed: number, epoch: number): number {
+  return ((seed ^ 0x5bd1e995) + epoch) >>> 0;
+}
+
 /**
  * Dequantized training pixels (round(x*255) + u) / 256, u ~ U[0,1) drawn on the CPU from `generator` and moved to
  * x's device (so a CUDA run draws the same stream). The formula and why: data/preprocess.ts dequantize.
  */
 export function dequantizeTensor(x: Tensor, generator: TorchGenerator): Tensor {
-  const u0 = rand(x.shape, { generator });
-  const u = x.device === 'cpu' ? u0 : u0.to(x.device);
-  return div(add(round(mul(x, 255)), u), 256);
+  // tidy: the iterators call this outside any scope, so the intermediates are freed here.
+  return tidy(() => {
+    const u0 = rand(x.shape, { generator });
+    const u = x.device === 'cpu' ? u0 : u0.to(x.device);
+    return div(add(round(mul(x, 255)), u), 256);
+  });
 }
 
-/** Host-side gathering, scaling and noise for one batch. Exposed for tests and for engines without a device. */
-export function gatherBatch(set: Pick<ImageSet, 'images' | 'shape'> & { labels?: Int32Array }, index: ArrayLike<number>, rng?: Rng): { x: Float32Array; y?: Int32Array } {
+/** Host-side gathering and scaling to [0, 1] of one batch (no noise: see dequantizeTensor). */
+export function gatherBatch(set: Pick<ImageSet, 'images' | 'shape'> & { labels?: Int32Array }, index: ArrayLike<number>): { x: Float32Array; y?: Int32Array } {
   const [, c, h, w] = set.shape;
   const per = c * h * w;
   const x = new Float32Array(index.length * per);
@@ -116,7 +128,6 @@ export function gatherBatch(set: Pick<ImageSet, 'images' | 'shape'> & { labels?:
     if (scale === 1) x.set((src as Float32Array).subarray(s0, s0 + per), d0);
     else for (let k = 0; k < per; k++) x[d0 + k] = src[s0 + k]! * scale;
   }
-  if (rng) dequantize(x, rng);
   const out: { x: Float32Array; y?: Int32Array } = { x };
   if (set.labels) out.y = Int32Array.from(index, (i) => set.labels![i]!);
   return out;
@@ -145,13 +156,18 @@ export class BatchIterator implements Iterable<Batch> {
   *[Symbol.iterator](): Iterator<Batch> {
     const { batchSize, shuffle = false, seed = 0, dropLast = false, device, dequantize = false } = this.opts;
     const order = epochOrder(this.base, shuffle, seed, this.epoch);
-    const rng = dequantize ? new Rng((seed ^ 0x5bd1e995) + this.epoch) : undefined;
+    const gen = dequantize ? TorchGenerator.cpu(dequantizeSeed(seed, this.epoch)) : undefined;
     const [, c, h, w] = this.set.shape;
     for (let start = 0; start < order.length; start += batchSize) {
       const index = order.subarray(start, Math.min(start + batchSize, order.length));
       if (dropLast && index.length < batchSize) break;
-      const g = gatherBatch(this.set, index, rng);
-      const x = this.engine.fromTypedArray(g.x, [index.length, c, h, w], device ? { device } : {});
+      const g = gatherBatch(this.set, index);
+      let x = this.engine.fromTypedArray(g.x, [index.length, c, h, w], device ? { device } : {}); // (B, C, H, W)
+      if (gen) {
+        const plain = x as Tensor;
+        x = dequantizeTensor(plain, gen);
+        plain.dispose();
+      }
       const batch: Batch = { x, index: index.slice() };
       if (g.y) batch.y = this.engine.fromTypedArray(g.y, [index.length], { ...(device ? { device } : {}), dtype: 'int64' });
       yield batch;
@@ -190,8 +206,7 @@ export class DeviceDataset {
     const base = checkOptions(this.set, opts);
     const { batchSize, shuffle = false, seed = 0, dropLast = false, dequantize = false, epoch = 0 } = opts;
     const order = epochOrder(base, shuffle, seed, epoch);
-    const rng = dequantize ? new Rng((seed ^ 0x5bd1e995) + epoch) : undefined;
-    const [, c, h, w] = this.set.shape;
+    const gen = dequantize ? TorchGenerator.cpu(dequantizeSeed(seed, epoch)) : undefined;
     const e = this.engine;
     for (let start = 0; start < order.length; start += batchSize) {
       const index = order.slice(start, Math.min(start + batchSize, order.length));
@@ -200,20 +215,13 @@ export class DeviceDataset {
       const raw = e.indexSelect(this.x, 0, idx);
       const f = raw.float();
       raw.dispose();
-      let x: TensorLike;
-      if (rng) {
-        // (level + u)/256 where level = x*255 (float sets) or the uint8 value itself.
-        const u = e.fromTypedArray(rng.fillUniform(new Float32Array(index.length * c * h * w)), [index.length, c, h, w], { device: this.device });
-        const level = this.isU8 ? f : f.mul(255);
-        const s = level.add(u);
-        x = s.div(256);
-        s.dispose();
-        u.dispose();
-        if (level !== f) level.dispose();
-      } else {
-        x = this.isU8 ? f.div(255) : f;
-      }
+      let x: TensorLike = this.isU8 ? f.div(255) : f;
       if (x !== f) f.dispose();
+      if (gen) {
+        const plain = x as Tensor;
+        x = dequantizeTensor(plain, gen);
+        plain.dispose();
+      }
       const batch: Batch = { x, index };
       if (this.y) batch.y = e.indexSelect(this.y, 0, idx);
       idx.dispose();

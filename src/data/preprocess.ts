@@ -162,8 +162,9 @@ export function toChannels(set: ImageSet, channels: 1 | 3): ImageSet {
  *   x' = (k + u) / 256,  k = x * 255 the 8-bit level (rounded: for data read as k/255 this is exact),  u ~ U[0, 1).
  * x' is uniform over [k/256, (k+1)/256): the discrete data becomes a continuous density on [0,1) whose
  * log-likelihood, minus D ln 256, is the log-probability of the 8-bit image (scores/bpd.ts). This host version
- * serves the batch iterators (noise from an Rng); training and validation use the tensor version
- * data/batches.ts dequantizeTensor (noise from an engine Generator, whose state a run saves).
+ * is the formula's reference on plain arrays; every batch oodgen dequantizes (training, validation, the batch
+ * iterators) draws its noise from an engine Generator through data/batches.ts dequantizeTensor instead, so there
+ * is one noise source, whose state a run saves.
  */
 export function dequantize(x: Float32Array, rng: Rng): Float32Array {
   for (let i = 0; i < x.length; i++) x[i] = (Math.round(x[i]! * 255) + rng.nextU32() / 4294967296) / 256;

@@ -1,5 +1,6 @@
 // Model construction from a ModelConfig (what a run's config.json stores), through the model-family registry.
 import type { Generator } from '../engine/random.js';
+import { OodgenError } from '../errors.js';
 import { resolveDevice } from '../engine/device.js';
 import type { GenerativeModel, LatentModel, ModelConfig } from './types.js';
 import type { LatentBase } from './vae.js';
@@ -29,7 +30,9 @@ export function modelConfigProblems(c: ModelConfig): string[] {
  */
 export function createModel<M extends GenerativeModel = LatentModel & LatentBase>(config: ModelConfig, opts: { generator?: Generator; device?: string } = {}): M {
   const problems = modelConfigProblems(config);
-  if (problems.length) throw new Error(`model config: ${problems.join('; ')}`);
+  // A bad config is the user's (a hand-edited config.json, a wrong CLI flag), so it is an OodgenError naming each
+  // option, which the CLI prints as one line.
+  if (problems.length) throw new OodgenError(`model config: ${problems.join('; ')}`);
   const m = modelFamily(config.kind).create(config, { generator: opts.generator });
   const device = resolveDevice(opts.device);
   if (device !== 'cpu') m.to(device);

@@ -1,6 +1,6 @@
 // report.html in headless Chromium (Debian's chromium via puppeteer-core): the table renders one row per result,
 // sorting by a column orders the rows, a row click draws its histogram and ROC curve, the page makes no network
-// request and logs no console error. Skipped when no Chromium is installed (setup.sh installs it in CI).
+// request and logs no console error; the claims section (C1-C8 verdicts) and the latent table render. Skipped when no Chromium is installed (setup.sh installs it in CI).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { runBenchmark } from '../../src/benchmark/run.js';
 import { modelGrids } from '../../src/benchmark/grids.js';
 import { writeBenchmarkReport } from '../../src/benchmark/report.js';
 import { histogram } from '../../src/benchmark/html.js';
-import { SYNTH_PAIRS, writeZoo } from './helpers.js';
+import { SYNTH_PAIRS, TINY, writeRun, writeZoo } from './helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const dir = mkdtempSync(join(tmpdir(), 'oodgen-bench-page-'));
@@ -85,6 +85,58 @@ test('report.html: rows render, sorting works, details draw, no console errors, 
     assert.ok(imgs.length >= 3 && imgs.every((w) => w > 0), `grids ${imgs}`);
     assert.deepEqual(errors, []);
     assert.deepEqual(requests, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('report.html: the claims C1-C8 and the latent table render, computed verdicts beside "not run" ones', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}` }, async () => {
+  // A model named as the seed suite's Gaussian VAE, on a synthetic pair named like the seed's: C1, C6 (one of its
+  // three models) and C7/C8 are computed; the other claims name what is missing.
+  const zoo = join(dir, 'zoo-claims');
+  writeRun(zoo, 'fm-vae-gauss', TINY, 1);
+  const pair = { name: 'fmnist-mnist', id: 'gaussian-noise:24', ood: 'constant:24' };
+  const suite = parseSuite({
+    name: 'claims-page', limit: 24, fitLimit: 16, bootstrap: 10, batchSize: 8,
+    experiments: [
+      { name: 'd', models: ['fm-vae-gauss', 'fm-sintro'], detectors: ['elbo', 'components'], bn: ['eval'], pairs: [pair], recon: 0 },
+      { name: 'lat', kind: 'latent', models: ['fm-vae-gauss'], pairs: [pair] },
+    ],
+  }, 'test');
+  const r = await runBenchmark({ suite, cacheDir: join(dir, 'cache-claims'), zoo, progressBars: false });
+  const out = join(dir, 'out-claims');
+  await writeBenchmarkReport(r, out, { command: 'test' });
+  const j = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { claims: { id: string; verdict: string; label: string }[]; latent: unknown[] };
+  assert.equal(j.claims.length, 8);
+  assert.equal(j.latent.length, 1);
+  const computed = j.claims.filter((c) => c.verdict !== 'not run').map((c) => c.id);
+  assert.deepEqual(computed, ['C1', 'C6', 'C7', 'C8']);
+  assert.equal(j.claims.find((c) => c.id === 'C4')!.label, 'not run (missing: zoo/fm-sintro)');
+  const md = readFileSync(join(out, 'results.md'), 'utf8');
+  assert.match(md, /## Claims \(Chen 2021, ch\. 3\)/);
+  assert.match(md, /\| C4 +\| .* \| not run \(missing: zoo\/fm-sintro\) +\|/);
+  assert.match(md, /## lat\n\n\| model +\| BN +\| pair/);
+
+  const puppeteer = (await import('puppeteer-core')).default;
+  const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--no-default-browser-check'] });
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warn') errors.push(m.text()); });
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(pathToFileURL(join(out, 'report.html')).href, { waitUntil: 'load' });
+    await page.waitForFunction(() => document.body.dataset.ready === '1');
+    const claims = await page.$$eval('#claims tbody tr', (t) => t.map((x) => ({ id: x.getAttribute('data-claim'), verdict: x.getAttribute('data-verdict'), text: x.children[2]!.textContent })));
+    assert.deepEqual(claims.map((c) => c.id), ['C1', 'C2', 'C3', 'C4', 'C5', 'C6', 'C7', 'C8']);
+    assert.deepEqual(claims.map((c) => c.verdict), j.claims.map((c) => c.verdict));
+    assert.deepEqual(claims.map((c) => c.text), j.claims.map((c) => c.label));
+    // Each verdict is visible (styled, not hidden) and the latent table has one row per model and pair.
+    assert.ok(await page.$eval('#claims tbody tr td.verdict', (e) => (e as HTMLElement).offsetHeight > 0));
+    assert.equal(await page.$$eval('#latent tbody tr', (t) => t.length), 1);
+    assert.match(await page.$eval('#latent tbody tr', (e) => e.textContent ?? ''), /fm-vae-gauss.*fmnist-mnist/);
+    // The results table still renders its rows: elbo 1 + components 4.
+    assert.equal(await page.$$eval('#results tbody tr', (t) => t.length), 5);
+    assert.deepEqual(errors, []);
   } finally {
     await browser.close();
   }

@@ -210,3 +210,17 @@ test('Ctrl-C: `oodgen benchmark` stops after the unit in progress, exits 130, an
   assert.equal(j.complete, true);
   assert.deepEqual(j.counts, { planned: 2, computed: 1, cached: 1 });
 });
+
+test('a unit listed by two experiments runs once and is labelled with each experiment', async () => {
+  const s = suite({ experiments: [
+    { name: 'first', models: ['tiny-vae'], detectors: ['elbo'], bn: ['eval'], pairs: SYNTH_PAIRS },
+    { name: 'second', models: ['tiny-vae'], detectors: ['elbo'], bn: ['eval'], pairs: SYNTH_PAIRS },
+  ] });
+  const logs: string[] = [];
+  const r = await runBenchmark({ suite: s, cacheDir: join(dir, 'cache-dup'), zoo, progressBars: false, log: (l) => logs.push(l) });
+  assert.deepEqual(r.counts, { planned: 2, computed: 1, cached: 1 });
+  assert.match(logs[0]!, /2 units \(1 cached, 1 to run\)/);
+  assert.deepEqual(r.units.map((u) => u.experiment), ['first', 'second']);
+  assert.deepEqual(allRows(r).map((x) => x.experiment), ['first', 'first', 'second', 'second']);
+  assert.deepEqual(allRows(r).filter((x) => x.experiment === 'second').map((x) => x.AUROC), allRows(r).filter((x) => x.experiment === 'first').map((x) => x.AUROC));
+});

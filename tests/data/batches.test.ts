@@ -2,8 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { BatchIterator, DeviceDataset, epochOrder, gatherBatch, loadEngine, type EngineLike } from '../../src/data/batches.js';
-import { Rng } from '../../src/data/rng.js';
+import { BatchIterator, DeviceDataset, dequantizeSeed, dequantizeTensor, epochOrder, gatherBatch, imageBatch, loadEngine, type EngineLike } from '../../src/data/batches.js';
 import type { ImageSet } from '../../src/data/types.js';
 
 const ENGINE = fileURLToPath(new URL('../../src/engine/index.ts', import.meta.url));
@@ -26,8 +25,6 @@ test('host batching: order, scaling, labels, dropLast, seeded shuffle, dequantiz
   assert.deepEqual(o1, o2);
   assert.notDeepEqual(o1, o3);
   assert.deepEqual([...o1].sort((a, b) => a - b), [...base]);
-  const d = gatherBatch(set, Int32Array.from([2]), new Rng(1));
-  for (const v of d.x) assert.ok(v >= 40 / 256 && v < 41 / 256);
   // A pure-JS stand-in for the engine checks the iterator's bookkeeping without libtorch.
   const made: { data: ArrayBufferView; shape: number[]; opts?: object }[] = [];
   const fake = { fromTypedArray(data: ArrayBufferView, shape: number[], opts?: object) { made.push({ data, shape, opts }); return { shape } as never; }, indexSelect() { throw new Error('unused'); } } as EngineLike;
@@ -67,4 +64,37 @@ test('engine batches: host iterator and device-resident set give the same tensor
   dq.x.dispose();
   dq.y?.dispose();
   dev.dispose();
+});
+
+test('dequantization: both iterators draw the trainer\'s noise (engine Generator, dequantizeTensor), in its bins', { skip: noEngine }, async () => {
+  const { Generator, liveTensors } = await import('../../src/engine/index.js');
+  const e = await loadEngine();
+  type T = { toFloat32Array(): Float32Array; dispose(): void };
+  const base = liveTensors();
+  const opts = { batchSize: 4, shuffle: true, seed: 7, dequantize: true, epoch: 2 };
+  const host = [...new BatchIterator(set, opts, e)];
+  const dev = new DeviceDataset(set, 'cpu', e);
+  const res = [...dev.batches(opts)];
+  // The trainer's path: imageBatch, then dequantizeTensor with one Generator streaming over the epoch's batches.
+  const gen = Generator.cpu(dequantizeSeed(7, 2));
+  assert.equal(host.length, 3);
+  for (let i = 0; i < 3; i++) {
+    const plain = imageBatch(set, host[i]!.index);
+    const want = dequantizeTensor(plain, gen);
+    const w = want.toFloat32Array();
+    plain.dispose();
+    want.dispose();
+    const a = (host[i]!.x as unknown as T).toFloat32Array(), b = (res[i]!.x as unknown as T).toFloat32Array();
+    assert.deepEqual([...res[i]!.index], [...host[i]!.index]);
+    for (let k = 0; k < w.length; k++) {
+      assert.ok(Math.abs(a[k]! - w[k]!) < 1e-7 && Math.abs(b[k]! - w[k]!) < 1e-7, `batch ${i} value ${k}`);
+      const level = set.images[host[i]!.index[Math.floor(k / 4)]! * 4 + (k % 4)]!;
+      assert.ok(a[k]! >= level / 256 && a[k]! < (level + 1) / 256, `${a[k]} outside bin ${level}`);
+    }
+    // Noise, not a constant offset: values inside one batch differ from the bin's left edge by different amounts.
+    assert.ok(new Set(a.map((v, k) => Math.round(v * 256 * 1e4))).size > 4);
+    for (const t of [host[i]!.x, host[i]!.y, res[i]!.x, res[i]!.y]) t?.dispose();
+  }
+  dev.dispose();
+  assert.equal(liveTensors(), base);
 });

@@ -177,3 +177,16 @@ test('createModel refuses impossible configs', () => {
   assert.throws(() => createModel({ ...tiny('vae', 'bernoulli', 32), sigma2: 0.1 }), /sigma2/);
   randn([1]).dispose();
 });
+
+test('createModel: a bad config is an OodgenError naming the option', async () => {
+  const { OodgenError } = await import('../../src/errors.js');
+  const base = { kind: 'vae', decoder: 'gaussian', channels: 1, imageSize: 28, zDim: 4, width: 4 } as ModelConfig;
+  const bad: [Partial<ModelConfig>, RegExp][] = [
+    [{ zDim: 0 }, /^model config: z dim must be a positive integer, got 0$/],
+    [{ decoder: 'poisson' as ModelConfig['decoder'] }, /unknown decoder 'poisson'/],
+    [{ decoder: 'bernoulli', sigma2: 0.1 }, /sigma2 applies to the gaussian decoder only \(decoder is bernoulli\)/],
+  ];
+  for (const [patch, msg] of bad) {
+    assert.throws(() => createModel({ ...base, ...patch }), (e: unknown) => e instanceof OodgenError && msg.test((e as Error).message), JSON.stringify(patch));
+  }
+});
