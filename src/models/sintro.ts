@@ -62,16 +62,21 @@ export class SoftIntroVAE extends VAE {
     for (const k of Object.keys(h) as (keyof SintroHyper)[]) {
       if (!(h[k] >= 0 && Number.isFinite(h[k]))) throw new OodgenError(`Soft-IntroVAE: ${k} must be a number >= 0, got ${h[k]}`);
     }
-    const encoder = new Adam(this.encoder.parameters(), { lr: o.lr, betas: o.betas });
-    const decoder = new Adam(this.decoder.parameters(), { lr: o.lr, betas: o.betas });
+    const encoder = new Adam(this.encoder.parameters(), { lr: o.lr, betas: o.betas, capturable: o.capturable });
+    const decoder = new Adam(this.decoder.parameters(), { lr: o.lr, betas: o.betas, capturable: o.capturable });
+    const stepTensors = (x: Tensor, generator: Generator) => {
+      const r = sintroStep(this, x, h, { encoder, decoder }, generator);
+      return {
+        loss: r.lossD, lossE: r.lossE, rec: r.recErr, kl: r.klReal, klFake: r.klFake,
+        klRec: r.klRec, expElboFake: r.expElboFake, expElboRec: r.expElboRec,
+      };
+    };
     return {
       optimizers: { encoder, decoder },
+      stepTensors,
       step: (x, generator) => {
-        const r = sintroStep(this, x, h, { encoder, decoder }, generator);
-        return {
-          loss: r.lossD.item(), lossE: r.lossE.item(), rec: r.recErr.item(), kl: r.klReal.item(), klFake: r.klFake.item(),
-          klRec: r.klRec.item(), expElboFake: r.expElboFake.item(), expElboRec: r.expElboRec.item(),
-        };
+        const t = stepTensors(x, generator);
+        return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.item()])) as { loss: number } & Record<string, number>;
       },
       dispose: () => { encoder.dispose(); decoder.dispose(); },
     };

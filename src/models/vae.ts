@@ -28,8 +28,12 @@ export interface ModelInitOptions {
 
 export type { ElboTerms } from './types.js';
 
-/** Standard normal noise of a given shape drawn on the CPU from `generator` and moved to `device`. */
+/**
+ * Standard normal noise of a given shape drawn on the CPU from `generator` and moved to `device`; a device
+ * generator (Generator.default('cuda'), what a CUDA-graph step uses) draws on the device instead.
+ */
 export function cpuNoise(shape: number[], device: string, generator?: Generator): Tensor {
+  if (generator && generator.device !== 'cpu') return randn(shape, { generator, device });
   const e = randn(shape, generator ? { generator } : {});
   if (device === 'cpu') return e;
   const d = e.to(device);
@@ -87,16 +91,21 @@ export abstract class LatentBase extends Module implements LatentModel, Trainabl
 
   /** The default training step: one Adam over all parameters on the (beta-)ELBO loss (loss()). */
   createTrainer(o: TrainerOptions): ModelTrainer {
-    const opt = new Adam(this.parameters(), { lr: o.lr, betas: o.betas });
+    const opt = new Adam(this.parameters(), { lr: o.lr, betas: o.betas, capturable: o.capturable });
+    const stepTensors = (x: Tensor, generator: Generator) => {
+      opt.zeroGrad();
+      const { loss, terms } = this.loss(x, generator);
+      loss.backward();
+      opt.step();
+      opt.zeroGrad();
+      return { loss, rec: terms.rec!, kl: terms.kl!, elbo: terms.elbo! };
+    };
     return {
       optimizers: { main: opt },
+      stepTensors,
       step: (x, generator) => {
-        opt.zeroGrad();
-        const { loss, terms } = this.loss(x, generator);
-        loss.backward();
-        opt.step();
-        opt.zeroGrad();
-        return { loss: loss.item(), rec: terms.rec!.item(), kl: terms.kl!.item(), elbo: terms.elbo!.item() };
+        const t = stepTensors(x, generator);
+        return { loss: t.loss.item(), rec: t.rec.item(), kl: t.kl.item(), elbo: t.elbo.item() };
       },
       dispose: () => opt.dispose(),
     };
