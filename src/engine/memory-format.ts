@@ -28,10 +28,18 @@ export function strides(x: Tensor): number[] {
   return x.shape.map((_, d) => callOp('aten::stride.int', [x, d]) as number);
 }
 
-/** Whether a 4-d tensor is laid out channels_last (the channel stride is 1 and it is dense). */
+/**
+ * Whether a 4-d tensor is laid out channels_last: dense with strides in the order C, W, H, N (c10's
+ * is_channels_last_strides rule; a dimension of size 1 may have any stride).
+ */
 export function isChannelsLast(x: Tensor): boolean {
   if (x.shape.length !== 4) return false;
-  const [, c, h, w] = x.shape;
   const s = strides(x);
-  return s[1] === 1 && s[3] === c && s[2] === c * w && s[0] === c * h * w;
+  let expected = 1;
+  for (const d of [1, 3, 2, 0]) {
+    const n = x.shape[d]!;
+    if (n !== 1 && s[d] !== expected) return false;
+    expected *= n;
+  }
+  return true;
 }
