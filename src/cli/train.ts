@@ -90,7 +90,15 @@ export function registerTrainCommands(program: Command): void {
     .option('--mutate <mu>', 'likelihood-ratio background model: replace each training value by a uniform 8-bit level with probability mu (Ren et al. 2019; 0.2 is oodgen\'s fixed default, chosen without OoD data)')
     .option('--progress <mode>', 'auto | bar | json | none')
     .option('--nproc <n>', 'data-parallel ranks on this machine (c10d; --batch-size is per rank; see oodgen launch)')
+    .option('--resident-data', 'keep the training set on the device, gather batches there (default on a GPU)')
+    .option('--no-resident-data', 'gather batches on the host and copy each one to the device')
+    .option('--channels-last', 'conv weights and batches in channels_last memory format')
+    .option('--autocast <dtype>', 'mixed-precision forward passes: bf16 (CPU or CUDA) or fp16 (CUDA); loss and Adam stay float32')
+    .option('--cuda-graph', 'capture the training step in a CUDA graph and replay it (needs --device cuda, one process)')
     .action(async (raw: Record<string, unknown>) => {
+      if (raw.cudaGraph && raw.nproc !== undefined && Number(raw.nproc) > 1) {
+        throw new OodgenError('--cuda-graph is not supported with --nproc > 1 (the gradient all-reduce is not captured); use one of them');
+      }
       if (await relaunchWithNproc(raw)) return;
       const opts = await parseTrainOptions(raw);
       const r = await withDataParallel({ device: opts.device }, (ddp) => train({ ...opts, ddp }));

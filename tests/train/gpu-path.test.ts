@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import {
   liveTensors, tidy, noGrad, Generator, isChannelsLast, toMemoryFormat, randn, autocast, CudaGraph, buildInfo, cuda,
 } from '../../src/engine/index.js';
@@ -19,6 +20,7 @@ import { createModel } from '../../src/models/factory.js';
 import type { VAE } from '../../src/models/vae.js';
 import { Adam } from '../../src/optim/adam.js';
 import { OodgenError } from '../../src/errors.js';
+import { parseTrainOptions } from '../../src/cli/train.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'oodgen-gpu-path-'));
 
@@ -116,7 +118,7 @@ test('Module.toMemoryFormat lays conv weights out channels_last in place, values
 
 test('a channels_last training step gives the default layout\'s loss and gradients within float tolerance', () => {
   const start = liveTensors();
-  const cfg = { kind: 'vae' as const, decoder: 'gaussian' as const, channels: 1, imageSize: 32, zDim: 4, width: 8 };
+  const cfg = { kind: 'vae' as const, decoder: 'gaussian' as const, channels: 1, imageSize: 32 as const, zDim: 4, width: 8 };
   const set = tinySet(8, false);
   const run = (cl: boolean) => {
     const m = createModel<VAE>(cfg, { generator: Generator.cpu(2) });
@@ -181,7 +183,7 @@ test('channels_last training logs the default layout\'s losses and writes a chec
 
 test('bf16 autocast: convolutions run in bf16, the loss is finite and within bf16 tolerance of float32, weights stay float32', () => {
   const start = liveTensors();
-  const cfg = { kind: 'vae' as const, decoder: 'gaussian' as const, channels: 1, imageSize: 32, zDim: 4, width: 8 };
+  const cfg = { kind: 'vae' as const, decoder: 'gaussian' as const, channels: 1, imageSize: 32 as const, zDim: 4, width: 8 };
   const set = tinySet(16, false);
   const run = (ac: boolean) => {
     const model = createModel<VAE>(cfg, { generator: Generator.cpu(2) });
@@ -293,6 +295,39 @@ test('--cuda-graph: refused on the CPU with a clear message; the CPU addon throw
   try {
     await assert.rejects(train({ ...base(join(dir, 'g'), tinySet(24, false)), cudaGraph: true }),
       (e: Error) => e instanceof OodgenError && /--cuda-graph needs --device cuda \(got --device cpu\)/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('oodgen train: the GPU-path flags are validated before any work, and reach the trainer', async () => {
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ model: 'vae', data: 'fashion-mnist', out: 'x', epochs: '1', cudaGraph: true }, /--cuda-graph needs --device cuda \(got --device cpu\)/],
+    [{ model: 'vae', data: 'fashion-mnist', out: 'x', epochs: '1', cudaGraph: true, device: 'cpu' }, /--cuda-graph needs --device cuda/],
+    [{ model: 'vae', data: 'fashion-mnist', out: 'x', epochs: '1', autocast: 'fp32' }, /--autocast must be bf16 or fp16/],
+    [{ model: 'vae', data: 'fashion-mnist', out: 'x', epochs: '1', autocast: 'fp16' }, /--autocast fp16 needs --device cuda/],
+    [{ out: 'x', resume: true, cudaGraph: true }, /--cuda-graph needs --device cuda/],
+  ];
+  for (const [raw, re] of bad) {
+    await assert.rejects(parseTrainOptions(raw, ['node', 'oodgen']), (e: Error) => e instanceof OodgenError && re.test(e.message), JSON.stringify(raw));
+  }
+  const ok = await parseTrainOptions({ model: 'vae', data: 'fashion-mnist', out: 'x', epochs: '1', channelsLast: true, autocast: 'bf16', residentData: true }, ['node', 'oodgen']);
+  assert.equal(ok.channelsLast, true);
+  assert.equal(ok.autocast, 'bf16');
+  assert.equal(ok.residentData, true);
+  assert.equal(ok.cudaGraph, undefined);
+});
+
+test('oodgen train --cuda-graph on the CPU exits with the message, --nproc 2 --cuda-graph too (no rank started)', () => {
+  const bin = join(new URL('../..', import.meta.url).pathname, 'bin/oodgen.js');
+  const dir = tmp();
+  try {
+    for (const extra of [[], ['--nproc', '2', '--device', 'cuda']]) {
+      const r = spawnSync(process.execPath, [bin, 'train', '--model', 'vae', '--data', 'fashion-mnist:train', '--max-steps', '1', '--out', join(dir, 'r'), '--cuda-graph', ...extra], { encoding: 'utf8', timeout: 60_000 });
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, extra.length ? /--cuda-graph is not supported with --nproc > 1/ : /--cuda-graph needs --device cuda/);
+      assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, 'a message, not a stack trace');
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
