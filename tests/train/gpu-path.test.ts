@@ -21,6 +21,7 @@ import type { VAE } from '../../src/models/vae.js';
 import { Adam } from '../../src/optim/adam.js';
 import { OodgenError } from '../../src/errors.js';
 import { parseTrainOptions } from '../../src/cli/train.js';
+import { checkLaunchDevice, rankDevice } from '../../src/engine/distributed.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'oodgen-gpu-path-'));
 
@@ -328,6 +329,30 @@ test('oodgen train --cuda-graph on the CPU exits with the message, --nproc 2 --c
       assert.match(r.stderr, extra.length ? /--cuda-graph is not supported with --nproc > 1/ : /--cuda-graph needs --device cuda/);
       assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, 'a message, not a stack trace');
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--device cuda with N ranks: one GPU per rank (cuda:LOCAL_RANK), checked before any rank starts', () => {
+  assert.equal(rankDevice('cuda', 0, 2), 'cuda:0');
+  assert.equal(rankDevice('cuda', 1, 2), 'cuda:1');
+  assert.equal(rankDevice('cuda:1', 0, 2), 'cuda:1', 'an explicit device is kept');
+  assert.equal(rankDevice('cpu', 3, 0), 'cpu');
+  assert.throws(() => rankDevice('cuda', 2, 2), /LOCAL_RANK 2 needs cuda:2, but this machine has 2 CUDA device\(s\); use --nproc 2 or fewer/);
+  assert.throws(() => checkLaunchDevice('cuda', 4, 2, () => 'x'), /--nproc 4 with --device cuda needs 4 GPUs .* has 2/);
+  assert.throws(() => checkLaunchDevice('cuda', 2, 0, () => 'no CUDA here'), /no CUDA here/);
+  checkLaunchDevice('cuda', 2, 2, () => 'x');
+  checkLaunchDevice('cpu', 8, 0, () => 'x');
+  if (cuda.isAvailable()) return;
+  // The CPU build: one clear message from the launcher, no rank started.
+  const bin = join(new URL('../..', import.meta.url).pathname, 'bin/oodgen.js');
+  const dir = tmp();
+  try {
+    const r = spawnSync(process.execPath, [bin, 'train', '--nproc', '2', '--device', 'cuda', '--model', 'vae', '--data', 'fashion-mnist:train', '--max-steps', '1', '--out', join(dir, 'r')], { encoding: 'utf8', timeout: 60_000 });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--nproc 2 --device cuda: device 'cuda' requested but this oodgen build has no usable CUDA/);
+    assert.doesNotMatch(r.stderr, /\[rank \d\]/, 'no rank was started');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
