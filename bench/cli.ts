@@ -27,9 +27,13 @@ export function registerBenchCommands(program: Command): void {
     .option('--steps <n>', 'timed steps', int('--steps'), 20)
     .option('--warmup <n>', 'untimed warm-up steps', int('--warmup'), 3)
     .option('--batch <n>', 'batch size', int('--batch'), 64)
+    .option('--channels-last', 'conv weights and batch in channels_last')
+    .option('--autocast <dtype>', 'bf16 | fp16 forward passes')
+    .option('--cuda-graph', 'capture the step in a CUDA graph, time replays (cuda only)')
     .option('--json', 'print one JSON line')
     .action(async (o) => {
-      const r = benchTrainStep({ device: o.device, steps: o.steps, warmup: o.warmup, batch: o.batch });
+      if (o.autocast !== undefined && o.autocast !== 'bf16' && o.autocast !== 'fp16') throw new OodgenError(`--autocast must be bf16 or fp16, got '${o.autocast}'`);
+      const r = benchTrainStep({ device: o.device, steps: o.steps, warmup: o.warmup, batch: o.batch, channelsLast: o.channelsLast, autocast: o.autocast ?? null, cudaGraph: o.cudaGraph });
       if (o.json) console.log(JSON.stringify(r));
       else {
         console.log(`oodgen train step (${r.device}, ${r.threads} thread(s), batch ${r.batch}, libtorch ${r.torch}):`);
