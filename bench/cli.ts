@@ -11,6 +11,7 @@ import { compareTrainStep } from './compare.js';
 import { benchScore } from './score.js';
 import { benchDetectors, benchRegret } from './detectors.js';
 import { benchDdp } from './ddp.js';
+import { benchEpoch } from './epoch.js';
 
 const int = (name: string) => (v: string): number => {
   const n = Number(v);
@@ -127,6 +128,27 @@ export function registerBenchCommands(program: Command): void {
     .action(async (o) => {
       const r = await benchScore(o);
       process.stdout.write((o.json ? JSON.stringify(r) : r.markdown) + '\n');
+    });
+
+  bench.command('epoch')
+    .description('seconds per training epoch through the trainer (no validation, grids or checkpoints); the GPU path\'s goals')
+    .option('--model <kind>', 'vae | sintro | ae', 'sintro')
+    .option('--data <spec>', 'training data', 'fashion-mnist:train')
+    .option('--device <d>', 'cpu | cuda', 'cpu')
+    .option('--epochs <n>', 'epochs (the first includes warm-up)', int('--epochs'), 2)
+    .option('--batch-size <n>', 'batch size (the authors\' Fashion-MNIST setting)', int('--batch-size'), 128)
+    .option('--z-dim <n>', 'latent size', int('--z-dim'), 32)
+    .option('--limit <n>', 'use at most n training images', int('--limit'))
+    .option('--channels-last', 'channels_last layout')
+    .option('--autocast <dtype>', 'bf16 | fp16')
+    .option('--cuda-graph', 'CUDA-graph capture of the step')
+    .option('--no-resident-data', 'host batches instead of the device-resident set')
+    .action(async (o) => {
+      if (!['vae', 'sintro', 'ae'].includes(o.model)) throw new OodgenError(`--model must be vae, sintro or ae, got '${o.model}'`);
+      if (o.autocast !== undefined && o.autocast !== 'bf16' && o.autocast !== 'fp16') throw new OodgenError(`--autocast must be bf16 or fp16, got '${o.autocast}'`);
+      const r = await benchEpoch({ model: o.model, data: o.data, device: o.device, epochs: o.epochs, batchSize: o.batchSize, zDim: o.zDim, limit: o.limit,
+        channelsLast: o.channelsLast, autocast: o.autocast ?? null, cudaGraph: o.cudaGraph, ...(o.residentData === false ? { residentData: false } : {}) });
+      process.stdout.write(JSON.stringify(r) + '\n');
     });
 
   bench.command('ddp')
