@@ -115,8 +115,8 @@ record smoke-step 60 "${OOD[@]}" bench train-step --device $DEV --steps 2 --warm
 if [ $GRAPH_OK = 1 ]; then
   record smoke-step-graph 60 "${OOD[@]}" bench train-step --device $DEV --steps 2 --warmup 1 --batch 8 --cuda-graph --json
 else
-  "${OOD[@]}" bench train-step --device $DEV --steps 2 --batch 8 --cuda-graph --json 2>&1 | grep -q -- '--cuda-graph needs --device cuda' \
-    && log "cuda-graph refusal on cpu: ok" || log "cuda-graph refusal on cpu: FAILED"
+  refusal=$("${OOD[@]}" bench train-step --device $DEV --steps 2 --batch 8 --cuda-graph --json 2>&1)
+  if grep -q -- '--cuda-graph needs --device cuda' <<< "$refusal"; then log "cuda-graph refusal on cpu: ok"; else log "cuda-graph refusal on cpu: FAILED: $refusal"; fi
 fi
 
 # ---- 3. seconds per epoch (the goals: sintro <= 5 s, vae <= 1 s) -----------------------------------------------------

@@ -34,12 +34,22 @@ export function cudaGraphProblem(o: { device: string; nproc?: number; mutate?: n
   return null;
 }
 
+/** What GraphedStep needs of a CUDA graph (tests substitute a CPU stand-in that runs the body eagerly). */
+export interface GraphLike {
+  onSideStream<T>(fn: () => T): T;
+  capture<T>(fn: () => T): T;
+  replay(): void;
+  dispose(): void;
+}
+
 export class GraphedStep {
-  private readonly graph: CudaGraph;
+  private readonly graph: GraphLike;
   private readonly input: Tensor;
   private out: Tensor | null = null;
   private names: string[] = [];
   private eager = 0;
+  /** Steps run eagerly (warm-up) and by replay, for tests and logs. */
+  get counts(): { eager: number; captured: boolean } { return { eager: this.eager, captured: this.out !== null }; }
   readonly generator: Generator;
 
   /**
@@ -49,9 +59,10 @@ export class GraphedStep {
   constructor(
     private readonly trainer: ModelTrainer, shape: number[], device: string, seed: number,
     private readonly prepare: (x: Tensor, g: Generator) => Tensor,
+    graph?: GraphLike,
   ) {
     if (!trainer.stepTensors) throw new OodgenError('--cuda-graph: this model family has no tensor-returning training step');
-    this.graph = new CudaGraph();
+    this.graph = graph ?? new CudaGraph();
     this.input = keep(zeros(shape, { device }));
     this.generator = Generator.default(device);
     this.generator.seed(seed);
