@@ -11,7 +11,10 @@ import { spawnSync } from 'node:child_process';
 import {
   liveTensors, tidy, noGrad, Generator, isChannelsLast, toMemoryFormat, randn, autocast, CudaGraph, buildInfo, cuda,
 } from '../../src/engine/index.js';
-import { imageBatch, ResidentImages } from '../../src/data/batches.js';
+import { dequantizeTensor, imageBatch, ResidentImages } from '../../src/data/batches.js';
+import { GraphedStep, type GraphLike } from '../../src/train/graphed-step.js';
+import { copy_ } from '../../src/engine/ops/index.js';
+import type { Tensor } from '../../src/engine/tensor.js';
 import type { ImageSet } from '../../src/data/types.js';
 import { train, type TrainOptions } from '../../src/train/trainer.js';
 import { readRunConfig } from '../../src/train/run.js';
@@ -356,4 +359,69 @@ test('--device cuda with N ranks: one GPU per rank (cuda:LOCAL_RANK), checked be
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/**
+ * A CPU stand-in for a CUDA graph with the same observable contract: capture runs the body once (the real capture
+ * records it and the replay right after runs it), later replays run the body again writing into the captured
+ * output. Lets the GraphedStep plumbing (static input, warm-up, one capture, stacked terms) be tested here.
+ */
+class EagerGraph implements GraphLike {
+  sides = 0; captures = 0; replays = 0;
+  private fn: (() => Tensor) | null = null;
+  private out: Tensor | null = null;
+  private justCaptured = false;
+  onSideStream<T>(fn: () => T): T { this.sides++; return fn(); }
+  capture<T>(fn: () => T): T {
+    this.captures++;
+    const out = fn();
+    this.fn = fn as unknown as () => Tensor;
+    this.out = out as unknown as Tensor;
+    this.justCaptured = true;
+    return out;
+  }
+  replay(): void {
+    this.replays++;
+    if (this.justCaptured) { this.justCaptured = false; return; }
+    const r = this.fn!();
+    noGrad(() => copy_(this.out!, r));
+    r.dispose();
+  }
+  dispose(): void {}
+}
+
+test('GraphedStep: 3 eager warm-up steps on the side stream, one capture, then replays; same weights and terms as eager steps', () => {
+  const start = liveTensors();
+  const cfg = { kind: 'sintro' as const, decoder: 'gaussian' as const, channels: 1, imageSize: 32 as const, zDim: 4, width: 8 };
+  const set = tinySet(16, false);
+  const prepare = (x: Tensor, g: Generator): Tensor => dequantizeTensor(x, g);
+  const mk = () => {
+    const m = createModel<VAE>(cfg, { generator: Generator.cpu(3) });
+    m.train();
+    return { m, t: m.createTrainer({ lr: 1e-3, betas: [0.9, 0.999], hyper: null, capturable: true }) };
+  };
+  const a = mk(), b = mk();
+  const fake = new EagerGraph();
+  const graphed = new GraphedStep(a.t, [4, 1, 32, 32], 'cpu', 77, prepare, fake);
+  const g = Generator.cpu(77);
+  const termsA: Record<string, number>[] = [], termsB: Record<string, number>[] = [];
+  for (let s = 0; s < 6; s++) {
+    const index = Int32Array.from({ length: 4 }, (_, i) => (s * 4 + i) % 16);
+    termsA.push(tidy(() => graphed.step(imageBatch(set, index))));
+    termsB.push(tidy(() => {
+      const t = b.t.stepTensors!(prepare(imageBatch(set, index), g), g);
+      return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.item()]));
+    }));
+  }
+  assert.deepEqual({ sides: fake.sides, captures: fake.captures, replays: fake.replays }, { sides: 3, captures: 1, replays: 3 });
+  assert.deepEqual(graphed.counts, { eager: 3, captured: true });
+  assert.deepEqual(Object.keys(termsA[0]!), ['loss', 'lossE', 'rec', 'kl', 'klFake', 'klRec', 'expElboFake', 'expElboRec']);
+  termsA.forEach((t, i) => {
+    for (const k of Object.keys(t)) assert.equal(t[k], Math.fround(termsB[i]![k]!), `step ${i + 1} ${k}`);
+  });
+  const wa = a.m.parameters().map((p) => p.toFloat32Array()), wb = b.m.parameters().map((p) => p.toFloat32Array());
+  wa.forEach((w, i) => assert.deepEqual(w, wb[i]));
+  graphed.dispose();
+  for (const x of [a, b]) { x.t.dispose(); x.m.dispose(); }
+  assert.equal(liveTensors(), start);
 });
