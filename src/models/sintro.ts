@@ -19,7 +19,7 @@ import type { Generator } from '../engine/random.js';
 import { detach, exp, mean, mul, add, square, sub } from '../engine/ops/index.js';
 import { noGrad } from '../engine/autograd.js';
 import type { ModelConfig, ModelTrainer, TrainerOptions } from './types.js';
-import { VAE, cpuNoise, reparameterize, type ModelInitOptions } from './vae.js';
+import { VAE, cpuNoise, readTerms, reparameterize, type ModelInitOptions } from './vae.js';
 import { Adam } from '../optim/adam.js';
 import { OodgenError } from '../errors.js';
 import type { ModelFamily } from './registry.js';
@@ -74,10 +74,7 @@ export class SoftIntroVAE extends VAE {
     return {
       optimizers: { encoder, decoder },
       stepTensors,
-      step: (x, generator) => {
-        const t = stepTensors(x, generator);
-        return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.item()])) as { loss: number } & Record<string, number>;
-      },
+      step: (x, generator) => readTerms(stepTensors(x, generator)),
       dispose: () => { encoder.dispose(); decoder.dispose(); },
     };
   }
