@@ -80,13 +80,14 @@ def vae_loss(xr, x, mu, logvar):
     return rec + kl
 
 
-def train_step(model, opt, x, autocast=None):
+def train_step(model, opt, x, autocast=None, cache=True):
     opt.zero_grad(set_to_none=True)
     if autocast is None:
         xr, mu, logvar = model(x)
     else:
-        # PyTorch's AMP recipe: the forward under autocast, the loss in float32 (oodgen autocasts the nets only).
-        with torch.autocast(device_type=x.device.type, dtype=autocast):
+        # PyTorch's AMP recipe: the forward under autocast, the loss in float32 (oodgen autocasts the nets only);
+        # no cast cache when the step is captured in a CUDA graph (the PyTorch docs' advice).
+        with torch.autocast(device_type=x.device.type, dtype=autocast, cache_enabled=cache):
             xr, mu, logvar = model(x)
         xr, mu, logvar = xr.float(), mu.float(), logvar.float()
     loss = vae_loss(xr, x, mu, logvar)
@@ -119,7 +120,7 @@ def cmd_bench(a):
     # capturable=True keeps Adam's step count on the device (needed inside a CUDA graph; torch >= 1.12).
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, **({'capturable': True} if a.cuda_graph else {}))
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == 'cuda' else (lambda: None)
-    step = lambda: train_step(model, opt, x, ac)  # noqa: E731
+    step = lambda: train_step(model, opt, x, ac, cache=not a.cuda_graph)  # noqa: E731
     if a.cuda_graph:
         # The whole-network capture of the PyTorch docs ("CUDA Graphs"): warm-up on a side stream, capture, replay.
         s = torch.cuda.Stream()

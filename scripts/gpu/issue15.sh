@@ -87,7 +87,7 @@ log "build addon against $LIB (${DEFS[*]})"
     "${CXX[@]}" -DOODGEN_CUDA_GRAPHS=0 native/src/shim.cc -o "$W/shim.o" >> "$W/shim.log" 2>&1; } ) &
 ( "${CXX[@]}" "${NCCL_INC[@]}" native/src/c10d.cc -o "$W/c10d.o" > "$W/c10d.log" 2>&1 || {
     echo "c10d with NCCL did not compile; rebuilding without NCCL" >> "$W/c10d.log"
-    "${CXX[@]}" native/src/c10d.cc -o "$W/c10d.o" >> "$W/c10d.log" 2>&1; } ) &
+    "${CXX[@]}" -DOODGEN_NO_NCCL native/src/c10d.cc -o "$W/c10d.o" >> "$W/c10d.log" 2>&1; } ) &
 wait
 if ! g++ -shared "$W/shim.o" "$W/c10d.o" -o "$W/oodgen_native.node" -L"$LIB" -Wl,-rpath,"$LIB" -Wl,--no-as-needed "${LIBS[@]}" > "$W/link.log" 2>&1; then
   log "BUILD FAILED"; tail -40 "$W"/shim.log "$W"/c10d.log "$W"/link.log | tee -a "$OUT/run.log"; exit 3
