@@ -12,6 +12,7 @@ import { benchScore } from './score.js';
 import { benchDetectors, benchRegret } from './detectors.js';
 import { benchDdp } from './ddp.js';
 import { benchEpoch } from './epoch.js';
+import { benchAllreduce } from './allreduce.js';
 
 const int = (name: string) => (v: string): number => {
   const n = Number(v);
@@ -149,6 +150,15 @@ export function registerBenchCommands(program: Command): void {
       const r = await benchEpoch({ model: o.model, data: o.data, device: o.device, epochs: o.epochs, batchSize: o.batchSize, zDim: o.zDim, limit: o.limit,
         channelsLast: o.channelsLast, autocast: o.autocast ?? null, cudaGraph: o.cudaGraph, ...(o.residentData === false ? { residentData: false } : {}) });
       process.stdout.write(JSON.stringify(r) + '\n');
+    });
+
+  bench.command('allreduce')
+    .description('ms per c10d all-reduce of the gradients of the bench ddp VAE between 2 ranks (Gloo over loopback): the per-step cost of --nproc')
+    .option('--numel <n>', 'float32 values (default: the VAE\'s gradient count)', int('--numel'))
+    .option('--iters <n>', 'timed all-reduces (after 3 untimed)', int('--iters'), 30)
+    .action(async (o: { numel?: number; iters: number }) => {
+      const line = await benchAllreduce({ numel: o.numel, iters: o.iters });
+      if (line) process.stdout.write(line + '\n');
     });
 
   bench.command('ddp')
