@@ -11,6 +11,8 @@ import { compareTrainStep } from './compare.js';
 import { benchScore } from './score.js';
 import { benchDetectors, benchRegret } from './detectors.js';
 import { benchDdp } from './ddp.js';
+import { benchEpoch } from './epoch.js';
+import { benchAllreduce } from './allreduce.js';
 
 const int = (name: string) => (v: string): number => {
   const n = Number(v);
@@ -27,9 +29,13 @@ export function registerBenchCommands(program: Command): void {
     .option('--steps <n>', 'timed steps', int('--steps'), 20)
     .option('--warmup <n>', 'untimed warm-up steps', int('--warmup'), 3)
     .option('--batch <n>', 'batch size', int('--batch'), 64)
+    .option('--channels-last', 'conv weights and batch in channels_last')
+    .option('--autocast <dtype>', 'bf16 | fp16 forward passes')
+    .option('--cuda-graph', 'capture the step in a CUDA graph, time replays (cuda only)')
     .option('--json', 'print one JSON line')
     .action(async (o) => {
-      const r = benchTrainStep({ device: o.device, steps: o.steps, warmup: o.warmup, batch: o.batch });
+      if (o.autocast !== undefined && o.autocast !== 'bf16' && o.autocast !== 'fp16') throw new OodgenError(`--autocast must be bf16 or fp16, got '${o.autocast}'`);
+      const r = benchTrainStep({ device: o.device, steps: o.steps, warmup: o.warmup, batch: o.batch, channelsLast: o.channelsLast, autocast: o.autocast ?? null, cudaGraph: o.cudaGraph });
       if (o.json) console.log(JSON.stringify(r));
       else {
         console.log(`oodgen train step (${r.device}, ${r.threads} thread(s), batch ${r.batch}, libtorch ${r.torch}):`);
@@ -123,6 +129,36 @@ export function registerBenchCommands(program: Command): void {
     .action(async (o) => {
       const r = await benchScore(o);
       process.stdout.write((o.json ? JSON.stringify(r) : r.markdown) + '\n');
+    });
+
+  bench.command('epoch')
+    .description('seconds per training epoch through the trainer (no validation, grids or checkpoints); the GPU path\'s goals')
+    .option('--model <kind>', 'vae | sintro | ae', 'sintro')
+    .option('--data <spec>', 'training data', 'fashion-mnist:train')
+    .option('--device <d>', 'cpu | cuda', 'cpu')
+    .option('--epochs <n>', 'epochs (the first includes warm-up)', int('--epochs'), 2)
+    .option('--batch-size <n>', 'batch size (the authors\' Fashion-MNIST setting)', int('--batch-size'), 128)
+    .option('--z-dim <n>', 'latent size', int('--z-dim'), 32)
+    .option('--limit <n>', 'use at most n training images', int('--limit'))
+    .option('--channels-last', 'channels_last layout')
+    .option('--autocast <dtype>', 'bf16 | fp16')
+    .option('--cuda-graph', 'CUDA-graph capture of the step')
+    .option('--no-resident-data', 'host batches instead of the device-resident set')
+    .action(async (o) => {
+      if (!['vae', 'sintro', 'ae'].includes(o.model)) throw new OodgenError(`--model must be vae, sintro or ae, got '${o.model}'`);
+      if (o.autocast !== undefined && o.autocast !== 'bf16' && o.autocast !== 'fp16') throw new OodgenError(`--autocast must be bf16 or fp16, got '${o.autocast}'`);
+      const r = await benchEpoch({ model: o.model, data: o.data, device: o.device, epochs: o.epochs, batchSize: o.batchSize, zDim: o.zDim, limit: o.limit,
+        channelsLast: o.channelsLast, autocast: o.autocast ?? null, cudaGraph: o.cudaGraph, ...(o.residentData === false ? { residentData: false } : {}) });
+      process.stdout.write(JSON.stringify(r) + '\n');
+    });
+
+  bench.command('allreduce')
+    .description('ms per c10d all-reduce of the gradients of the bench ddp VAE between 2 ranks (Gloo over loopback): the per-step cost of --nproc')
+    .option('--numel <n>', 'float32 values (default: the VAE\'s gradient count)', int('--numel'))
+    .option('--iters <n>', 'timed all-reduces (after 3 untimed)', int('--iters'), 30)
+    .action(async (o: { numel?: number; iters: number }) => {
+      const line = await benchAllreduce({ numel: o.numel, iters: o.iters });
+      if (line) process.stdout.write(line + '\n');
     });
 
   bench.command('ddp')

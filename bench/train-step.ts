@@ -2,8 +2,10 @@
 // The same model and step in PyTorch is bench/pytorch/dcgan_vae.py; `npm run bench:compare` runs both.
 import {
   Tensor, Generator, tidy, noGrad, liveTensors, randn, randnLike, exp, mul, add, sub, sum, square, chunkAll,
-  cuda, getNumThreads, setNumThreads, manualSeed, buildInfo, resolveDevice,
+  cuda, getNumThreads, setNumThreads, manualSeed, buildInfo, resolveDevice, keep, toMemoryFormat, checkAutocastDtype,
+  CudaGraph, type AutocastDtype,
 } from '../src/engine/index.js';
+import { OodgenError } from '../src/errors.js';
 import { Module } from '../src/nn/index.js';
 import { Adam } from '../src/optim/index.js';
 import { dcganDecoder, dcganEncoder } from '../src/models/dcgan.js';
@@ -41,6 +43,12 @@ export interface TrainStepBenchOptions {
   batch?: number;
   threads?: number;
   seed?: number;
+  /** Conv weights and the batch in channels_last (the GPU path's --channels-last). */
+  channelsLast?: boolean;
+  /** Forward passes under autocast (bf16: CPU or CUDA; fp16: CUDA). */
+  autocast?: 'bf16' | 'fp16' | null;
+  /** Capture the step in a CUDA graph (capturable Adam) and time replays. */
+  cudaGraph?: boolean;
 }
 
 export interface TrainStepBenchResult {
@@ -58,28 +66,49 @@ export interface TrainStepBenchResult {
   engine: 'oodgen';
   /** Peak resident set size of this process so far, MB. */
   peak_rss_mb: number;
+  channels_last: boolean;
+  autocast: string | null;
+  cuda_graph: boolean;
 }
 
 export function benchTrainStep(o: TrainStepBenchOptions = {}): TrainStepBenchResult {
   const device = resolveDevice(o.device ?? 'cpu');
+  if (o.cudaGraph && !device.startsWith('cuda')) throw new OodgenError('bench train-step: --cuda-graph needs --device cuda');
+  const ac: AutocastDtype | null = o.autocast ? (o.autocast === 'bf16' ? 'bfloat16' : 'float16') : null;
+  if (ac) checkAutocastDtype(device, ac);
   if (o.threads !== undefined) setNumThreads(o.threads);
   const steps = o.steps ?? 20, warmup = o.warmup ?? 3, batch = o.batch ?? 64;
   manualSeed(o.seed ?? 0);
   const model = new ReferenceVae(3, 128).to(device);
   model.train();
-  const opt = new Adam(model.parameters(), { lr: 1e-3 });
+  if (o.channelsLast) model.toMemoryFormat('channels_last');
+  if (ac) { model.encoder.autocast = ac; model.decoder.autocast = ac; }
+  const opt = new Adam(model.parameters(), { lr: 1e-3, capturable: !!o.cudaGraph });
   const x = noGrad(() => {
     const cpu = randn([batch, 3, 32, 32], { generator: Generator.cpu(1) });
     const d = device === 'cpu' ? cpu : cpu.to(device);
     if (d !== cpu) cpu.dispose();
-    return d;
+    if (!o.channelsLast) return d;
+    const cl = toMemoryFormat(d, 'channels_last');
+    d.dispose();
+    return cl;
   });
-  const step = () => tidy(() => {
+  const eager = () => tidy(() => {
     opt.zeroGrad();
     const loss = model.loss(x);
     loss.backward();
     opt.step();
   });
+  // CUDA graph: warm-up on the graph's side stream, one capture, then each timed step is one replay (PyTorch's
+  // whole-network recipe; the reference step in bench/pytorch/dcgan_vae.py --cuda-graph does the same).
+  const graph = o.cudaGraph ? new CudaGraph() : null;
+  let step = eager;
+  if (graph) {
+    graph.onSideStream(() => { for (let i = 0; i < Math.max(warmup, 3); i++) eager(); });
+    opt.zeroGrad();
+    graph.capture(eager);
+    step = () => graph.replay();
+  }
   for (let i = 0; i < warmup; i++) step();
   cuda.synchronize();
   const before = liveTensors();
@@ -91,6 +120,7 @@ export function benchTrainStep(o: TrainStepBenchOptions = {}): TrainStepBenchRes
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   const after = liveTensors();
+  graph?.dispose();
   opt.dispose();
   model.dispose();
   x.dispose();
@@ -100,5 +130,6 @@ export function benchTrainStep(o: TrainStepBenchOptions = {}): TrainStepBenchRes
     median_ms: median, min_ms: sorted[0], max_ms: sorted[sorted.length - 1],
     live_tensors_before: before, live_tensors_after: after, device, threads: getNumThreads(), steps, warmup, batch,
     torch: buildInfo().torchVersion, engine: 'oodgen', peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    channels_last: !!o.channelsLast, autocast: o.autocast ?? null, cuda_graph: !!o.cudaGraph,
   };
 }

@@ -80,9 +80,16 @@ def vae_loss(xr, x, mu, logvar):
     return rec + kl
 
 
-def train_step(model, opt, x):
+def train_step(model, opt, x, autocast=None, cache=True):
     opt.zero_grad(set_to_none=True)
-    xr, mu, logvar = model(x)
+    if autocast is None:
+        xr, mu, logvar = model(x)
+    else:
+        # PyTorch's AMP recipe: the forward under autocast, the loss in float32 (oodgen autocasts the nets only);
+        # no cast cache when the step is captured in a CUDA graph (the PyTorch docs' advice).
+        with torch.autocast(device_type=x.device.type, dtype=autocast, cache_enabled=cache):
+            xr, mu, logvar = model(x)
+        xr, mu, logvar = xr.float(), mu.float(), logvar.float()
     loss = vae_loss(xr, x, mu, logvar)
     loss.backward()
     opt.step()
@@ -100,25 +107,48 @@ def cmd_bench(a):
     if dev.type == 'cuda' and not torch.cuda.is_available():
         print('CUDA requested but torch.cuda.is_available() is False', file=sys.stderr)
         return 1
+    if a.cuda_graph and dev.type != 'cuda':
+        print('--cuda-graph needs --device cuda', file=sys.stderr)
+        return 1
+    ac = {None: None, 'bf16': torch.bfloat16, 'fp16': torch.float16}[a.autocast]
     torch.manual_seed(a.seed)
     model = DcganVae(a.c, a.z).to(dev).train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.rand(a.batch, a.c, 32, 32, device=dev)  # generated once, before timing
+    if a.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    # capturable=True keeps Adam's step count on the device (needed inside a CUDA graph; torch >= 1.12).
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, **({'capturable': True} if a.cuda_graph else {}))
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == 'cuda' else (lambda: None)
+    step = lambda: train_step(model, opt, x, ac, cache=not a.cuda_graph)  # noqa: E731
+    if a.cuda_graph:
+        # The whole-network capture of the PyTorch docs ("CUDA Graphs"): warm-up on a side stream, capture, replay.
+        s = torch.cuda.Stream()
+        s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s):
+            for _ in range(max(a.warmup, 3)):
+                step()
+        torch.cuda.current_stream().wait_stream(s)
+        g = torch.cuda.CUDAGraph()
+        opt.zero_grad(set_to_none=True)
+        with torch.cuda.graph(g):
+            step()
+        step = g.replay
     for _ in range(a.warmup):
-        train_step(model, opt, x)
+        step()
     sync()
     times = []
     for _ in range(a.steps):
         sync()
         t0 = time.perf_counter()
-        train_step(model, opt, x)
+        step()
         sync()
         times.append((time.perf_counter() - t0) * 1000.0)
     res = {
         'median_ms': statistics.median(times), 'min_ms': min(times), 'max_ms': max(times),
         'device': dev.type,
         'threads': torch.get_num_threads(), 'steps': a.steps, 'batch': a.batch, 'torch': torch.__version__,
+        'engine': 'pytorch', 'channels_last': bool(a.channels_last), 'autocast': a.autocast, 'cuda_graph': bool(a.cuda_graph),
     }
     if dev.type == 'cuda':
         res['gpu'] = torch.cuda.get_device_name(dev)
@@ -231,6 +261,9 @@ def main(argv=None):
     b.add_argument('--c', type=int, default=3)
     b.add_argument('--z', type=int, default=128)
     b.add_argument('--seed', type=int, default=0)
+    b.add_argument('--channels-last', action='store_true')
+    b.add_argument('--autocast', choices=['bf16', 'fp16'], default=None)
+    b.add_argument('--cuda-graph', action='store_true')
     b.add_argument('--json', action='store_true')
     s = sub.add_parser('save-checkpoint')
     s.add_argument('path')

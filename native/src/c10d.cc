@@ -30,7 +30,8 @@
 #define OODGEN_HAVE_GLOO 1
 #endif
 
-#if defined(OODGEN_CUDA) && __has_include(<nccl.h>)
+// OODGEN_NO_NCCL: leave NCCL out of a CUDA build (scripts/gpu/issue15.sh's fallback if this part does not compile).
+#if defined(OODGEN_CUDA) && !defined(OODGEN_NO_NCCL) && __has_include(<nccl.h>)
 #ifndef USE_C10D_NCCL
 #define USE_C10D_NCCL 1
 #endif

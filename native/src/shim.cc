@@ -25,8 +25,19 @@
 #include <torch/csrc/autograd/variable.h>
 #include <torch/version.h>
 #include <torch/cuda.h>
+#include <ATen/autocast_mode.h>
 #include <sstream>
 #include "c10d.h"
+
+// CUDA graphs exist only in a CUDA build; OODGEN_CUDA_GRAPHS=0 leaves them out of one (scripts/gpu/issue15.sh
+// falls back to that if this part does not compile against the machine's libtorch).
+#if defined(OODGEN_CUDA) && (!defined(OODGEN_CUDA_GRAPHS) || OODGEN_CUDA_GRAPHS)
+#define OODGEN_HAVE_CUDA_GRAPHS 1
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -50,6 +61,7 @@ namespace {
 
 const napi_type_tag kOpTag = {0x6f6f6467656e0002ULL, 0x6f70657261746f72ULL};
 const napi_type_tag kGenTag = {0x6f6f6467656e0003ULL, 0x67656e6572617472ULL};
+const napi_type_tag kGraphTag = {0x6f6f6467656e0005ULL, 0x6375646167726170ULL};
 
 // Tensors live in a slot table; a JS handle is an External whose data word encodes (slot, generation), not a
 // pointer. So a handle used after dispose() is detected (generation mismatch) instead of touching freed memory,
@@ -77,6 +89,18 @@ struct OpBox {
 };
 struct GenBox {
   at::Generator g;
+};
+
+// A CUDA graph and the side stream it is warmed up and captured on (PyTorch's torch.cuda.graph: capture needs a
+// non-default stream). `prev` is the stream that was current before streamOn, restored by streamOff.
+struct GraphBox {
+#ifdef OODGEN_HAVE_CUDA_GRAPHS
+  std::unique_ptr<at::cuda::CUDAGraph> graph = std::make_unique<at::cuda::CUDAGraph>();
+  Opt<c10::cuda::CUDAStream> side;
+  Opt<c10::cuda::CUDAStream> prev;
+  bool capturing = false;
+  bool captured = false;
+#endif
 };
 
 // Thrown when an N-API call failed and left a JS exception pending: unwinds to the entry point, which returns
@@ -791,8 +815,168 @@ ENTRY(BuildInfo)
 #else
   o.Set("cudaBuild", Napi::Boolean::New(env, false));
 #endif
+#ifdef OODGEN_HAVE_CUDA_GRAPHS
+  o.Set("cudaGraphs", Napi::Boolean::New(env, true));
+#else
+  o.Set("cudaGraphs", Napi::Boolean::New(env, false));
+#endif
   o.Set("parallelInfo", Napi::String::New(env, at::get_parallel_info()));
   return o;
+END_ENTRY
+
+// ---- autocast -------------------------------------------------------------------------------------------
+
+// autocastEnter(device 'cpu' | 'cuda', dtype) -> [previously enabled, previous dtype]: what torch.autocast's
+// __enter__ does (set dtype, enable, count the nesting). autocastExit(device, enabled, dtype) is its __exit__:
+// restores the state autocastEnter returned, and clears the cast-weight cache when the outermost region ends.
+// Which dtypes make sense is libtorch's rule: CPU autocast runs in bfloat16, CUDA in float16 or bfloat16.
+enum class AcDev { Cpu, Cuda };
+
+AcDev autocastDeviceArg(const Napi::Value& v, const What& what) {
+  auto d = stringArg(v, what);
+  if (d == "cpu") return AcDev::Cpu;
+  if (d == "cuda") return AcDev::Cuda;
+  bad(what, "expected 'cpu' or 'cuda', got '" + d + "'");
+}
+
+at::ScalarType autocastDtypeArg(const Napi::Value& v, const What& what, AcDev dev) {
+  auto t = static_cast<at::ScalarType>(scalarTypeArg(v, what));
+  if (dev == AcDev::Cpu && t != at::kBFloat16) bad(what, std::string("CPU autocast supports bfloat16 only, got ") + c10::toString(t));
+  if (dev == AcDev::Cuda && t != at::kBFloat16 && t != at::kHalf) bad(what, std::string("CUDA autocast supports float16 and bfloat16, got ") + c10::toString(t));
+  return t;
+}
+
+// libtorch 2.4 replaced the per-device functions with ones taking a DeviceType (the old ones are deprecated).
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool acEnabled(AcDev d) { return at::autocast::is_autocast_enabled(d == AcDev::Cpu ? at::kCPU : at::kCUDA); }
+void acSetEnabled(AcDev d, bool on) { at::autocast::set_autocast_enabled(d == AcDev::Cpu ? at::kCPU : at::kCUDA, on); }
+at::ScalarType acDtype(AcDev d) { return at::autocast::get_autocast_dtype(d == AcDev::Cpu ? at::kCPU : at::kCUDA); }
+void acSetDtype(AcDev d, at::ScalarType t) { at::autocast::set_autocast_dtype(d == AcDev::Cpu ? at::kCPU : at::kCUDA, t); }
+#else
+bool acEnabled(AcDev d) { return d == AcDev::Cpu ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled(); }
+void acSetEnabled(AcDev d, bool on) { d == AcDev::Cpu ? at::autocast::set_cpu_enabled(on) : at::autocast::set_enabled(on); }
+at::ScalarType acDtype(AcDev d) { return d == AcDev::Cpu ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype(); }
+void acSetDtype(AcDev d, at::ScalarType t) { d == AcDev::Cpu ? at::autocast::set_autocast_cpu_dtype(t) : at::autocast::set_autocast_gpu_dtype(t); }
+#endif
+
+ENTRY(AutocastEnter)
+  AcDev dev = autocastDeviceArg(info[0], "autocastEnter device");
+  at::ScalarType dtype = autocastDtypeArg(info[1], "autocastEnter dtype", dev);
+  auto prev = newArray(env, 2);
+  setElem(env, prev, 0, Napi::Boolean::New(env, acEnabled(dev)));
+  setElem(env, prev, 1, Napi::Number::New(env, static_cast<int>(acDtype(dev))));
+  acSetDtype(dev, dtype);
+  acSetEnabled(dev, true);
+  at::autocast::increment_nesting();
+  return prev;
+END_ENTRY
+
+ENTRY(AutocastExit)
+  AcDev dev = autocastDeviceArg(info[0], "autocastExit device");
+  bool enabled = boolArg(info[1], "autocastExit enabled");
+  // The previous dtype is whatever autocastEnter returned: any plain floating type (libtorch's defaults are
+  // bfloat16 on CPU and float16 on CUDA).
+  auto dtype = static_cast<at::ScalarType>(scalarTypeArg(info[2], "autocastExit dtype"));
+  if (!at::isFloatingType(dtype)) bad("autocastExit dtype", std::string("expected a floating dtype, got ") + c10::toString(dtype));
+  // An exit without an enter leaves the nesting at 0 instead of making it negative.
+  int depth = at::autocast::decrement_nesting();
+  if (depth < 0) depth = at::autocast::increment_nesting();
+  if (depth == 0) at::autocast::clear_cache();
+  acSetEnabled(dev, enabled);
+  acSetDtype(dev, dtype);
+  return env.Undefined();
+END_ENTRY
+
+// ---- CUDA graphs -----------------------------------------------------------------------------------------
+
+const char* kNoGraphs =
+#ifdef OODGEN_CUDA
+    "CUDA graphs are not compiled into this addon (built with OODGEN_CUDA_GRAPHS=0)";
+#else
+    "CUDA graphs need the CUDA build of libtorch (this addon is built against a CPU-only libtorch " TORCH_VERSION ")";
+#endif
+
+GraphBox* graphArg(const Napi::Value& v, const What& what) {
+  if (!v.IsExternal() || !v.As<Napi::External<GraphBox>>().CheckTypeTag(&kGraphTag))
+    bad(what, "expected a CUDA graph handle, got " + jsTypeName(v));
+  return v.As<Napi::External<GraphBox>>().Data();
+}
+
+#ifdef OODGEN_HAVE_CUDA_GRAPHS
+// `waiter` runs nothing queued after this call before `on`'s work so far has finished (torch's wait_stream).
+void streamWait(const c10::cuda::CUDAStream& waiter, const c10::cuda::CUDAStream& on) {
+  cudaEvent_t ev;
+  C10_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+  cudaError_t e = cudaEventRecord(ev, on.stream());
+  if (e == cudaSuccess) e = cudaStreamWaitEvent(waiter.stream(), ev, 0);
+  cudaEventDestroy(ev);  // safe while the wait is pending: CUDA releases the event when it completes
+  C10_CUDA_CHECK(e);
+}
+#endif
+
+// cudaGraphNew() -> graph handle (at::cuda::CUDAGraph, freed with the handle or by cudaGraph(g, 'reset')).
+ENTRY(CudaGraphNew)
+#ifdef OODGEN_HAVE_CUDA_GRAPHS
+  if (torch::cuda::device_count() == 0) throw std::runtime_error("CUDA graphs: no CUDA device is visible");
+  auto ext = Napi::External<GraphBox>::New(env, new GraphBox(), [](Napi::Env, GraphBox* b) { delete b; });
+  ok(env);
+  ext.TypeTag(&kGraphTag);
+  ok(env);
+  return ext;
+#else
+  throw std::runtime_error(kNoGraphs);
+#endif
+END_ENTRY
+
+// cudaGraph(g, action): 'stream-on' makes the graph's side stream current (after the current stream's work: warm-up
+// and capture run there), 'stream-off' restores the previous stream (which then waits for the side stream),
+// 'begin' / 'end' capture on the side stream (stream-on first), 'replay' launches the captured graph, 'reset'
+// frees it. Every misuse is an Error, never a CUDA abort.
+ENTRY(CudaGraph)
+  GraphBox* g = graphArg(info[0], "cudaGraph");
+  auto action = stringArg(info[1], "cudaGraph action");
+  if (action != "stream-on" && action != "stream-off" && action != "begin" && action != "end" && action != "replay" && action != "reset")
+    bad("cudaGraph action", "expected stream-on, stream-off, begin, end, replay or reset, got '" + action + "'");
+#ifdef OODGEN_HAVE_CUDA_GRAPHS
+  if (action == "stream-on") {
+    if (g->prev) bad("cudaGraph stream-on", "the side stream is already current");
+    auto cur = c10::cuda::getCurrentCUDAStream();
+    if (!g->side) g->side = c10::cuda::getStreamFromPool(false, cur.device_index());
+    streamWait(*g->side, cur);
+    g->prev = cur;
+    c10::cuda::setCurrentCUDAStream(*g->side);
+  } else if (action == "stream-off") {
+    if (!g->prev) bad("cudaGraph stream-off", "the side stream is not current (stream-on first)");
+    if (g->capturing) bad("cudaGraph stream-off", "a capture is in progress ('end' first)");
+    streamWait(*g->prev, *g->side);
+    c10::cuda::setCurrentCUDAStream(*g->prev);
+    g->prev.reset();
+  } else if (action == "begin") {
+    if (!g->prev) bad("cudaGraph begin", "capture must run on the side stream ('stream-on' first)");
+    if (g->capturing || g->captured) bad("cudaGraph begin", "this graph was already captured ('reset' first)");
+    // As torch.cuda.graph: nothing of earlier work may still be in flight when capture starts.
+    C10_CUDA_CHECK(cudaDeviceSynchronize());
+    g->graph->capture_begin();
+    g->capturing = true;
+  } else if (action == "end") {
+    if (!g->capturing) bad("cudaGraph end", "no capture in progress");
+    g->capturing = false;
+    g->graph->capture_end();
+    g->captured = true;
+  } else if (action == "replay") {
+    if (!g->captured) bad("cudaGraph replay", "nothing captured yet");
+    g->graph->replay();
+  } else {
+    if (g->capturing) bad("cudaGraph reset", "a capture is in progress ('end' first)");
+    g->graph->reset();
+    g->graph = std::make_unique<at::cuda::CUDAGraph>();
+    g->captured = false;
+  }
+  return env.Undefined();
+#else
+  (void)g;
+  throw std::runtime_error(kNoGraphs);
+#endif
 END_ENTRY
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -826,6 +1010,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
+  exports.Set("autocastEnter", Napi::Function::New(env, AutocastEnter));
+  exports.Set("autocastExit", Napi::Function::New(env, AutocastExit));
+  exports.Set("cudaGraphNew", Napi::Function::New(env, CudaGraphNew));
+  exports.Set("cudaGraph", Napi::Function::New(env, CudaGraph));
   oodgen::RegisterC10d(env, exports, tensorForC10d);
   return exports;
 }

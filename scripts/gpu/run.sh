@@ -26,7 +26,7 @@ log "build addon"
 TORCH=$(python3 -c 'import torch, os; print(os.path.dirname(torch.__file__))')
 ABI=$(python3 -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')
 python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' | tee -a "$OUT/run.log"
-if ! g++ -std=c++17 -O2 -shared -fPIC native/src/shim.cc -o $W/oodgen_native.node \
+if ! g++ -std=c++17 -O2 -shared -fPIC native/src/shim.cc native/src/c10d.cc -o $W/oodgen_native.node \
     -I.gpu/include -I$TORCH/include -I$TORCH/include/torch/csrc/api/include \
     -DNAPI_VERSION=8 -DNODE_ADDON_API_DISABLE_DEPRECATED -DOODGEN_CUDA=1 -D_GLIBCXX_USE_CXX11_ABI=$ABI \
     -L$TORCH/lib -Wl,-rpath,$TORCH/lib -Wl,--no-as-needed -ltorch -ltorch_cpu -ltorch_cuda -lc10 -lc10_cuda \

@@ -80,7 +80,26 @@ const TrainCliSchema = z.object({
   dequantize: z.boolean().optional(),
   mutate: num('--mutate').refine((v) => v >= 0 && v <= 1, '--mutate must be a rate in [0, 1]').optional(),
   progress: z.enum(['auto', 'bar', 'json', 'none']).optional(),
+  residentData: z.boolean().optional(),
+  channelsLast: z.boolean().optional(),
+  autocast: z.enum(['bf16', 'fp16'], { errorMap: () => ({ message: '--autocast must be bf16 or fp16' }) }).optional(),
+  cudaGraph: z.boolean().optional(),
 }).strict();
+
+/** The GPU training path's flags (docs/gpu.md), checked against --device before any work. */
+function speedOptions(o: TrainCli): Pick<TrainOptions, 'residentData' | 'channelsLast' | 'autocast' | 'cudaGraph'> {
+  const device = o.device ?? 'cpu';
+  if (o.cudaGraph && !/^cuda(:\d+)?$/.test(device)) {
+    throw new OodgenError(`--cuda-graph needs --device cuda (got --device ${device}): CUDA graphs capture GPU kernels; drop --cuda-graph to train on the CPU`);
+  }
+  if (o.autocast === 'fp16' && device === 'cpu') throw new OodgenError('--autocast fp16 needs --device cuda: libtorch autocasts to bf16 only on the CPU (use --autocast bf16)');
+  return {
+    ...(o.residentData !== undefined ? { residentData: o.residentData } : {}),
+    ...(o.channelsLast !== undefined ? { channelsLast: o.channelsLast } : {}),
+    ...(o.autocast !== undefined ? { autocast: o.autocast } : {}),
+    ...(o.cudaGraph !== undefined ? { cudaGraph: o.cudaGraph } : {}),
+  };
+}
 
 export type TrainCli = z.infer<typeof TrainCliSchema>;
 
@@ -105,13 +124,14 @@ export async function parseTrainOptions(raw: Record<string, unknown>, argv: stri
     epochs: o.epochs, maxSteps: o.maxSteps, timeBudgetMin: o.timeBudget, device: o.device,
     progress: o.progress ?? 'auto', handleSignals: true, command: ['oodgen', ...argv.slice(2)].join(' '),
     ...(o.patience !== undefined ? { patience: o.patience === 0 ? null : o.patience } : {}),
+    ...speedOptions(o),
   };
   if (o.resume) {
     const fixed = (['model', 'decoder', 'data', 'zDim', 'width', 'imageSize', 'channels', 'sigma2', 'beta', 'batchSize', 'lr', 'seed', 'limit',
       'valFraction', 'valLimit', 'flowLevels', 'flowSteps', 'flowWidth', 'lu', 'betaKl', 'betaRec', 'betaNeg', 'gammaR', 'dequantize', 'mutate', 'checkpointEvery', 'logEvery'] as const)
       .filter((k) => o[k] !== undefined);
     if (fixed.length) {
-      throw new OodgenError(`--resume continues the run in ${o.out} with its own config.json; drop ${fixed.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')} (only --epochs, --max-steps, --time-budget, --patience, --device, --progress may change)`);
+      throw new OodgenError(`--resume continues the run in ${o.out} with its own config.json; drop ${fixed.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')} (only --epochs, --max-steps, --time-budget, --patience, --device, --progress and the speed flags may change)`);
     }
     return { ...common, resume: true };
   }

@@ -24,6 +24,8 @@ import { sharpnessRatio } from '../eval/sharpness.js';
 import { int, num, parseTrainOptions, zodMessage } from './train-options.js';
 import { loadForModel } from './args.js';
 import { relaunchWithNproc } from './launch.js';
+import { checkLaunchDevice, distEnvFromProcess, rankDevice } from '../engine/distributed.js';
+import { cuda, resolveDevice } from '../engine/device.js';
 
 export { parseTrainOptions, type TrainCli } from './train-options.js';
 
@@ -90,9 +92,26 @@ export function registerTrainCommands(program: Command): void {
     .option('--mutate <mu>', 'likelihood-ratio background model: replace each training value by a uniform 8-bit level with probability mu (Ren et al. 2019; 0.2 is oodgen\'s fixed default, chosen without OoD data)')
     .option('--progress <mode>', 'auto | bar | json | none')
     .option('--nproc <n>', 'data-parallel ranks on this machine (c10d; --batch-size is per rank; see oodgen launch)')
+    .option('--resident-data', 'keep the training set on the device, gather batches there (default on a GPU)')
+    .option('--no-resident-data', 'gather batches on the host and copy each one to the device')
+    .option('--channels-last', 'conv weights and batches in channels_last memory format')
+    .option('--autocast <dtype>', 'mixed-precision forward passes: bf16 (CPU or CUDA) or fp16 (CUDA); loss and Adam stay float32')
+    .option('--cuda-graph', 'capture the training step in a CUDA graph and replay it (needs --device cuda, one process)')
     .action(async (raw: Record<string, unknown>) => {
+      if (raw.cudaGraph && raw.nproc !== undefined && Number(raw.nproc) > 1) {
+        throw new OodgenError('--cuda-graph is not supported with --nproc > 1 (the gradient all-reduce is not captured); use one of them');
+      }
+      if (raw.nproc !== undefined && Number(raw.nproc) > 1 && !process.env.WORLD_SIZE && typeof raw.device === 'string') {
+        checkLaunchDevice(raw.device, Number(raw.nproc), cuda.deviceCount(), () => {
+          try { resolveDevice(raw.device as string); } catch (e) { return `--nproc ${String(raw.nproc)} --device ${String(raw.device)}: ${(e as Error).message}`; }
+          return `--device ${String(raw.device)}: no CUDA device`;
+        });
+      }
       if (await relaunchWithNproc(raw)) return;
       const opts = await parseTrainOptions(raw);
+      // One GPU per rank: --device cuda becomes cuda:LOCAL_RANK in each rank (NCCL is chosen for CUDA tensors).
+      const env = distEnvFromProcess();
+      if (env && env.worldSize > 1 && opts.device) opts.device = rankDevice(opts.device, env.localRank, cuda.deviceCount());
       const r = await withDataParallel({ device: opts.device }, (ddp) => train({ ...opts, ddp }));
       process.stdout.write(JSON.stringify({ out: r.out, step: r.step, epoch: r.epoch, stopReason: r.stopReason, bestValElbo: r.bestVal, lastValElbo: r.lastVal, elapsedS: r.elapsedMs / 1000 }) + '\n');
       if (r.stopReason.startsWith('interrupted')) process.exitCode = 130;

@@ -17,7 +17,7 @@
  * formula applied with a Generator of that seed.
  */
 import { OodgenError } from '../errors.js';
-import { Generator as TorchGenerator, fromTypedArray, indexSelect, add, div, mul, rand, round, tidy, type Tensor } from '../engine/index.js';
+import { Generator as TorchGenerator, fromTypedArray, indexSelect, add, div, mul, rand, round, tidy, call, toDtype, type Tensor } from '../engine/index.js';
 import { Rng, permutation } from './rng.js';
 import type { ImageSet } from './types.js';
 
@@ -109,6 +109,8 @@ export function dequantizeSeed(seed: number, epoch: number): number {
 export function dequantizeTensor(x: Tensor, generator: TorchGenerator): Tensor {
   // tidy: the iterators call this outside any scope, so the intermediates are freed here.
   return tidy(() => {
+    // A device generator (CUDA-graph steps) draws on the device.
+    if (generator.device !== 'cpu') return div(add(round(mul(x, 255)), rand(x.shape, { generator, device: x.device })), 256);
     const u0 = rand(x.shape, { generator });
     const u = x.device === 'cpu' ? u0 : u0.to(x.device);
     return div(add(round(mul(x, 255)), u), 256);
@@ -232,5 +234,55 @@ export class DeviceDataset {
   dispose(): void {
     this.x.dispose();
     this.y?.dispose();
+  }
+}
+
+/**
+ * The trainer's device-resident training set: the images uploaded to `device` once (uint8 stays uint8, 4x smaller)
+ * and each batch gathered there with index_select, so only the index crosses the bus per step. batch(index) is
+ * exactly imageBatch(set, index, device): uint8 values are scaled through a 256-entry table computed with the
+ * host's own formula (v * (1/255) in double, rounded to float32), not by a device division that could round
+ * differently, so on the CPU both paths give bit-identical batches (tested) and hence identical runs.
+ */
+export class ResidentImages {
+  private readonly images: Tensor;
+  private readonly lut: Tensor | null;
+  private readonly shape: [number, number, number, number];
+
+  constructor(set: Pick<ImageSet, 'images' | 'shape' | 'name'>, readonly device: string) {
+    const [n, c, h, w] = set.shape;
+    this.shape = [n, c, h, w];
+    if (set.images.length !== n * c * h * w) {
+      throw new OodgenError(`${set.name ?? 'images'}: ${set.images.length} values for shape [${set.shape.join(', ')}]`);
+    }
+    this.images = fromTypedArray(set.images, [n, c, h, w], { device }); // (N, C, H, W)
+    this.lut = set.images instanceof Uint8Array
+      ? fromTypedArray(Float32Array.from({ length: 256 }, (_, v) => v * (1 / 255)), [256], { device })
+      : null;
+  }
+
+  /** Bytes held on the device. */
+  get bytes(): number {
+    return this.images.numel * (this.lut ? 1 : 4);
+  }
+
+  /** Images index[...] as (B, C, H, W) float32 in [0, 1] on the device. */
+  batch(index: Int32Array): Tensor {
+    const n = this.shape[0];
+    for (const i of index) if (!(i >= 0 && i < n)) throw new OodgenError(`resident images: batch index ${i} outside 0..${n - 1}`);
+    const idx = fromTypedArray(index, [index.length], { device: this.device, dtype: 'int64' });
+    const raw = indexSelect(this.images, 0, idx); // (B, C, H, W)
+    idx.dispose();
+    if (!this.lut) return raw;
+    const levels = toDtype(raw, 'int64');
+    raw.dispose();
+    const x = call('aten::take', this.lut, levels); // (B, C, H, W): the index's shape
+    levels.dispose();
+    return x;
+  }
+
+  dispose(): void {
+    this.images.dispose();
+    this.lut?.dispose();
   }
 }

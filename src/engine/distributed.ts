@@ -54,6 +54,32 @@ export function distEnvFromProcess(env: NodeJS.ProcessEnv = process.env): DistEn
   return { rank, worldSize, localRank, masterAddr, masterPort };
 }
 
+/**
+ * The device of one rank on this machine. Plain 'cuda' with several ranks means one GPU per rank, cuda:LOCAL_RANK
+ * (torchrun's convention, and what NCCL needs: two ranks on one GPU fail inside NCCL); 'cpu' and an explicit
+ * cuda:N are kept.
+ */
+export function rankDevice(device: string, localRank: number, cudaCount: number): string {
+  if (device !== 'cuda') return device;
+  if (localRank >= cudaCount) {
+    throw new OodgenError(`distributed: the rank with LOCAL_RANK ${localRank} needs cuda:${localRank}, but this machine has ${cudaCount} CUDA device(s); ` +
+      `use --nproc ${Math.max(1, cudaCount)} or fewer with --device cuda (NCCL needs one GPU per rank)`);
+  }
+  return `cuda:${localRank}`;
+}
+
+/**
+ * Checks `--nproc n --device d` before any rank starts: a CUDA device must exist in this build (the CPU build says
+ * so once, instead of from every rank), and plain 'cuda' needs n GPUs.
+ */
+export function checkLaunchDevice(device: string | undefined, nproc: number, cudaCount: number, explainNoCuda: () => string): void {
+  if (device === undefined || !/^cuda(:\d+)?$/.test(device)) return;
+  if (cudaCount === 0) throw new OodgenError(explainNoCuda());
+  if (device === 'cuda' && nproc > cudaCount) {
+    throw new OodgenError(`--nproc ${nproc} with --device cuda needs ${nproc} GPUs (one per rank, NCCL), but this machine has ${cudaCount}; use --nproc ${cudaCount} or fewer`);
+  }
+}
+
 export interface InitOptions {
   /** 'auto' (default): NCCL for a CUDA device when the build has it, else Gloo. */
   backend?: Backend | 'auto';

@@ -7,3 +7,6 @@ export { cuda, resolveDevice, checkCudaIndex, setNumThreads, getNumThreads, live
 export { Generator, manualSeed } from './random.js';
 export { callOp, call, hasOp } from './dispatch.js';
 export type { DType, TypedArray } from './dtype.js';
+export { autocast, autocastDevice, checkAutocastDtype, type AutocastDtype } from './autocast.js';
+export { toMemoryFormat, isChannelsLast, strides, checkMemoryFormat, type MemoryFormat } from './memory-format.js';
+export { CudaGraph, cudaGraphsAvailable } from './cuda-graph.js';

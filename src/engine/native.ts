@@ -9,6 +9,7 @@ export type TensorHandle = { readonly __tensor: unique symbol };
 export type OpHandle = { readonly __op: unique symbol };
 export type GeneratorHandle = { readonly __generator: unique symbol };
 export type GroupHandle = { readonly __group: unique symbol };
+export type CudaGraphHandle = { readonly __cudaGraph: unique symbol };
 
 /** What `call` can return: tensors come back as handles. */
 export type NativeValue = TensorHandle | number | boolean | null | undefined | NativeValue[];
@@ -42,7 +43,13 @@ export interface NativeBinding {
   synchronize(): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
-  buildInfo(): { torchVersion: string; cudaBuild: boolean; parallelInfo: string };
+  buildInfo(): { torchVersion: string; cudaBuild: boolean; cudaGraphs: boolean; parallelInfo: string };
+  /** torch.autocast's __enter__ on one device type: returns the previous [enabled, dtype code] for autocastExit. */
+  autocastEnter(device: 'cpu' | 'cuda', scalarType: number): [boolean, number];
+  autocastExit(device: 'cpu' | 'cuda', enabled: boolean, scalarType: number): void;
+  /** CUDA graphs (CUDA builds only; the CPU build throws a clear Error). */
+  cudaGraphNew(): CudaGraphHandle;
+  cudaGraph(g: CudaGraphHandle, action: 'stream-on' | 'stream-off' | 'begin' | 'end' | 'replay' | 'reset'): void;
   // c10d (native/src/c10d.cc); typed for callers in src/engine/distributed.ts.
   c10dBackends(): { gloo: boolean; nccl: boolean };
   c10dInit(o: { backend: 'gloo' | 'nccl'; masterAddr: string; masterPort: number; rank: number; worldSize: number; timeoutMs: number; hostname?: string }): GroupHandle;
@@ -59,6 +66,7 @@ export const NATIVE_ENTRY_POINTS = [
   'requiresGrad', 'setRequiresGrad', 'grad', 'setGrad', 'grads', 'clearGrads', 'backward', 'gradEnabled',
   'manualSeed', 'defaultGenerator', 'newGenerator', 'generatorGetState', 'generatorSetState', 'generatorSeed',
   'cudaDeviceCount', 'synchronize', 'setNumThreads', 'getNumThreads', 'buildInfo',
+  'autocastEnter', 'autocastExit', 'cudaGraphNew', 'cudaGraph',
   'c10dBackends', 'c10dInit', 'c10dDestroy', 'c10dAllreduce', 'c10dBroadcast', 'c10dAllgather', 'c10dBarrier',
 ] as const satisfies readonly (keyof NativeBinding)[];
 // Fails to compile if NativeBinding gains a method the list above lacks.

@@ -19,7 +19,7 @@ import type { Generator } from '../engine/random.js';
 import { detach, exp, mean, mul, add, square, sub } from '../engine/ops/index.js';
 import { noGrad } from '../engine/autograd.js';
 import type { ModelConfig, ModelTrainer, TrainerOptions } from './types.js';
-import { VAE, cpuNoise, reparameterize, type ModelInitOptions } from './vae.js';
+import { VAE, cpuNoise, readTerms, reparameterize, type ModelInitOptions } from './vae.js';
 import { Adam } from '../optim/adam.js';
 import { OodgenError } from '../errors.js';
 import type { ModelFamily } from './registry.js';
@@ -62,17 +62,19 @@ export class SoftIntroVAE extends VAE {
     for (const k of Object.keys(h) as (keyof SintroHyper)[]) {
       if (!(h[k] >= 0 && Number.isFinite(h[k]))) throw new OodgenError(`Soft-IntroVAE: ${k} must be a number >= 0, got ${h[k]}`);
     }
-    const encoder = new Adam(this.encoder.parameters(), { lr: o.lr, betas: o.betas });
-    const decoder = new Adam(this.decoder.parameters(), { lr: o.lr, betas: o.betas });
+    const encoder = new Adam(this.encoder.parameters(), { lr: o.lr, betas: o.betas, capturable: o.capturable });
+    const decoder = new Adam(this.decoder.parameters(), { lr: o.lr, betas: o.betas, capturable: o.capturable });
+    const stepTensors = (x: Tensor, generator: Generator) => {
+      const r = sintroStep(this, x, h, { encoder, decoder }, generator);
+      return {
+        loss: r.lossD, lossE: r.lossE, rec: r.recErr, kl: r.klReal, klFake: r.klFake,
+        klRec: r.klRec, expElboFake: r.expElboFake, expElboRec: r.expElboRec,
+      };
+    };
     return {
       optimizers: { encoder, decoder },
-      step: (x, generator) => {
-        const r = sintroStep(this, x, h, { encoder, decoder }, generator);
-        return {
-          loss: r.lossD.item(), lossE: r.lossE.item(), rec: r.recErr.item(), kl: r.klReal.item(), klFake: r.klFake.item(),
-          klRec: r.klRec.item(), expElboFake: r.expElboFake.item(), expElboRec: r.expElboRec.item(),
-        };
-      },
+      stepTensors,
+      step: (x, generator) => readTerms(stepTensors(x, generator)),
       dispose: () => { encoder.dispose(); decoder.dispose(); },
     };
   }

@@ -136,6 +136,8 @@ export interface TrainerOptions {
   betas: [number, number];
   /** Family-specific training hyper-parameters (ModelFamily.defaults().hyper, overridden by the user), or null. */
   hyper: Record<string, number> | null;
+  /** Adam with capturable=True semantics (optim/adam.ts), for a step captured in a CUDA graph. */
+  capturable?: boolean;
 }
 
 /** An optimiser as the trainer saves and restores it (src/optim's Adam). */
@@ -155,6 +157,11 @@ export interface ModelTrainer {
    * Returns the logged numbers; `loss` is required.
    */
   step(x: Tensor, generator: Generator): { loss: number } & Record<string, number>;
+  /**
+   * The same step, returning the logged terms as 0-d tensors on the model's device without reading them (no host
+   * synchronisation): what a CUDA-graph capture records (train/graphed-step.ts). Families without it train eagerly.
+   */
+  stepTensors?(x: Tensor, generator: Generator): { loss: Tensor } & Record<string, Tensor>;
   dispose(): void;
 }
 

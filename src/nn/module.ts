@@ -3,6 +3,7 @@ import { Tensor } from '../engine/tensor.js';
 import { keep, tidy } from '../engine/scope.js';
 import { noGrad, clearGrads } from '../engine/autograd.js';
 import { copy_, toDevice, toDtype, detach } from '../engine/ops/index.js';
+import { toMemoryFormat, type MemoryFormat } from '../engine/memory-format.js';
 
 export abstract class Module {
   training = true;
@@ -113,6 +114,28 @@ export abstract class Module {
         for (const [, b] of m._buffers) {
           if (b.device === device) continue;
           b.replaceWith(keep(toDevice(b, device)));
+        }
+      }
+    });
+    return this;
+  }
+
+  /**
+   * Lays out every 4-d parameter and buffer (the conv weights) in a memory format, in place (tensor objects keep
+   * their identity), like PyTorch's model.to(memory_format=torch.channels_last). Values are unchanged; state dicts
+   * are still written contiguous (safetensors stores row-major bytes).
+   */
+  toMemoryFormat(f: MemoryFormat): this {
+    noGrad(() => {
+      for (const [, m] of this.namedModules()) {
+        for (const t of [...m._params.values(), ...m._buffers.values()]) {
+          if (t.shape.length !== 4) continue;
+          const grad = t.requiresGrad;
+          const laid = toMemoryFormat(t, f);
+          const own = detach(laid);
+          laid.dispose();
+          if (grad) own.requiresGrad_(true);
+          t.replaceWith(keep(own));
         }
       }
     });

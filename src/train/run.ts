@@ -67,6 +67,16 @@ export const RunConfigSchema = z.object({
     hyper: z.record(z.number()).nullable().optional(),
     /** Run folders written before the model registry stored Soft-IntroVAE's hyper-parameters here (read as hyper). */
     sintro: SintroHyperSchema.nullable().optional(),
+    /**
+     * The GPU training path's options (trainer.ts; docs/gpu.md): training set resident on the device, channels_last
+     * layout, bf16/fp16 autocast of the forward passes, CUDA-graph capture of the step. Absent: all off.
+     */
+    speed: z.object({
+      residentData: z.boolean(),
+      channelsLast: z.boolean(),
+      autocast: z.enum(['bf16', 'fp16']).nullable(),
+      cudaGraph: z.boolean(),
+    }).strict().optional(),
   }).strict(),
   seed: z.number().int(),
   device: z.string(),

@@ -33,6 +33,11 @@ import {
 } from './run.js';
 import { batchTensor, dequantizeTensor, evaluateElbo, writeReconstructionGrid, writeSampleGrid } from './evaluate.js';
 import { checkSingleResume, type DataParallel } from './ddp.js';
+import { ResidentImages } from '../data/batches.js';
+import { checkAutocastDtype, type AutocastDtype } from '../engine/autocast.js';
+import { toMemoryFormat } from '../engine/memory-format.js';
+import { Sequential } from '../nn/sequential.js';
+import { GraphedStep, cudaGraphProblem } from './graphed-step.js';
 
 export interface TrainOptions {
   /** Run folder. */
@@ -87,6 +92,39 @@ export interface TrainOptions {
   command?: string;
   /** Data-parallel rank context (src/train/ddp.ts); null/absent: one process. */
   ddp?: DataParallel | null;
+  /**
+   * Keep the training set on the device and gather batches there (data/batches.ts ResidentImages). Default: on
+   * for a device other than the CPU. Same batches, bit for bit, as the host path.
+   */
+  residentData?: boolean;
+  /** Conv weights and batches in channels_last memory format (faster convolutions on recent GPUs). */
+  channelsLast?: boolean;
+  /** Mixed precision of the forward passes: bf16 (CPU or CUDA) or fp16 (CUDA); loss and Adam stay float32. */
+  autocast?: 'bf16' | 'fp16' | null;
+  /** Capture the training step in a CUDA graph and replay it (train/graphed-step.ts); CUDA only. */
+  cudaGraph?: boolean;
+}
+
+type Speed = NonNullable<RunConfig['training']['speed']>;
+
+/** The speed options of this invocation over the run's recorded ones (a resumed run keeps its own unless given). */
+function resolveSpeed(o: TrainOptions, recorded: Speed | undefined, device: string): Speed {
+  return {
+    residentData: o.residentData ?? device !== 'cpu',
+    channelsLast: o.channelsLast ?? recorded?.channelsLast ?? false,
+    autocast: o.autocast !== undefined ? o.autocast : recorded?.autocast ?? null,
+    cudaGraph: o.cudaGraph ?? recorded?.cudaGraph ?? false,
+  };
+}
+
+/** Switches autocast on for the forward passes of a model's encoder and decoder nets. */
+function setAutocast(model: TrainableModel, dtype: AutocastDtype): void {
+  const m = model as unknown as { encoder?: unknown; decoder?: unknown };
+  const nets = [m.encoder, m.decoder];
+  if (!nets.every((n) => n instanceof Sequential)) {
+    throw new OodgenError(`train: --autocast needs a model with encoder and decoder nets (ae, vae, sintro); '${(model as { config?: { kind?: string } }).config?.kind ?? 'this model'}' has none`);
+  }
+  for (const n of nets as Sequential[]) n.autocast = dtype;
 }
 
 export interface TrainResult {
@@ -260,6 +298,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
   cfg.device = device;
   const t = cfg.training;
+  const speed = resolveSpeed(opts, t.speed, device);
+  t.speed = speed;
+  const acDtype: AutocastDtype | null = speed.autocast === null ? null : speed.autocast === 'bf16' ? 'bfloat16' : 'float16';
+  if (acDtype) {
+    try { checkAutocastDtype(device, acDtype); } catch (e) { throw new OodgenError(`train: --autocast ${speed.autocast}: ${(e as Error).message}`); }
+  }
   if (t.epochs === null && t.maxSteps === null && t.timeBudgetMin === null) {
     throw new OodgenError('train: give at least one of epochs, maxSteps or timeBudgetMin');
   }
@@ -276,7 +320,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const initGen = Generator.cpu(cfg.seed);
   const model = createModel<TrainableModel>(cfg.model, { generator: initGen, device });
   model.train();
-  const trainer = model.createTrainer({ lr: t.lr, betas: t.betas as [number, number], hyper: runHyper(cfg) });
+  if (speed.channelsLast) (model as unknown as { toMemoryFormat(f: 'channels_last'): void }).toMemoryFormat('channels_last');
+  if (acDtype) setAutocast(model, acDtype);
+  const trainer = model.createTrainer({ lr: t.lr, betas: t.betas as [number, number], hyper: runHyper(cfg), capturable: speed.cudaGraph });
+  if (speed.cudaGraph) {
+    const problem = cudaGraphProblem({ device, nproc: ddp?.worldSize ?? 1, mutate: cfg.data.mutate ?? null, hasStepTensors: !!trainer.stepTensors });
+    if (problem) {
+      trainer.dispose();
+      model.dispose();
+      throw new OodgenError(`train: ${problem}`);
+    }
+  }
   const optims = trainer.optimizers;
   const noise = Generator.cpu(ddp ? ddp.noiseSeed(cfg.seed + 1) : cfg.seed + 1);
   const trainIdx = Int32Array.from({ length: data.train.shape[0] }, (_, i) => i);
@@ -332,6 +386,18 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   );
   const mode = opts.progress === undefined || opts.progress === 'auto'
     ? (process.stderr.isTTY ? 'bar' : 'json') : opts.progress;
+  // Preprocessing inside the step: mutation, dequantization (noise from `g`), layout.
+  const prepare = (x0: Tensor, g: Generator): Tensor => {
+    let x = x0;
+    if (cfg.data.mutate) x = mutateTensor(x, cfg.data.mutate, g);
+    if (cfg.data.dequantize) x = dequantizeTensor(x, g);
+    if (speed.channelsLast) x = toMemoryFormat(x, 'channels_last');
+    return x;
+  };
+  const resident = speed.residentData ? new ResidentImages(data.train, device) : null;
+  const graphed = speed.cudaGraph
+    ? new GraphedStep(trainer, [t.batchSize, cfg.model.channels, cfg.model.imageSize, cfg.model.imageSize], device, cfg.seed + 1, prepare)
+    : null;
   const progress = new Progress(lead ? mode : 'none', Number.isFinite(totalSteps) ? totalSteps : st.step + 1e6, st.step, t.logEvery);
   const t0 = Date.now();
   const elapsed0 = st.elapsedMs;
@@ -361,10 +427,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const index = ddp ? ddp.batchIndex(order!, st.batchInEpoch, t.batchSize) : order!.subarray(st.batchInEpoch * t.batchSize, (st.batchInEpoch + 1) * t.batchSize);
       const ts = Date.now();
       const terms = tidy(() => {
-        let x = batchTensor(data.train, index, device);
-        if (cfg.data.mutate) x = mutateTensor(x, cfg.data.mutate, noise);
-        if (cfg.data.dequantize) x = dequantizeTensor(x, noise);
-        return trainer.step(x, noise) as Record<string, number>;
+        const raw = resident ? resident.batch(index) : batchTensor(data.train, index, device);
+        if (graphed) return graphed.step(raw) as Record<string, number>;
+        return trainer.step(prepare(raw, noise), noise) as Record<string, number>;
       });
       const ms = Date.now() - ts;
       emaMs = stepsThisCall === 0 ? ms : 0.95 * emaMs + 0.05 * ms;
@@ -414,6 +479,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (opts.handleSignals || opts.signal) await new Promise((r) => setImmediate(r));
     }
   } finally {
+    resident?.dispose();
+    graphed?.dispose();
     progress.stop();
     if (opts.handleSignals) {
       process.off('SIGINT', onSignal);

@@ -35,7 +35,14 @@ for (const k of Object.keys(raw)) {
 
 // ---- fixtures ----------------------------------------------------------------------------------------------
 
-const F32 = 6, I64 = 4, U8 = 0;
+const F32 = 6, I64 = 4, U8 = 0, BF16 = 15;
+const AUTOCAST_DEVICE = 'cpu';
+const CUDA_GRAPHS = raw.buildInfo().cudaGraphs && raw.cudaDeviceCount() > 0;
+// Entry points whose valid call throws in this build, and the message it must throw.
+const expectError = CUDA_GRAPHS ? {} : {
+  cudaGraphNew: /CUDA graphs (need the CUDA build|are not compiled|: no CUDA device)/,
+  cudaGraph: /expected a CUDA graph handle/,
+};
 const tensor = (shape = [2, 3], fill = 1) => {
   const numel = shape.reduce((a, b) => a * b, 1);
   return n.fromBuffer(new Float32Array(numel).fill(fill), shape, F32);
@@ -153,6 +160,12 @@ const valid = {
   setNumThreads: () => [n.getNumThreads()],
   getNumThreads: () => [],
   buildInfo: () => [],
+  // The runner switches autocast off after every case (an exit without an enter is harmless).
+  autocastEnter: () => [AUTOCAST_DEVICE, BF16],
+  autocastExit: () => [AUTOCAST_DEVICE, false, BF16],
+  // The CPU build has no CUDA graphs: the valid calls must throw the clear message (expectError below).
+  cudaGraphNew: () => [],
+  cudaGraph: () => [CUDA_GRAPHS ? n.cudaGraphNew() : {}, 'reset'],
   // c10d with a world of one (a TCPStore on loopback hosted by this process): every call returns at once.
   c10dBackends: () => [],
   c10dInit: () => [c10dOptions()],
@@ -352,6 +365,17 @@ const specific = {
     n.c10dDestroy(g);
     n.c10dAllreduce(g, [tensor()], 'sum');
   },
+  'autocastEnter cpu float16': () => n.autocastEnter('cpu', 5),
+  'autocastEnter cuda float32': () => n.autocastEnter('cuda', F32),
+  'autocastEnter device mps': () => n.autocastEnter('mps', BF16),
+  'autocastExit dtype int64': () => n.autocastExit('cpu', false, I64),
+  'autocastExit twice without enter': () => { n.autocastExit('cpu', false, BF16); n.autocastExit('cpu', false, BF16); },
+  'cudaGraph action explode': () => n.cudaGraph(CUDA_GRAPHS ? n.cudaGraphNew() : {}, 'explode'),
+  'cudaGraph replay before capture': () => n.cudaGraph(CUDA_GRAPHS ? n.cudaGraphNew() : {}, 'replay'),
+  'cudaGraph end without begin': () => n.cudaGraph(CUDA_GRAPHS ? n.cudaGraphNew() : {}, 'end'),
+  'cudaGraph begin off the side stream': () => n.cudaGraph(CUDA_GRAPHS ? n.cudaGraphNew() : {}, 'begin'),
+  'cudaGraph stream-off without stream-on': () => n.cudaGraph(CUDA_GRAPHS ? n.cudaGraphNew() : {}, 'stream-off'),
+  'cudaGraph with a generator handle': () => n.cudaGraph(gen, 'replay'),
   'dispose twice': () => {
     const t = tensor();
     n.dispose(t);
@@ -363,7 +387,7 @@ const specific = {
 
 const cases = [];
 for (const [name, args] of Object.entries(valid)) {
-  cases.push({ name: `${name} valid`, entry: name, expectOk: true, run: () => n[name](...args()) });
+  cases.push({ name: `${name} valid`, entry: name, expectOk: !expectError[name], expectError: expectError[name], run: () => n[name](...args()) });
   const arity = Math.max(args().length, 1);
   for (let p = 0; p < arity; p++) {
     for (const [hName, h] of Object.entries(hostile)) {
@@ -419,11 +443,13 @@ for (let i = Number(startArg); i < cases.length; i++) {
   for (const h of made) try { raw.dispose(h); } catch { /* a generator or operator handle */ }
   raw.gradEnabled(true);
   raw.setNumThreads(threads);
+  raw.autocastExit(AUTOCAST_DEVICE, false, BF16);
   const leaked = raw.liveTensors() - before;
   let problem = null;
   if (error !== null && !(error instanceof Error)) problem = `threw a non-Error: ${String(error)}`;
   else if (error !== null && !error.message) problem = 'threw an Error without a message';
   else if (c.expectOk && error !== null) problem = `the valid call failed: ${error.message}`;
+  else if (c.expectError && !(error !== null && c.expectError.test(error.message))) problem = `expected an Error matching ${c.expectError}, got ${error ? error.message : 'none'}`;
   else if (leaked !== 0) problem = `${leaked} tensor handle(s) leaked`;
   if (problem) out(`fail ${i} ${problem}`);
   else out(`pass ${i} ${error ? 'threw: ' + error.message.split('\n')[0].slice(0, 160) : 'returned'}`);
