@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Trains the model zoo (issue 13) in the background, one queue per CPU core, each model resumed where it stopped.
-#   scripts/zoo-train.sh QUEUE RUNS_DIR     (QUEUE: a | b | c | fig31 ; RUNS_DIR outside the repository)
+#   scripts/zoo-train.sh QUEUE RUNS_DIR     (QUEUE: a | b | c | flows ; RUNS_DIR outside the repository)
 # Each line is the exact command recorded in zoo/NAME/command.txt on export (scripts/zoo-export.mjs). A run folder
 # that already has state.json is continued with --resume, so the queue can be restarted after an interruption or in
 # a later session; a finished run (early stopping or its epoch cap) is a no-op on resume.
@@ -11,11 +11,14 @@ queue=${1:?queue name}; runs=${2:?runs folder}
 cd "$(dirname "$0")/.."
 train() { # NAME ARGS...
   local name=$1; shift
-  local out="$runs/$name" extra=()
-  [ -f "$out/state.json" ] && extra=(--resume)
-  echo "{\"queue\":\"$queue\",\"model\":\"$name\",\"start\":\"$(date -Is)\",\"resume\":${#extra[@]}}"
-  nice -n 10 node bin/oodgen.js --threads 1 train "$@" --progress json --out "$out" "${extra[@]}" >>"$runs/$name.out" 2>&1
-  echo "{\"queue\":\"$queue\",\"model\":\"$name\",\"end\":\"$(date -Is)\",\"rc\":$?}"
+  local out="$runs/$name" args=("$@")
+  mkdir -p "$(dirname "$out")"
+  # A resumed run takes everything from its own config.json (train refuses the model/data flags with --resume).
+  [ -f "$out/state.json" ] && args=(--resume)
+  echo "{\"queue\":\"$queue\",\"model\":\"$name\",\"start\":\"$(date -Is)\",\"resume\":$([ "${args[0]}" = --resume ] && echo true || echo false)}"
+  nice -n 10 node bin/oodgen.js --threads 1 train "${args[@]}" --progress json --out "$out" >>"$runs/$name.out" 2>&1
+  local rc=$?
+  echo "{\"queue\":\"$queue\",\"model\":\"$name\",\"end\":\"$(date -Is)\",\"rc\":$rc}"
 }
 FM=(--data fashion-mnist:train --z-dim 32 --batch-size 64 --epochs 200)
 case $queue in
@@ -34,6 +37,25 @@ case $queue in
     train c10-vae-gauss --model vae --decoder gaussian --sigma2 learned --data cifar10:train --z-dim 128 --width 32 --batch-size 64 --epochs 200 --patience 5
     train c10-vae-cat   --model vae --decoder categorical --data cifar10:train --z-dim 128 --width 32 --batch-size 64 --epochs 200 --patience 5
     train celeba-vae    --model vae --decoder gaussian --sigma2 learned --data celeba:train --z-dim 128 --width 32 --batch-size 64 --epochs 200 --patience 5
+    ;;
+  flows)
+    # issue 16: the blur study's panels (Fig. 3.1) and Glow as an OoD model. Fixed step counts (not --time-budget) so
+    # a panel is the same run whatever the machine's load; about 0.7 s per f-VAE step at z = dim(x) on one quiet core
+    # (4,000 steps ~ 4.7 Fashion-MNIST epochs, ~47 min). These are study runs, not zoo models (not exported).
+    F=(--model fvae --data fashion-mnist:train --batch-size 64 --max-steps 4000 --val-fraction 0)
+    train fig31/fm-a "${F[@]}" --z-dim 1024 --sigma2 learned
+    train fig31/fm-b "${F[@]}" --z-dim 1024 --sigma2 0.1
+    train fig31/fm-c "${F[@]}" --z-dim 1024 --sigma2 0.1 --beta 10
+    train fig31/fm-d "${F[@]}" --z-dim 128  --sigma2 0.1 --beta 10
+    train fig31/fm-e "${F[@]}" --z-dim 64   --sigma2 0.1 --beta 10
+    C=(--model fvae --data celeba:train --batch-size 64 --max-steps 3000 --val-fraction 0)
+    train fig31/celeba-a "${C[@]}" --z-dim 3072 --sigma2 learned
+    train fig31/celeba-b "${C[@]}" --z-dim 3072 --sigma2 0.1
+    train fig31/celeba-c "${C[@]}" --z-dim 3072 --sigma2 0.1 --beta 10
+    train fig31/celeba-d "${C[@]}" --z-dim 128  --sigma2 0.1 --beta 10
+    train fig31/celeba-e "${C[@]}" --z-dim 64   --sigma2 0.1 --beta 10
+    train fm-glow  --model glow --data fashion-mnist:train --batch-size 64 --max-steps 6000 --patience 0
+    train c10-glow --model glow --data cifar10:train --batch-size 64 --max-steps 6000 --patience 0
     ;;
   *) echo "unknown queue $queue" >&2; exit 2 ;;
 esac
