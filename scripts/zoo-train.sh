@@ -40,8 +40,9 @@ case $queue in
     ;;
   flows)
     # issue 16: the blur study's panels (Fig. 3.1) and Glow as an OoD model. Fixed step counts (not --time-budget) so
-    # a panel is the same run whatever the machine's load; about 0.7 s per f-VAE step at z = dim(x) on one quiet core
-    # (4,000 steps ~ 4.7 Fashion-MNIST epochs, ~47 min). These are study runs, not zoo models (not exported).
+    # a panel is the same run whatever the machine's load: 1.1 s per f-VAE step at z = dim(x) measured on one core with
+    # two other jobs on the two (so at most ~75 min per 4,000-step panel, ~4.7 Fashion-MNIST epochs). Study runs, not
+    # zoo models (not exported).
     F=(--model fvae --data fashion-mnist:train --batch-size 64 --max-steps 4000 --val-fraction 0)
     train fig31/fm-a "${F[@]}" --z-dim 1024 --sigma2 learned
     train fig31/fm-b "${F[@]}" --z-dim 1024 --sigma2 0.1
