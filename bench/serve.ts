@@ -2,10 +2,13 @@
 //  1. trains a small VAE (default width 16, z 16, 1x28x28) for a few steps on Fashion-MNIST (throughput does not depend on
 //     how well it is trained), unless --checkpoint RUN is given;
 //  2. batch throughput of the same model and detector through `oodgen score` (batch 64) on Fashion-MNIST test;
-//  3. starts `oodgen serve` (calibrated on Fashion-MNIST test) as a child process and drives POST /v1/score with
-//     one Fashion-MNIST PNG per request through autocannon at 1, 8 and 64 concurrent clients (images/s, p50/p99);
+//  3. starts `oodgen serve` (calibrated on Fashion-MNIST test; --workers scoring workers of --worker-threads libtorch
+//     threads each) as a child process and drives POST /v1/score with one Fashion-MNIST PNG per request, at the
+//     model's input size as `oodgen score` sees the images, through autocannon at 1, 8 and 64 concurrent clients
+//     (images/s, p50/p99);
 //  4. RSS (and live tensors) of the server from /metrics before and after 10,000 more requests.
-// Run: npm run bench:serve [-- --checkpoint RUN | --width 16 --z-dim 16] [--detector elbo --requests 10000 --json out.json]
+// Run: npm run bench:serve [-- --checkpoint RUN | --width 16 --z-dim 16] [--detector elbo --requests 10000 --workers 1
+//      --worker-threads 1 --json out.json]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
@@ -22,6 +25,7 @@ const { values: a } = parseArgs({
     checkpoint: { type: 'string' }, detector: { type: 'string', default: 'elbo' }, requests: { type: 'string', default: '10000' },
     levels: { type: 'string', default: '1,8,64' }, 'per-level': { type: 'string', default: '1500' }, 'max-batch': { type: 'string', default: '64' },
     'max-wait': { type: 'string', default: '2' }, json: { type: 'string' }, width: { type: 'string', default: '16' }, 'z-dim': { type: 'string', default: '16' },
+    workers: { type: 'string', default: '1' }, 'worker-threads': { type: 'string', default: '1' },
   },
 });
 const tmp = mkdtempSync(join(tmpdir(), 'oodgen-bench-serve-'));
@@ -36,6 +40,7 @@ function oodgen(args: string[]): { stdout: string; cpuS: number } {
 }
 
 async function main() {
+  const loadBefore = loadavg();
   let run = a.checkpoint;
   if (!run) {
     run = join(tmp, 'run');
@@ -54,13 +59,17 @@ async function main() {
   // CPU per image of the scoring itself: the difference of two runs that differ only in the number of images.
   const batchCpuMsPerImage = ((full.cpuS - small.cpuS) * 1000) / 4500;
 
-  // Request bodies: 32 Fashion-MNIST test images as PNGs (the gate decodes and resizes them itself).
-  const { set } = await loadDataset('fashion-mnist:test', { imageSize: 28, channels: 1, limit: 32 });
-  const pngs = await Promise.all(Array.from({ length: 32 }, (_, i) => sharp(Buffer.from(Array.from(set.images.subarray(i * 784, (i + 1) * 784), (v) => Math.round(v * 255))), { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer()));
+  // Request bodies: 32 Fashion-MNIST test images as PNGs at the model's input size (the zoo model takes 32x32), the
+  // images `oodgen score` scores; a client sending another size costs the server a resize (sharp) per image.
+  const size = (JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as { model: { imageSize: number } }).model.imageSize;
+  const { set } = await loadDataset('fashion-mnist:test', { imageSize: size, channels: 1, limit: 32 });
+  const px = size * size;
+  const pngs = await Promise.all(Array.from({ length: 32 }, (_, i) => sharp(Buffer.from(Array.from(set.images.subarray(i * px, (i + 1) * px), (v) => Math.round(v * 255))), { raw: { width: size, height: size, channels: 1 } }).png().toBuffer()));
 
   log('starting oodgen serve ...');
   const child = spawn(process.execPath, [BIN, 'serve', '--checkpoint', run, '--detector', det, '--calibrate', 'fashion-mnist:test', '--calibrate-limit', '1000',
-    '--port', '0', '--max-batch', a['max-batch']!, '--max-wait', a['max-wait']!, '--log-level', 'warn', '--max-images', '64'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--port', '0', '--max-batch', a['max-batch']!, '--max-wait', a['max-wait']!, '--log-level', 'warn', '--max-images', '64',
+    '--workers', a.workers!, '--worker-threads', a['worker-threads']!], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr!.on('data', (d: Buffer) => {
@@ -108,7 +117,8 @@ async function main() {
     const rssAfter = await metric('oodgen_resident_memory_bytes');
     const tensorsAfter = await metric('oodgen_live_tensors');
     const out = {
-      detector: det, checkpoint: a.checkpoint ?? `VAE width ${a.width}, z ${a['z-dim']}, 1x28x28, 30 steps on fashion-mnist`, cpus: cpus().length, loadavg: loadavg(),
+      detector: det, checkpoint: a.checkpoint ?? `VAE width ${a.width}, z ${a['z-dim']}, 1x28x28, 30 steps on fashion-mnist`, cpus: cpus().length, loadavgBefore: loadBefore, loadavgAfter: loadavg(),
+      serve: { workers: Number(a.workers), workerThreads: Number(a['worker-threads']), maxBatch: Number(a['max-batch']), maxWaitMs: Number(a['max-wait']) },
       batch: { command: `oodgen score --score ${det} --batch-size 64 --data fashion-mnist:test --limit 5000`, imagesPerSecond: batch.imagesPerSecond, cpuMsPerImage: batchCpuMsPerImage },
       levels,
       memory: { requests: r.requests.total, non2xx: r.non2xx, rssBeforeMB: rssBefore / 2 ** 20, rssAfterMB: rssAfter / 2 ** 20, growthMB: (rssAfter - rssBefore) / 2 ** 20, tensorsBefore, tensorsAfter },
