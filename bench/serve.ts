@@ -113,14 +113,16 @@ async function main() {
     await load(8, 300); // warm-up
     const levels: Record<string, unknown>[] = [];
     for (const c of a.levels!.split(',').map(Number)) {
-      const cpu0 = cpuMs(), b0 = await batchStats();
+      const cpu0 = cpuMs(), b0 = await batchStats(), client0 = process.cpuUsage();
       const r = await load(c, Math.max(Number(a['per-level']), c * 20));
-      const cpu1 = cpuMs(), b1 = await batchStats();
+      const client = process.cpuUsage(client0), cpu1 = cpuMs(), b1 = await batchStats();
+      // The load generator's own CPU (this process): on two cores it is taken from the server.
+      const clientCpuMsPerImage = (client.user + client.system) / 1000 / r.requests.total;
       const imagesPerSecond = r.requests.total / r.duration;
       const serverCpuMsPerImage = (cpu1 - cpu0) / r.requests.total;
       const meanBatch = (b1.sum - b0.sum) / (b1.count - b0.count);
-      levels.push({ clients: c, requests: r.requests.total, non2xx: r.non2xx, errors: r.errors, imagesPerSecond, p50ms: r.latency.p50, p99ms: r.latency.p99, serverCpuMsPerImage, meanBatch });
-      log(`${c} clients: ${imagesPerSecond.toFixed(0)} images/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms (${r.requests.total} requests, ${r.non2xx} non-2xx, ${r.errors} errors); server CPU ${serverCpuMsPerImage.toFixed(2)} ms/image, mean batch ${meanBatch.toFixed(1)}`);
+      levels.push({ clients: c, requests: r.requests.total, non2xx: r.non2xx, errors: r.errors, imagesPerSecond, p50ms: r.latency.p50, p99ms: r.latency.p99, serverCpuMsPerImage, clientCpuMsPerImage, meanBatch });
+      log(`${c} clients: ${imagesPerSecond.toFixed(0)} images/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms (${r.requests.total} requests, ${r.non2xx} non-2xx, ${r.errors} errors); server CPU ${serverCpuMsPerImage.toFixed(2)} ms/image, client CPU ${clientCpuMsPerImage.toFixed(2)} ms/image, mean batch ${meanBatch.toFixed(1)}`);
     }
     log('batch throughput again ...');
     const batchAfter = batchRun();
