@@ -7,7 +7,7 @@
 //     model's input size as `oodgen score` sees the images, through autocannon at 1, 8 and 64 concurrent clients
 //     (images/s, p50/p99);
 //  4. RSS (and live tensors) of the server from /metrics before and after 10,000 more requests.
-// Run: npm run bench:serve [-- --checkpoint RUN | --width 16 --z-dim 16] [--detector elbo --requests 10000 --workers 1
+// Run: npm run bench:serve [-- --checkpoint RUN | --width 16 --z-dim 16] [--detector elbo --requests 10000 --workers 0
 //      --worker-threads 1 --json out.json]
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,7 +25,7 @@ const { values: a } = parseArgs({
     checkpoint: { type: 'string' }, detector: { type: 'string', default: 'elbo' }, requests: { type: 'string', default: '10000' },
     levels: { type: 'string', default: '1,8,64' }, 'per-level': { type: 'string', default: '1500' }, 'max-batch': { type: 'string', default: '64' },
     'max-wait': { type: 'string', default: '2' }, json: { type: 'string' }, width: { type: 'string', default: '16' }, 'z-dim': { type: 'string', default: '16' },
-    workers: { type: 'string', default: '1' }, 'worker-threads': { type: 'string', default: '1' },
+    workers: { type: 'string', default: '0' }, 'worker-threads': { type: 'string', default: '1' },
   },
 });
 const tmp = mkdtempSync(join(tmpdir(), 'oodgen-bench-serve-'));

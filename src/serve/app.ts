@@ -33,9 +33,12 @@ export interface ServeOptions {
   scoreTimeoutMs?: number;
   /**
    * Scoring workers (worker_threads), each scoring one micro-batch at a time while this thread parses and decodes
-   * the next requests (default 1); 0 scores on this thread. Only a gate opened by openGate with a built-in detector
-   * can be scored in a worker (a worker rebuilds the scorer from the run folder and cannot see detectors registered
-   * at run time); any other gate is scored on this thread.
+   * the next requests (default 0: score on this thread). On the 2-core development machine scoring here, with
+   * libtorch's own two threads, measured faster (docs/benchmarks.md: the forward pass then has both cores, and a
+   * worker's libtorch threads fight this thread for them); a worker keeps this thread answering health checks,
+   * metrics and new requests during long forward passes (IWAE with large K, big models) and is restarted if it
+   * dies. Only a gate opened by openGate with a built-in detector can be scored in a worker (a worker rebuilds the
+   * scorer from the run folder and cannot see detectors registered at run time); any other gate is scored here.
    */
   workers?: number;
   /** libtorch threads per scoring worker (default 1: on a small machine this thread needs a core of its own). */
@@ -95,7 +98,7 @@ export async function buildServer(gate: Gate, o: ServeOptions = {}): Promise<Fas
   let pool: ScoringPool | null = null;
   const metrics = createMetrics(maxBatch, () => batcher?.pending ?? 0, async () => liveTensors() + (pool ? await pool.liveTensors() : 0));
   const builtin = gate.source !== undefined && BUILTIN_DETECTORS.includes(detectorSpec(gate.scorer.name));
-  const nWorkers = builtin ? o.workers ?? 1 : 0;
+  const nWorkers = builtin ? o.workers ?? 0 : 0;
   if (!Number.isInteger(nWorkers) || nWorkers < 0) throw new OodgenError(`scoring workers must be an integer >= 0, got ${o.workers}`);
   // Started once the app exists (the pool logs through it).
   pool = nWorkers > 0 ? await ScoringPool.start(gate.source!, gate.scorer.settings(), {

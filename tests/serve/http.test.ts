@@ -18,7 +18,8 @@ let idPng: Buffer, oodPng: Buffer;
 before(async () => {
   run = await tinyRun();
   gate = await openGate({ checkpoint: run.dir, detector: 'rec', calibrate: blobs(64, 7) });
-  app = await buildServer(gate, { maxBatch: 8, maxWaitMs: 2, bodyLimit: 1024 * 1024, maxImages: 16, image: { maxSide: 1024, maxPixels: 1024 * 1024 } });
+  // Scored in a worker, so that every malformed input also goes past the worker path (worker.test.ts: inline too).
+  app = await buildServer(gate, { workers: 1, maxBatch: 8, maxWaitMs: 2, bodyLimit: 1024 * 1024, maxImages: 16, image: { maxSide: 1024, maxPixels: 1024 * 1024 } });
   idPng = await encodeImage(blobs(4, 9), 0);
   oodPng = await encodeImage(noise(4, 3), 0);
 });

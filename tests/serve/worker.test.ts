@@ -36,8 +36,8 @@ const scoreOf = async (r: Response) => ((await r.json()) as { results: { score: 
 test('a scoring worker answers as the gate does on this thread, whatever the batch-mates', async () => {
   // Each image alone, on this thread (1 libtorch thread there vs the default here: summation order may differ).
   const alone = inputs.map((x) => gate.scoreBatch([x]).scores[0]!);
-  const app = await buildServer(gate, { maxBatch: 8, maxWaitMs: 50 });
-  const inline = await buildServer(gate, { maxBatch: 8, maxWaitMs: 1, workers: 0 });
+  const app = await buildServer(gate, { workers: 1, maxBatch: 8, maxWaitMs: 50 });
+  const inline = await buildServer(gate, { maxBatch: 8, maxWaitMs: 1 });
   assert.equal(scoringPool(inline), null);
   const pool = scoringPool(app)!;
   assert.equal(pool.size, 1);
@@ -65,7 +65,7 @@ test('a scoring worker answers as the gate does on this thread, whatever the bat
 
 test('a worker that dies mid-batch: its requests get 503, a new worker takes over, nothing leaks', async () => {
   const base = liveTensors();
-  const app = await buildServer(gate, { maxBatch: 8, maxWaitMs: 1 });
+  const app = await buildServer(gate, { workers: 1, maxBatch: 8, maxWaitMs: 1 });
   try {
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
     const pool = scoringPool(app)!;
@@ -101,7 +101,7 @@ test('a worker that cannot be restarted: every request gets 503, healthz says wh
   const dir = join(run.root, 'copy');
   cpSync(run.dir, dir, { recursive: true });
   const g = await openGate({ checkpoint: dir, detector: 'elbo', samples: 2 });
-  const app = await buildServer(g, { maxBatch: 8, maxWaitMs: 1 });
+  const app = await buildServer(g, { workers: 1, maxBatch: 8, maxWaitMs: 1 });
   try {
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
     assert.equal((await post(address, pngs[0]!)).status, 200);
@@ -133,7 +133,7 @@ test('a worker that cannot load the model fails buildServer with the cause', asy
   const g = await openGate({ checkpoint: dir, detector: 'elbo', samples: 2 });
   try {
     writeFileSync(join(dir, 'model.safetensors'), 'x');
-    await assert.rejects(buildServer(g), /scoring worker could not start: .*model\.safetensors/);
+    await assert.rejects(buildServer(g, { workers: 1 }), /scoring worker could not start: .*model\.safetensors/);
     await assert.rejects(buildServer(g, { workers: -1 }), /scoring workers must be an integer >= 0, got -1/);
   } finally {
     g.dispose();
