@@ -41,7 +41,7 @@ export interface ServeOptions {
    * scorer from the run folder and cannot see detectors registered at run time); any other gate is scored here.
    */
   workers?: number;
-  /** libtorch threads per scoring worker (default 1: on a small machine this thread needs a core of its own). */
+  /** libtorch threads per scoring worker (default 1; 2 measured slower on 2 cores: they compete with this thread). */
   workerThreads?: number;
   logger?: FastifyServerOptions['logger'];
 }
