@@ -2,7 +2,7 @@
 // dependency).
 declare module 'autocannon' {
   interface Request { method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer }
-  interface Options { url: string; connections?: number; amount?: number; duration?: number; timeout?: number; requests?: Request[] }
+  interface Options { url: string; connections?: number; amount?: number; duration?: number; timeout?: number; sampleInt?: number; requests?: Request[] }
   interface Histogram { average: number; mean: number; p50: number; p90: number; p99: number; max: number; total: number }
   interface Result { requests: Histogram; latency: Histogram; throughput: Histogram; duration: number; errors: number; timeouts: number; non2xx: number }
   function autocannon(o: Options): Promise<Result>;

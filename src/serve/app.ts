@@ -5,8 +5,12 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import sharp from 'sharp';
 import { OodgenError } from '../errors.js';
-import type { Gate, GateResult } from './gate.js';
+import { liveTensors } from '../engine/index.js';
+import { packInputs, type Gate, type GateResult } from './gate.js';
 import { MicroBatcher } from './batcher.js';
+import { ScoringPool } from './scoring-pool.js';
+import { BUILTIN_DETECTORS } from '../scores/builtin.js';
+import { detectorSpec } from '../scores/registry.js';
 import { createMetrics } from './metrics.js';
 import { DEFAULT_IMAGE_LIMITS, imageToInput, pixelsToInput, type ImageLimits } from './decode.js';
 import { HttpError, badRequest } from './errors.js';
@@ -27,8 +31,24 @@ export interface ServeOptions {
   requestTimeoutMs?: number;
   /** Time allowed from a received request to its answer, ms (default 30,000; 503 after it). */
   scoreTimeoutMs?: number;
+  /**
+   * Scoring workers (worker_threads), each scoring one micro-batch at a time while this thread parses and decodes
+   * the next requests (default 0: score on this thread). On the 2-core development machine scoring here, with
+   * libtorch's own two threads, measured faster (docs/benchmarks.md: the forward pass then has both cores, and a
+   * worker's libtorch threads fight this thread for them); a worker keeps this thread answering health checks,
+   * metrics and new requests during long forward passes (IWAE with large K, big models) and is restarted if it
+   * dies. Only a gate opened by openGate with a built-in detector can be scored in a worker (a worker rebuilds the
+   * scorer from the run folder and cannot see detectors registered at run time); any other gate is scored here.
+   */
+  workers?: number;
+  /** libtorch threads per scoring worker (default 1; 2 measured slower on 2 cores: they compete with this thread). */
+  workerThreads?: number;
   logger?: FastifyServerOptions['logger'];
 }
+
+/** The scoring workers behind a server built by buildServer (null when it scores on its own thread). */
+const pools = new WeakMap<FastifyInstance, ScoringPool>();
+export const scoringPool = (app: FastifyInstance): ScoringPool | null => pools.get(app) ?? null;
 
 interface Item { x: Float32Array; rec: boolean }
 interface Scored { score: number; rec?: Float32Array }
@@ -70,20 +90,45 @@ export async function buildServer(gate: Gate, o: ServeOptions = {}): Promise<Fas
   const limits: ImageLimits = { ...DEFAULT_IMAGE_LIMITS, ...o.image };
   if (!Number.isInteger(maxImages) || maxImages < 1) throw new OodgenError(`max images per request must be a positive integer, got ${maxImages}`);
 
-  const batcher: MicroBatcher<Item, Scored> = new MicroBatcher<Item, Scored>({
-    maxBatch, maxWaitMs: o.maxWaitMs ?? 5,
-    run(items) {
-      const r = gate.scoreBatch(items.map((i) => i.x), items.some((i) => i.rec));
-      return items.map((it, k) => (it.rec && r.reconstructions ? { score: r.scores[k]!, rec: r.reconstructions[k]! } : { score: r.scores[k]! }));
-    },
-    onBatch: (n) => metrics.batchSize.observe(n),
-  });
-  const metrics = createMetrics(maxBatch, () => batcher.pending);
-
   const app = Fastify({
     logger: o.logger ?? false, bodyLimit, requestTimeout: o.requestTimeoutMs ?? 10_000,
     return503OnClosing: true, forceCloseConnections: 'idle',
   });
+  let batcher: MicroBatcher<Item, Scored> | undefined;
+  let pool: ScoringPool | null = null;
+  const metrics = createMetrics(maxBatch, () => batcher?.pending ?? 0, async () => liveTensors() + (pool ? await pool.liveTensors() : 0));
+  const builtin = gate.source !== undefined && BUILTIN_DETECTORS.includes(detectorSpec(gate.scorer.name));
+  const nWorkers = builtin ? o.workers ?? 0 : 0;
+  if (!Number.isInteger(nWorkers) || nWorkers < 0) throw new OodgenError(`scoring workers must be an integer >= 0, got ${o.workers}`);
+  // Started once the app exists (the pool logs through it).
+  pool = nWorkers > 0 ? await ScoringPool.start(gate.source!, gate.scorer.settings(), {
+    workers: nWorkers, threads: o.workerThreads ?? 1, onRestart: () => metrics.workerRestarts.inc(),
+    log: (line) => app.log.warn(line),
+  }) : null;
+  const workers = pool;
+  if (workers) {
+    pools.set(app, workers);
+    // After the in-flight requests have been answered: the workers free their models and exit.
+    app.addHook('onClose', async () => workers.close());
+  }
+
+  const per = gate.input.channels * gate.input.size * gate.input.size;
+  const answers = (items: Item[], scores: Float32Array, rec?: Float32Array): Scored[] =>
+    items.map((it, k) => (it.rec && rec ? { score: scores[k]!, rec: rec.slice(k * per, (k + 1) * per) } : { score: scores[k]! }));
+  const queue = new MicroBatcher<Item, Scored>({
+    maxBatch, maxWaitMs: o.maxWaitMs ?? 5, concurrency: workers?.size ?? 1,
+    run(items) {
+      const rec = items.some((i) => i.rec);
+      if (!workers) {
+        const r = gate.scoreBatch(items.map((i) => i.x), rec);
+        return items.map((it, k) => (it.rec && r.reconstructions ? { score: r.scores[k]!, rec: r.reconstructions[k]! } : { score: r.scores[k]! }));
+      }
+      // The packed batch is transferred to the worker, not copied.
+      return workers.score(packInputs(items.map((i) => i.x), per), items.length, rec).then((r) => answers(items, r.scores, r.reconstructions));
+    },
+    onBatch: (n) => metrics.batchSize.observe(n),
+  });
+  batcher = queue;
 
   // Only the three body types the gate takes; anything else is 415 (Fastify's default text/plain parser is removed).
   app.removeAllContentTypeParsers();
@@ -117,7 +162,7 @@ export async function buildServer(gate: Gate, o: ServeOptions = {}): Promise<Fas
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
-    batcher.close();
+    queue.close();
   });
   // While closing, answers to in-flight requests also close their connection, so a keep-alive client does not hold
   // the shutdown for the keep-alive timeout.
@@ -159,7 +204,7 @@ export async function buildServer(gate: Gate, o: ServeOptions = {}): Promise<Fas
       if (!reply.raw.writableFinished) gone = true;
     });
     const scored = await Promise.race([
-      Promise.all(xs.map((x) => batcher.submit({ x, rec }, () => gone))),
+      Promise.all(xs.map((x) => queue.submit({ x, rec }, () => gone))),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           gone = true;
@@ -177,7 +222,10 @@ export async function buildServer(gate: Gate, o: ServeOptions = {}): Promise<Fas
   });
 
   app.get('/v1/info', async () => ({ ...gate.info(), histogram: gate.histogram() }));
-  app.get('/healthz', async () => ({ status: 'ok', detector: gate.scorer.name, queue: batcher.pending }));
+  app.get('/healthz', async (_req, reply) => {
+    if (workers?.down) return reply.code(503).send({ status: 'unavailable', detector: gate.scorer.name, queue: queue.pending, reason: workers.down });
+    return { status: 'ok', detector: gate.scorer.name, queue: queue.pending };
+  });
   app.get('/metrics', async (_req, reply: FastifyReply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();

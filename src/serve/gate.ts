@@ -30,6 +30,17 @@ export interface GateOptions extends ScorerOptions {
   log?: (line: string) => void;
 }
 
+/** What a fresh thread needs to rebuild the gate's scorer (a scoring worker): set by openGate. */
+export interface GateSource {
+  checkpoint: string;
+  which: 'final' | 'best';
+  device: string;
+  detector: string;
+  k: number;
+  samples: number;
+  seed: number;
+}
+
 export interface GateResult {
   /** null when the score is not finite (then treated as maximally OoD). */
   score: number | null;
@@ -41,7 +52,7 @@ export interface GateResult {
 export class Gate {
   readonly input: InputShape;
   private readonly sorted: Float64Array;
-  constructor(readonly model: LatentModel, readonly scorer: PerSampleScorer, readonly calibration: Calibration, readonly runDir: string) {
+  constructor(readonly model: LatentModel, readonly scorer: PerSampleScorer, readonly calibration: Calibration, readonly runDir: string, readonly source?: GateSource) {
     this.input = { channels: model.config.channels, size: model.config.imageSize };
     this.sorted = Float64Array.from(calibration.scores);
   }
@@ -60,21 +71,9 @@ export class Gate {
 
   /** Scores images (each float32 CHW at the model's size) as one batch; reconstructions in [0, 1] when asked. */
   scoreBatch(xs: Float32Array[], withReconstruction = false): { scores: Float32Array; reconstructions?: Float32Array[] } {
-    const { channels: c, size: s } = this.input;
-    const per = c * s * s;
-    const buf = new Float32Array(xs.length * per);
-    xs.forEach((x, i) => {
-      if (x.length !== per) throw new OodgenError(`image ${i}: ${x.length} values, expected ${per}`);
-      buf.set(x, i * per);
-    });
-    return tidy(() => {
-      const dev = this.model.device;
-      const x = fromTypedArray(buf, [xs.length, c, s, s], dev === 'cpu' ? {} : { device: dev }); // (B, C, H, W)
-      const scores = this.scorer.score(x);
-      if (!withReconstruction) return { scores };
-      const rec = this.scorer.reconstruct(x);
-      return { scores, reconstructions: xs.map((_, i) => rec.slice(i * per, (i + 1) * per)) };
-    });
+    const per = this.input.channels * this.input.size * this.input.size;
+    const r = scorePacked(this.scorer, this.input, packInputs(xs, per), xs.length, withReconstruction);
+    return r.reconstructions ? { scores: r.scores, reconstructions: xs.map((_, i) => r.reconstructions!.slice(i * per, (i + 1) * per)) } : { scores: r.scores };
   }
 
   histogram(bins = 30): { edges: number[]; counts: number[] } {
@@ -93,6 +92,31 @@ export class Gate {
     this.scorer.dispose();
     this.model.dispose();
   }
+}
+
+/** Images (each `per` float32 values, CHW) packed into one (B, C, H, W) buffer. */
+export function packInputs(xs: Float32Array[], per: number): Float32Array {
+  const buf = new Float32Array(xs.length * per);
+  xs.forEach((x, i) => {
+    if (x.length !== per) throw new OodgenError(`image ${i}: ${x.length} values, expected ${per}`);
+    buf.set(x, i * per);
+  });
+  return buf;
+}
+
+/**
+ * Scores n packed images with `scorer`, in this thread or a scoring worker's (the one place a served batch meets
+ * libtorch); reconstructions as one packed (B, C, H, W) buffer when asked.
+ */
+export function scorePacked(scorer: PerSampleScorer, input: InputShape, buf: Float32Array, n: number, withReconstruction: boolean): { scores: Float32Array; reconstructions?: Float32Array } {
+  const { channels: c, size: s } = input;
+  if (buf.length !== n * c * s * s) throw new OodgenError(`a batch of ${n} images needs ${n * c * s * s} values, got ${buf.length}`);
+  return tidy(() => {
+    const dev = scorer.model.device;
+    const x = fromTypedArray(buf, [n, c, s, s], dev === 'cpu' ? {} : { device: dev }); // (B, C, H, W)
+    const scores = scorer.score(x);
+    return withReconstruction ? { scores, reconstructions: scorer.reconstruct(x) } : { scores };
+  });
 }
 
 /** Scores an ID set in batches with the gate's scorer (same noise bank and BN mode as served requests). */
@@ -187,7 +211,10 @@ export async function openGate(o: GateOptions): Promise<Gate> {
       if (o.tpr !== undefined) throw new OodgenError('--tpr applies to a new calibration; give --calibrate DATA with it');
       cal = loadCalibration(file, { settings: settings(), sha256 });
     }
-    return new Gate(model, scorer, cal, o.checkpoint);
+    const source: GateSource = {
+      checkpoint: o.checkpoint, which: o.which ?? 'final', device: o.device ?? 'cpu', detector: scorer.name, k: scorer.k, samples: scorer.samples, seed: scorer.seed,
+    };
+    return new Gate(model, scorer, cal, o.checkpoint, source);
   } catch (e) {
     scorer?.dispose();
     model.dispose();

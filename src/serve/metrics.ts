@@ -9,9 +9,11 @@ export interface GateMetrics {
   latency: Histogram<'route'>;
   batchSize: Histogram;
   images: Counter<'decision'>;
+  workerRestarts: Counter;
 }
 
-export function createMetrics(maxBatch: number, queueDepth: () => number): GateMetrics {
+/** `live` counts native tensors of this thread and of the scoring workers. */
+export function createMetrics(maxBatch: number, queueDepth: () => number, live: () => Promise<number> = async () => liveTensors()): GateMetrics {
   const registry = new Registry();
   const registers = [registry];
   const requests = new Counter({ name: 'oodgen_requests_total', help: 'HTTP requests by route and status code', labelNames: ['route', 'status'] as const, registers });
@@ -24,8 +26,9 @@ export function createMetrics(maxBatch: number, queueDepth: () => number): GateM
   buckets.push(maxBatch);
   const batchSize = new Histogram({ name: 'oodgen_batch_size', help: 'Images per scored micro-batch', buckets, registers });
   const images = new Counter({ name: 'oodgen_images_scored_total', help: 'Images scored, by decision', labelNames: ['decision'] as const, registers });
-  new Gauge({ name: 'oodgen_live_tensors', help: 'Native tensor handles alive (engine liveTensors())', registers, collect() { this.set(liveTensors()); } });
+  new Gauge({ name: 'oodgen_live_tensors', help: 'Native tensor handles alive (engine liveTensors()), this thread and the scoring workers together', registers, async collect() { this.set(await live()); } });
   new Gauge({ name: 'oodgen_resident_memory_bytes', help: 'Resident set size of the process (RSS)', registers, collect() { this.set(process.memoryUsage().rss); } });
   new Gauge({ name: 'oodgen_queue_depth', help: 'Images waiting for a micro-batch', registers, collect() { this.set(queueDepth()); } });
-  return { registry, requests, latency, batchSize, images };
+  const workerRestarts = new Counter({ name: 'oodgen_worker_restarts_total', help: 'Scoring workers started again after one died', registers });
+  return { registry, requests, latency, batchSize, images, workerRestarts };
 }

@@ -52,6 +52,51 @@ test('micro-batcher: fills batches up to maxBatch, waits at most maxWait, skips 
   assert.deepEqual(sizes, [4, 2, 1]);
 });
 
+test('micro-batcher with a worker: one batch out at a time, the next one fills meanwhile, a failed batch rejects only its own items', async () => {
+  const sizes: number[] = [];
+  let out = 0, most = 0;
+  const release: (() => void)[] = [];
+  const b = new MicroBatcher<number, number>({
+    maxBatch: 4, maxWaitMs: 1, concurrency: 1,
+    run: async (xs) => {
+      most = Math.max(most, ++out);
+      await new Promise<void>((r) => release.push(r));
+      out--;
+      if (xs.includes(-1)) throw new Error('worker died');
+      return xs.map((x) => x * 10);
+    },
+    onBatch: (n) => sizes.push(n),
+  });
+  const first = b.submit(1);
+  await new Promise((r) => setTimeout(r, 20)); // batch [1] is out
+  assert.equal(b.inFlight, 1);
+  const rest = [2, 3, 4, 5, 6, 7].map((x) => b.submit(x));
+  await new Promise((r) => setTimeout(r, 20)); // waited past maxWait, but the one worker is busy: they queue
+  assert.equal(b.pending, 6);
+  assert.equal(release.length, 1);
+  release.shift()!();
+  assert.equal(await first, 10);
+  while (release.length < 1) await new Promise((r) => setTimeout(r, 1));
+  release.shift()!();
+  while (release.length < 1) await new Promise((r) => setTimeout(r, 1));
+  release.shift()!();
+  assert.deepEqual(await Promise.all(rest), [20, 30, 40, 50, 60, 70]);
+  assert.deepEqual(sizes, [1, 4, 2]);
+  assert.equal(most, 1);
+  const bad = b.submit(-1);
+  const good = (async () => {
+    await new Promise((r) => setTimeout(r, 20));
+    return b.submit(8);
+  })();
+  while (release.length < 1) await new Promise((r) => setTimeout(r, 1));
+  release.shift()!();
+  await assert.rejects(bad, /worker died/);
+  while (release.length < 1) await new Promise((r) => setTimeout(r, 1));
+  release.shift()!();
+  assert.equal(await good, 80);
+  assert.throws(() => new MicroBatcher({ maxBatch: 1, maxWaitMs: 1, concurrency: 0, run: (x) => x }), /concurrency must be a positive integer, got 0/);
+});
+
 test('served scores do not depend on batch-mates and match the library per image (rec, elbo, iwae)', async () => {
   const base = liveTensors();
   const id = imagesOf(blobs(8, 11), 8);

@@ -8,7 +8,7 @@ import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import { liveTensors } from '../../src/engine/index.js';
-import { openGate, buildServer, type Gate } from '../../src/serve/index.js';
+import { openGate, buildServer, scoringPool, type Gate } from '../../src/serve/index.js';
 import { blobs, noise, encodeImage, pixelsOf, tinyRun, type TinyRun } from './helpers.js';
 
 let run: TinyRun;
@@ -18,7 +18,8 @@ let idPng: Buffer, oodPng: Buffer;
 before(async () => {
   run = await tinyRun();
   gate = await openGate({ checkpoint: run.dir, detector: 'rec', calibrate: blobs(64, 7) });
-  app = await buildServer(gate, { maxBatch: 8, maxWaitMs: 2, bodyLimit: 1024 * 1024, maxImages: 16, image: { maxSide: 1024, maxPixels: 1024 * 1024 } });
+  // Scored in a worker, so that every malformed input also goes past the worker path (worker.test.ts: inline too).
+  app = await buildServer(gate, { workers: 1, maxBatch: 8, maxWaitMs: 2, bodyLimit: 1024 * 1024, maxImages: 16, image: { maxSide: 1024, maxPixels: 1024 * 1024 } });
   idPng = await encodeImage(blobs(4, 9), 0);
   oodPng = await encodeImage(noise(4, 3), 0);
 });
@@ -101,6 +102,8 @@ test('reconstruction on request, info with the calibration histogram, healthz, t
 test('every malformed input gets a 4xx JSON error naming the problem; the server answers next; no tensors leak', async () => {
   await score(idPng, 'image/png'); // warm up any lazily created state before the baseline
   const base = liveTensors();
+  const pool = scoringPool(app)!;
+  const workerBase = await pool.liveTensors();
   const big = Buffer.alloc(50 * 1024 * 1024, 1);
   const cases: [string, () => Promise<{ statusCode: number; body: string }>, number, string, RegExp][] = [
     ['truncated PNG', () => score(idPng.subarray(0, Math.floor(idPng.length / 2)), 'image/png'), 400, 'undecodable_image', /image 0: cannot decode/],
@@ -139,6 +142,7 @@ test('every malformed input gets a 4xx JSON error naming the problem; the server
     const next = await score(idPng, 'image/png');
     assert.equal(next.statusCode, 200, `after ${what}: ${next.body}`);
     assert.equal(liveTensors(), base, `tensors after ${what}`);
+    assert.equal(await pool.liveTensors(), workerBase, `scoring worker's tensors after ${what}`);
   }
 });
 
@@ -151,7 +155,10 @@ test('metrics: requests, latency histogram, batch sizes, live tensors and RSS', 
   assert.equal(count(m.body) - count(before), 5);
   assert.match(m.body, /oodgen_request_duration_seconds_bucket\{le="0.1",route="\/v1\/score"\} \d+/);
   assert.match(m.body, /oodgen_batch_size_bucket\{le="8"\} [1-9]\d*/);
-  assert.match(m.body, new RegExp(`oodgen_live_tensors ${liveTensors()}\\b`));
+  // This thread's tensors and the scoring worker's (its model, scored in a worker_threads Worker).
+  const workerLive = await scoringPool(app)!.liveTensors();
+  assert.ok(workerLive > 0);
+  assert.match(m.body, new RegExp(`oodgen_live_tensors ${liveTensors() + workerLive}\\b`));
   const rss = Number(/oodgen_resident_memory_bytes (\d+)/.exec(m.body)?.[1]);
   assert.ok(rss > 10e6 && rss < 64e9, `rss ${rss}`);
   assert.match(m.body, /oodgen_images_scored_total\{decision="id"\} \d+/);
