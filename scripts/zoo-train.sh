@@ -4,6 +4,8 @@
 # Each line is the exact command recorded in zoo/NAME/command.txt on export (scripts/zoo-export.mjs). A run folder
 # that already has state.json is continued with --resume, so the queue can be restarted after an interruption or in
 # a later session; a finished run (early stopping or its epoch cap) is a no-op on resume.
+# This machine (2 cores): `scripts/zoo-train.sh a RUNS &` and `(scripts/zoo-train.sh b RUNS; scripts/zoo-train.sh c RUNS) &`;
+# then `flows`. Finished models are exported with scripts/zoo-export.mjs (zoo/README.md).
 # Run it from a checkout that does not change underneath (a detached worktree), niced, --threads 1: on these 2-vCPU
 # machines one libtorch thread per process is the fastest setting (docs/benchmarks.md).
 set -u
@@ -20,10 +22,20 @@ train() { # NAME ARGS...
   local rc=$?
   echo "{\"queue\":\"$queue\",\"model\":\"$name\",\"end\":\"$(date -Is)\",\"rc\":$rc}"
 }
+bench() { # NAME SUITE: a benchmark suite run in the queue (cached by content, so a rerun continues)
+  local name=$1 suite=$2
+  echo "{\"queue\":\"$queue\",\"bench\":\"$name\",\"start\":\"$(date -Is)\"}"
+  nice -n 10 node bin/oodgen.js --threads 1 benchmark --suite "$suite" --out "$runs/$name" --cache "$runs/bench-cache" --zoo zoo --no-grids >>"$runs/$name.out" 2>&1
+  local rc=$?
+  echo "{\"queue\":\"$queue\",\"bench\":\"$name\",\"end\":\"$(date -Is)\",\"rc\":$rc}"
+}
 FM=(--data fashion-mnist:train --z-dim 32 --batch-size 64 --epochs 200)
 case $queue in
   a)
     train fm-vae-bg   --model vae --decoder gaussian --sigma2 learned "${FM[@]}" --width 32 --patience 5 --mutate 0.2
+    # likelihood regret at 1,000 images per set on zoo/fm-vae-gauss (~100 Adam steps per image; about an hour of one
+    # core): its cache units are the ones bench/suites/fm-detectors.json reuses with the same --cache
+    bench bench-regret bench/suites/fm-regret.json
     train fm-vae-cat  --model vae --decoder categorical "${FM[@]}" --width 32 --patience 5
     train fm-ae       --model ae "${FM[@]}" --width 32 --patience 5
     train fm-vae-bern --model vae --decoder bernoulli "${FM[@]}" --width 32 --patience 5
