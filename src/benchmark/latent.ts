@@ -30,7 +30,7 @@ import { decodeCodes, encodeSet, type Images } from '../analysis/encode.js';
 import type { LinearSvm } from '../analysis/svm.js';
 import type { EvalSet } from '../ood/evaluate.js';
 import { hashOf } from './cache.js';
-import { dataIdentity, expandPairs, type Pair } from './pairs.js';
+import { availablePairs, dataIdentity, type Pair } from './pairs.js';
 import { modelEntry, type ModelEntry } from './models.js';
 import type { LatentExperiment, Suite } from './suite.js';
 
@@ -101,14 +101,7 @@ export interface LatentUnit {
 /** Every latent unit of one experiment; what cannot run goes to `skipped` with the reason. */
 export function planLatent(ex: LatentExperiment, s: Suite, zoo: string, cap: number | undefined, skipped: { what: string; why: string }[]): LatentUnit[] {
   const units: LatentUnit[] = [];
-  const pairs: Pair[] = [];
-  for (const p of expandPairs(ex.pairs)) {
-    const missing = [p.id, p.ood].map((spec) => ({ spec, r: dataIdentity(spec) })).find((x) => !x.r.ok);
-    if (missing && !missing.r.ok) skipped.push({ what: `${ex.name}: pair ${p.name} (${p.id} vs ${p.ood})`, why: `${missing.spec}: ${missing.r.why}` });
-    else pairs.push(p);
-  }
-  const byId = new Map<string, Pair[]>();
-  for (const p of pairs) byId.set(p.id, [...(byId.get(p.id) ?? []), p]);
+  const { byId } = availablePairs(ex.name, ex.pairs, skipped);
   const limit = Math.min(cap ?? Infinity, ex.limit ?? s.limit);
   for (const ref of ex.models) {
     let entry: ModelEntry;

@@ -93,3 +93,18 @@ export function dataIdentity(spec: string): { ok: true; source: string } | { ok:
     return { ok: false, why: (e as Error).message };
   }
 }
+
+/**
+ * An experiment's pairs whose data is on hand, in order and grouped by ID set (each group is scored as one unit); a pair whose
+ * data is missing goes to `skipped` with the reason. Shared by detector and latent experiments.
+ */
+export function availablePairs(experiment: string, refs: (string | Pair)[], skipped: { what: string; why: string }[]): { pairs: Pair[]; byId: Map<string, Pair[]> } {
+  const pairs: Pair[] = [];
+  const byId = new Map<string, Pair[]>();
+  for (const p of expandPairs(refs)) {
+    const missing = [p.id, p.ood].map((spec) => ({ spec, r: dataIdentity(spec) })).find((x) => !x.r.ok);
+    if (missing && !missing.r.ok) skipped.push({ what: `${experiment}: pair ${p.name} (${p.id} vs ${p.ood})`, why: `${missing.spec}: ${missing.r.why}` });
+    else { pairs.push(p); byId.set(p.id, [...(byId.get(p.id) ?? []), p]); }
+  }
+  return { pairs, byId };
+}

@@ -14,7 +14,7 @@ import { detectorStatePaths } from '../scores/state.js';
 import type { LatentModel } from '../models/types.js';
 import { evaluate, type EvalRow, type EvalSet } from '../ood/evaluate.js';
 import { BenchCache, f32ToB64, hashOf } from './cache.js';
-import { dataIdentity, expandPairs, type Pair } from './pairs.js';
+import { availablePairs, dataIdentity, type Pair } from './pairs.js';
 import { extraRefs, modelEntry, resolveRun, zooDir, type ModelEntry, type ResolvedRun } from './models.js';
 import { LATENT_FORMAT as LATENT_FORMAT_CHECK, planLatent, runLatentUnit, type LatentUnit, type LatentUnitResult } from './latent.js';
 import type { Experiment, Suite } from './suite.js';
@@ -117,14 +117,7 @@ export function planBenchmark(o: Pick<BenchmarkOptions, 'suite' | 'limit' | 'zoo
     if (ex.kind === 'latent') { latent.push(...planLatent(ex, s, zoo, o.limit, skipped)); continue; }
     const detectors = ex.detectors.includes('*') ? detectorNames() : ex.detectors;
     for (const d of detectors) detectorSpec(d); // unknown names fail now, listing the registry
-    const pairs: Pair[] = [];
-    for (const p of expandPairs(ex.pairs)) {
-      const missing = [p.id, p.ood].map((spec) => ({ spec, r: dataIdentity(spec) })).find((x) => !x.r.ok);
-      if (missing && !missing.r.ok) skipped.push({ what: `${ex.name}: pair ${p.name} (${p.id} vs ${p.ood})`, why: `${missing.spec}: ${missing.r.why}` });
-      else pairs.push(p);
-    }
-    const byId = new Map<string, Pair[]>();
-    for (const p of pairs) byId.set(p.id, [...(byId.get(p.id) ?? []), p]);
+    const { pairs, byId } = availablePairs(ex.name, ex.pairs, skipped);
     for (const ref of ex.models) {
       let entry: ModelEntry;
       try {
