@@ -207,8 +207,10 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
       if (v) total += (v.s / v.n) * u.images; else { unknown.add(u.detector); nUnknown++; }
     }
     const names = [...unknown];
-    const more = names.length ? `, plus ${nUnknown} unit${nUnknown > 1 ? 's' : ''} of detectors not timed yet (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''})` : '';
-    return `about ${fmtTime(total)} left${more}`;
+    if (!names.length) return `about ${fmtTime(total)} left`;
+    const untimed = `${nUnknown} unit${nUnknown > 1 ? 's' : ''} of detectors not timed yet (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''})`;
+    // Only units of untimed detectors left: "about 0 s left, plus ..." would read as almost done.
+    return nUnknown === todo.length - computed ? `time left unknown: ${untimed}` : `about ${fmtTime(total)} left, plus ${untimed}`;
   };
   for (const u of units) {
     // Scoring is synchronous and its awaits resolve as microtasks, so without a macrotask turn here a Ctrl-C
