@@ -14,6 +14,7 @@ import { benchDdp } from './ddp.js';
 import { benchEpoch } from './epoch.js';
 import { benchAllreduce } from './allreduce.js';
 import { benchFlowStep, flowStepMarkdown } from './flow-step.js';
+import { checkMemoryFormat } from '../src/engine/memory-format.js';
 
 const int = (name: string) => (v: string): number => {
   const n = Number(v);
@@ -57,12 +58,15 @@ export function registerBenchCommands(program: Command): void {
     .option('--threads <n>', 'threads for both engines', int('--threads'), 1)
     .option('--python <path>', 'Python with torch', process.env.OODGEN_PYTHON ?? '/usr/bin/python3')
     .option('--no-python', 'oodgen alone')
+    .option('--layouts <list>', 'coupling-network CPU layouts, alternated step by step: channels_last (the default) and/or contiguous', 'channels_last')
     .option('--json', 'print one JSON line')
     .action(async (o) => {
       if (o.model !== 'fvae' && o.model !== 'glow') throw new OodgenError(`--model must be fvae or glow, got '${o.model}'`);
+      const layouts = String(o.layouts).split(',').map((l) => checkMemoryFormat(l));
+      if (new Set(layouts).size !== layouts.length) throw new OodgenError(`--layouts lists a layout twice: '${o.layouts}'`);
       if (o.channels !== '1' && o.channels !== '3') throw new OodgenError(`--channels must be 1 or 3, got '${o.channels}'`);
       const r = benchFlowStep({ model: o.model, channels: Number(o.channels) as 1 | 3, zDim: o.zDim, batch: o.batch, steps: o.steps, warmup: o.warmup,
-        rounds: o.rounds, threads: o.threads, python: o.python === false ? null : o.python });
+        rounds: o.rounds, threads: o.threads, python: o.python === false ? null : o.python, layouts });
       console.log(o.json ? JSON.stringify(r) : flowStepMarkdown(r));
     });
 

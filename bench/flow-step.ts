@@ -2,7 +2,9 @@
 // timed separately, beside the same model in PyTorch (bench/pytorch/flow_step.py builds it from the transcriptions
 // tests/fixtures/fvae_ref.py and glow_ref.py and loads oodgen's weights with strict=True). Rounds alternate oodgen
 // (in this process) and PyTorch (a fresh process) with the same threads and batch; each reports the median of its
-// timed steps. A profile pass counts native calls (and the tensors they return) per phase.
+// timed steps. A profile pass counts native calls (and the tensors they return) per phase. With two --layouts the
+// coupling networks' CPU layout (flow-layers.ts couplingConvLayout) alternates step by step in both engines, so the
+// layouts are compared under the same load.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
@@ -16,6 +18,8 @@ import { Adam } from '../src/optim/index.js';
 import { saveStateDict, saveTensors } from '../src/io/checkpoint.js';
 import { packagePath } from '../src/package-root.js';
 import { OodgenError } from '../src/errors.js';
+import { couplingConvLayout } from '../src/models/flow-layers.js';
+import type { MemoryFormat } from '../src/engine/memory-format.js';
 
 export interface FlowStepBenchOptions {
   model: 'fvae' | 'glow';
@@ -30,6 +34,8 @@ export interface FlowStepBenchOptions {
   threads: number;
   /** Python with torch, or null for oodgen alone. */
   python: string | null;
+  /** Coupling-network layouts to time (alternating step by step); default the library's own. */
+  layouts?: MemoryFormat[];
 }
 
 interface Phases { fwd_ms: number; bwd_ms: number; opt_ms: number; step_ms: number }
@@ -38,6 +44,9 @@ const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
+const medians = (ts: Phases[]): Phases => ({
+  fwd_ms: median(ts.map((t) => t.fwd_ms)), bwd_ms: median(ts.map((t) => t.bwd_ms)), opt_ms: median(ts.map((t) => t.opt_ms)), step_ms: median(ts.map((t) => t.step_ms)),
+});
 
 /** The model config `oodgen train --model KIND` builds for 32x32 images (family defaults, then resolveConfig). */
 export function flowBenchConfig(o: Pick<FlowStepBenchOptions, 'model' | 'channels' | 'zDim' | 'sigma2'>): ModelConfig {
@@ -107,30 +116,42 @@ export function benchFlowStep(o: FlowStepBenchOptions) {
       native.backward = origBackward;
     }
 
-    const ours: Phases[] = [], theirs: Phases[] = [];
+    const layouts = o.layouts ?? [couplingConvLayout.cpu];
+    const saved = couplingConvLayout.cpu;
+    const ours = new Map<MemoryFormat, Phases[]>(layouts.map((l) => [l, []]));
+    const theirs = new Map<MemoryFormat, Phases[]>(layouts.map((l) => [l, []]));
     const live0 = liveTensors();
-    for (let r = 0; r < o.rounds; r++) {
-      for (let i = 0; i < o.warmup; i++) step();
-      const times = Array.from({ length: o.steps }, step);
-      ours.push({ fwd_ms: median(times.map((t) => t.fwd_ms)), bwd_ms: median(times.map((t) => t.bwd_ms)), opt_ms: median(times.map((t) => t.opt_ms)), step_ms: median(times.map((t) => t.step_ms)) });
-      if (o.python) {
-        const p = spawnSync(o.python, [packagePath('bench', 'pytorch', 'flow_step.py'), JSON.stringify(config), join(dir, 'model.safetensors'), join(dir, 'inputs.safetensors'),
-          String(o.steps), String(o.warmup), String(o.threads)], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(o.threads) }, maxBuffer: 16 << 20 });
-        if (p.status !== 0) throw new OodgenError(`bench flow-step: PyTorch side failed (${o.python} bench/pytorch/flow_step.py): ${p.stderr || p.stdout}`);
-        const line = p.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-        if (!line) throw new OodgenError('bench flow-step: the PyTorch side printed no JSON line');
-        theirs.push(JSON.parse(line) as Phases);
+    try {
+      for (let r = 0; r < o.rounds; r++) {
+        for (let i = 0; i < o.warmup; i++) for (const l of layouts) { couplingConvLayout.cpu = l; step(); }
+        const times = new Map<MemoryFormat, Phases[]>(layouts.map((l) => [l, []]));
+        for (let i = 0; i < o.steps; i++) {
+          // reversed every other step, so a drift in the machine's load falls on every layout alike
+          for (const l of i % 2 ? [...layouts].reverse() : layouts) { couplingConvLayout.cpu = l; times.get(l)!.push(step()); }
+        }
+        for (const l of layouts) ours.get(l)!.push(medians(times.get(l)!));
+        if (o.python) {
+          const p = spawnSync(o.python, [packagePath('bench', 'pytorch', 'flow_step.py'), JSON.stringify(config), join(dir, 'model.safetensors'), join(dir, 'inputs.safetensors'),
+            String(o.steps), String(o.warmup), String(o.threads), layouts.join(',')], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(o.threads) }, maxBuffer: 16 << 20 });
+          if (p.status !== 0) throw new OodgenError(`bench flow-step: PyTorch side failed (${o.python} bench/pytorch/flow_step.py): ${p.stderr || p.stdout}`);
+          const line = p.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+          if (!line) throw new OodgenError('bench flow-step: the PyTorch side printed no JSON line');
+          const res = JSON.parse(line) as { layouts: Record<string, Phases> };
+          for (const l of layouts) theirs.get(l)!.push(res.layouts[l]!);
+        }
       }
+    } finally {
+      couplingConvLayout.cpu = saved;
     }
     const live1 = liveTensors();
-    const agg = (rs: Phases[]) => rs.length ? {
-      fwd_ms: median(rs.map((r) => r.fwd_ms)), bwd_ms: median(rs.map((r) => r.bwd_ms)), opt_ms: median(rs.map((r) => r.opt_ms)),
-      step_ms: median(rs.map((r) => r.step_ms)), rounds: rs.map((r) => Number(r.step_ms.toFixed(1))),
-    } : null;
-    const a = agg(ours)!, b = agg(theirs);
+    const agg = (rs: Phases[]) => rs.length ? { ...medians(rs), rounds: rs.map((r) => Number(r.step_ms.toFixed(1))) } : null;
+    const byLayout = layouts.map((l) => {
+      const a = agg(ours.get(l)!)!, b = agg(theirs.get(l)!);
+      return { layout: l, oodgen: a, pytorch: b, ratio: b ? a.step_ms / b.step_ms : null };
+    });
     return {
       model: o.model, config, batch: o.batch, threads: getNumThreads(), steps: o.steps, warmup: o.warmup, rounds: o.rounds,
-      oodgen: a, pytorch: b, ratio: b ? a.step_ms / b.step_ms : null, native_per_step: counts,
+      layouts: byLayout, native_per_step: counts,
       live_tensors: [live0, live1], torch: buildInfo().torchVersion,
       machine: `${cpus()[0]?.model ?? 'unknown cpu'} x${cpus().length}`, loadavg1: loadavg()[0]!, date: new Date().toISOString().slice(0, 10),
     };
@@ -149,12 +170,14 @@ export function flowStepMarkdown(r: ReturnType<typeof benchFlowStep>): string {
   const n = r.native_per_step;
   return [
     `${r.model} z=${r.config.zDim}, ${r.config.channels}x32x32, flow ${fl.levels}x${fl.steps} width ${fl.width}${fl.lu ? ' LU' : ''}, batch ${r.batch}, ${r.threads} thread(s), ${r.machine}, load ${r.loadavg1.toFixed(2)}, ${r.date}`,
-    `| engine | forward ms | backward ms | Adam ms | step ms | rounds |`,
-    `|---|---|---|---|---|---|`,
-    `| oodgen (libtorch ${r.torch}) | ${f(r.oodgen)} | ${r.oodgen.rounds.join(', ')} |`,
-    `| PyTorch | ${f(r.pytorch)} | ${r.pytorch?.rounds.join(', ') ?? '-'} |`,
+    `| engine | coupling layout | forward ms | backward ms | Adam ms | step ms | rounds |`,
+    `|---|---|---|---|---|---|---|`,
+    ...r.layouts.flatMap((l) => [
+      `| oodgen (libtorch ${r.torch}) | ${l.layout} | ${f(l.oodgen)} | ${l.oodgen.rounds.join(', ')} |`,
+      `| PyTorch | ${l.layout} | ${f(l.pytorch)} | ${l.pytorch?.rounds.join(', ') ?? '-'} |`,
+    ]),
     ``,
-    `ratio oodgen/PyTorch ${r.ratio === null ? '-' : r.ratio.toFixed(3)}; native calls per step: forward ${n.forward?.calls} (${n.forward?.tensors} tensors), ` +
+    `ratio oodgen/PyTorch: ${r.layouts.map((l) => `${l.layout} ${l.ratio === null ? '-' : l.ratio.toFixed(3)}`).join(', ')}; native calls per step: forward ${n.forward?.calls} (${n.forward?.tensors} tensors), ` +
       `backward ${n.backward?.calls} (libtorch's autograd engine), Adam ${n.optimizer?.calls} (${n.optimizer?.tensors} tensors); live tensors ${r.live_tensors.join(' -> ')}`,
   ].join('\n');
 }

@@ -3,10 +3,13 @@
 (tests/fixtures/fvae_ref.py, glow_ref.py) on the weights and batch oodgen saved, timed forward / backward / Adam.
 
   /usr/bin/python3 bench/pytorch/flow_step.py CONFIG_JSON STATE.safetensors INPUTS.safetensors STEPS WARMUP THREADS
+      [LAYOUTS]
 
 INPUTS holds x (B, C, H, W). Loads the state with strict=True (actnorm already initialised by oodgen's first step),
-trains in float32 with Adam (lr 1e-4: the timing does not depend on it), prints one JSON line
-{fwd_ms, bwd_ms, opt_ms, step_ms (medians), torch, threads, loss0}.
+trains in float32 with Adam (lr 1e-4: the timing does not depend on it). LAYOUTS (default contiguous): a comma list
+of contiguous / channels_last, the layout of the kept half as the coupling network reads it (oodgen's
+couplingConvLayout); with two, they alternate step by step. Prints one JSON line
+{layouts: {LAYOUT: {fwd_ms, bwd_ms, opt_ms, step_ms} (medians)}, torch, threads, loss0}.
 """
 import json
 import math
@@ -20,11 +23,25 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..', 'tests', 'fixtures'))
 sys.path.insert(0, os.path.join(HERE, '..', '..', 'scripts', 'py'))
+import glow_ref  # noqa: E402
 from fvae_ref import FVae  # noqa: E402
 from glow_ref import Glow  # noqa: E402
 from st_io import load_file  # noqa: E402
 
 LOG_256 = math.log(256)
+LAYOUT = {'now': 'contiguous'}
+FORMATS = {'contiguous': torch.contiguous_format, 'channels_last': torch.channels_last}
+
+
+def coupling_forward(self, x):
+    # glow_ref.Coupling.forward with the kept half in LAYOUT['now'] (the transcription's own is contiguous)
+    xa, xb = x[:, :self.ca], x[:, self.ca:]
+    h = self.net(xa.contiguous(memory_format=FORMATS[LAYOUT['now']]) if xa.shape[2] * xa.shape[3] > 1 else xa)
+    t, s = h[:, :self.cb], torch.sigmoid(h[:, self.cb:] + 2)
+    return torch.cat([xa, (xb + t) * s], 1), glow_ref.per_sample(torch.log(s))
+
+
+glow_ref.Coupling.forward = coupling_forward
 
 
 def fvae_loss(model, x, beta):
@@ -46,7 +63,7 @@ def glow_loss(model, x):
 
 
 def main(argv):
-    if len(argv) != 6:
+    if len(argv) not in (6, 7):
         print(__doc__)
         return 2
     cfg = json.loads(argv[0])
@@ -60,9 +77,12 @@ def main(argv):
     beta = cfg.get('beta', 1) if cfg.get('beta') is not None else 1
     loss_fn = (lambda: fvae_loss(model, x, beta)) if cfg['kind'] == 'fvae' else (lambda: glow_loss(model, x))
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    fwd, bwd, upd, tot = [], [], [], []
+    layouts = argv[6].split(',') if len(argv) == 7 else ['contiguous']
+    times = {l: [] for l in layouts}
     loss0 = None
-    for i in range(warmup + steps):
+    order = [(i, l) for i in range(warmup + steps) for l in (layouts if i % 2 == 0 else layouts[::-1])]
+    for i, l in order:
+        LAYOUT['now'] = l
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = loss_fn()
@@ -74,13 +94,10 @@ def main(argv):
         if loss0 is None:
             loss0 = loss.item()
         if i >= warmup:
-            fwd.append((t1 - t0) * 1e3)
-            bwd.append((t2 - t1) * 1e3)
-            upd.append((t3 - t2) * 1e3)
-            tot.append((t3 - t0) * 1e3)
+            times[l].append(((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (t3 - t0) * 1e3))
     med = statistics.median
-    print(json.dumps({'fwd_ms': med(fwd), 'bwd_ms': med(bwd), 'opt_ms': med(upd), 'step_ms': med(tot),
-                      'torch': torch.__version__, 'threads': torch.get_num_threads(), 'loss0': loss0}))
+    out = {l: {k: med(t[j] for t in ts) for j, k in enumerate(('fwd_ms', 'bwd_ms', 'opt_ms', 'step_ms'))} for l, ts in times.items()}
+    print(json.dumps({'layouts': out, 'torch': torch.__version__, 'threads': torch.get_num_threads(), 'loss0': loss0}))
     return 0
 
 

@@ -19,7 +19,7 @@ import {
   reshape, sigmoid, sub, sum, toDtype, variance, view, permute, inverse, diag, fromTypedArray, zeros, sqrt,
 } from '../engine/ops/index.js';
 import { noGrad } from '../engine/autograd.js';
-import { toMemoryFormat } from '../engine/memory-format.js';
+import { toMemoryFormat, type MemoryFormat } from '../engine/memory-format.js';
 import { Module } from '../nn/module.js';
 import { Conv2d, ReLU, Sequential } from '../nn/index.js';
 import { sumPerSample } from './likelihoods.js';
@@ -267,8 +267,12 @@ export const splitSizes = (c: number): [number, number] => [c - Math.floor(c / 2
  * the tensor passes through unchanged.
  */
 function couplingLayout(xa: Tensor): Tensor {
-  return xa.device === 'cpu' && hw(xa) > 1 ? toMemoryFormat(xa, 'channels_last') : xa;
+  const f = couplingConvLayout.cpu;
+  return f === 'channels_last' && xa.device === 'cpu' && hw(xa) > 1 ? toMemoryFormat(xa, f) : xa;
 }
+
+/** The CPU layout of the coupling networks; `oodgen bench flow-step --layouts` switches it to time both. */
+export const couplingConvLayout: { cpu: MemoryFormat } = { cpu: 'channels_last' };
 
 /** Affine coupling (Glow section 3.3, RealNVP): the second half is scaled and shifted by a function of the first. */
 export class AffineCoupling extends FlowLayer {
