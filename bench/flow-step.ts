@@ -6,10 +6,11 @@
 // coupling networks' CPU layout (flow-layers.ts couplingConvLayout) alternates step by step in both engines, so the
 // layouts are compared under the same load.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { Generator, tidy, rand, liveTensors, setNumThreads, getNumThreads, buildInfo } from '../src/engine/index.js';
+import { Generator, tidy, rand, liveTensors, setNumThreads, getNumThreads, buildInfo, type Tensor } from '../src/engine/index.js';
+import type { Module } from '../src/nn/module.js';
 import { native } from '../src/engine/native.js';
 import { createModel } from '../src/models/factory.js';
 import { modelFamily, resolveModelConfig } from '../src/models/registry.js';
@@ -45,8 +46,12 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 const medians = (ts: Phases[]): Phases => ({
-  fwd_ms: median(ts.map((t) => t.fwd_ms)), bwd_ms: median(ts.map((t) => t.bwd_ms)), opt_ms: median(ts.map((t) => t.opt_ms)), step_ms: median(ts.map((t) => t.step_ms)),
+  fwd_ms: median(ts.map((t) => t.fwd_ms)), bwd_ms: median(ts.map((t) => t.bwd_ms)),
+  opt_ms: median(ts.map((t) => t.opt_ms)), step_ms: median(ts.map((t) => t.step_ms)),
 });
+
+/** What the bench needs of f-VAE and Glow: a module with the training loss of one batch. */
+type FlowModel = Module & TrainableModel & { loss(x: Tensor, generator?: Generator): { loss: Tensor } };
 
 /** The model config `oodgen train --model KIND` builds for 32x32 images (family defaults, then resolveConfig). */
 export function flowBenchConfig(o: Pick<FlowStepBenchOptions, 'model' | 'channels' | 'zDim' | 'sigma2'>): ModelConfig {
@@ -61,12 +66,15 @@ export function flowBenchConfig(o: Pick<FlowStepBenchOptions, 'model' | 'channel
 
 export function benchFlowStep(o: FlowStepBenchOptions) {
   if (o.model !== 'fvae' && o.model !== 'glow') throw new OodgenError(`bench flow-step: --model must be fvae or glow, got '${o.model}'`);
+  // The PyTorch side builds the model from the transcriptions in tests/fixtures, which only a checkout has.
+  if (o.python && !existsSync(packagePath('tests', 'fixtures', 'glow_ref.py'))) {
+    throw new OodgenError('bench flow-step: the PyTorch side needs the transcriptions in tests/fixtures (fvae_ref.py, glow_ref.py), which ship only in a checkout; run it there, or pass --no-python');
+  }
   setNumThreads(o.threads);
   const config = flowBenchConfig(o);
-  const model = createModel<TrainableModel & { loss(x: unknown, g?: Generator): { loss: ReturnType<typeof rand> } }>(config, { generator: Generator.cpu(1) });
+  const model = createModel<FlowModel>(config, { generator: Generator.cpu(1) });
   model.train();
-  const params = (model as unknown as { parameters(): ReturnType<typeof rand>[] }).parameters();
-  const opt = new Adam(params, { lr: 1e-4 });
+  const opt = new Adam(model.parameters(), { lr: 1e-4 });
   const x = rand([o.batch, o.channels, 32, 32], { generator: Generator.cpu(2) });
   const g = Generator.cpu(3);
   const hr = () => Number(process.hrtime.bigint()) / 1e6;
@@ -84,7 +92,7 @@ export function benchFlowStep(o: FlowStepBenchOptions) {
   step(); // the first training forward initialises actnorm (data-dependent), so PyTorch gets initialised weights
   const dir = mkdtempSync(join(tmpdir(), 'oodgen-flow-bench-'));
   try {
-    saveStateDict(join(dir, 'model.safetensors'), model as never);
+    saveStateDict(join(dir, 'model.safetensors'), model);
     saveTensors(join(dir, 'inputs.safetensors'), new Map([['x', x]]));
 
     // Profile pass: native calls per phase, and how many of them return a tensor (allocations seen from JS).
@@ -158,7 +166,7 @@ export function benchFlowStep(o: FlowStepBenchOptions) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
     opt.dispose();
-    (model as unknown as { dispose(): void }).dispose();
+    model.dispose();
     x.dispose();
   }
 }

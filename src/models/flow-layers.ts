@@ -260,11 +260,11 @@ export class ZeroConv2d extends Module {
 export const splitSizes = (c: number): [number, number] => [c - Math.floor(c / 2), Math.floor(c / 2)];
 
 /**
- * The kept half as the coupling network reads it: channels_last on the CPU. Its convolutions have few channels
- * (2-48 in, 4-96 out at this project's sizes), and libtorch 1.13's oneDNN kernels run them 1.2-2x faster in NHWC
- * than in NCHW (docs/benchmarks.md, "Flow models"). The layout changes no formula, only the order of the sums
- * inside each convolution, so values agree to float rounding. Elsewhere (CUDA, where cuDNN's float32 NHWC kernels are not always faster, and 1x1 images)
- * the tensor passes through unchanged.
+ * The kept half as the coupling network reads it: channels_last on the CPU. The network's outer convolutions have
+ * few channels (the first reads 2-24, the last writes 4-48 at this project's sizes), and libtorch 1.13's oneDNN
+ * kernels run them 1.2-2.2x faster in NHWC than in NCHW (docs/benchmarks.md, "Flow models"). The layout changes
+ * no formula, only the order of the sums inside each convolution, so values agree to float rounding. Elsewhere
+ * (CUDA, where cuDNN's float32 NHWC kernels are not always faster, and 1x1 images) the tensor passes unchanged.
  */
 function couplingLayout(xa: Tensor): Tensor {
   const f = couplingConvLayout.cpu;
