@@ -39,7 +39,12 @@ export interface FlowStepBenchOptions {
   layouts?: MemoryFormat[];
 }
 
-interface Phases { fwd_ms: number; bwd_ms: number; opt_ms: number; step_ms: number }
+/**
+ * Medians of one step's phases, and of its kernel time and involuntary context switches: on this shared machine other
+ * processes' wakeups can preempt a step tens of thousands of times a second, which shows as system time in both
+ * engines alike, so a slow round can be told from a slow engine.
+ */
+interface Phases { fwd_ms: number; bwd_ms: number; opt_ms: number; step_ms: number; sys_ms: number; preempt: number }
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -48,6 +53,7 @@ const median = (xs: number[]): number => {
 const medians = (ts: Phases[]): Phases => ({
   fwd_ms: median(ts.map((t) => t.fwd_ms)), bwd_ms: median(ts.map((t) => t.bwd_ms)),
   opt_ms: median(ts.map((t) => t.opt_ms)), step_ms: median(ts.map((t) => t.step_ms)),
+  sys_ms: median(ts.map((t) => t.sys_ms)), preempt: median(ts.map((t) => t.preempt)),
 });
 
 /** What the bench needs of f-VAE and Glow: a module with the training loss of one batch. */
@@ -79,6 +85,7 @@ export function benchFlowStep(o: FlowStepBenchOptions) {
   const g = Generator.cpu(3);
   const hr = () => Number(process.hrtime.bigint()) / 1e6;
   const step = (): Phases => tidy(() => {
+    const u0 = process.resourceUsage();
     const t0 = hr();
     opt.zeroGrad();
     const { loss } = model.loss(x, g);
@@ -87,7 +94,8 @@ export function benchFlowStep(o: FlowStepBenchOptions) {
     const t2 = hr();
     opt.step();
     const t3 = hr();
-    return { fwd_ms: t1 - t0, bwd_ms: t2 - t1, opt_ms: t3 - t2, step_ms: t3 - t0 };
+    const u1 = process.resourceUsage();
+    return { fwd_ms: t1 - t0, bwd_ms: t2 - t1, opt_ms: t3 - t2, step_ms: t3 - t0, sys_ms: (u1.systemCPUTime - u0.systemCPUTime) / 1e3, preempt: u1.involuntaryContextSwitches - u0.involuntaryContextSwitches };
   });
   step(); // the first training forward initialises actnorm (data-dependent), so PyTorch gets initialised weights
   const dir = mkdtempSync(join(tmpdir(), 'oodgen-flow-bench-'));
@@ -172,14 +180,14 @@ export function benchFlowStep(o: FlowStepBenchOptions) {
 }
 
 export function flowStepMarkdown(r: ReturnType<typeof benchFlowStep>): string {
-  const f = (p: { fwd_ms: number; bwd_ms: number; opt_ms: number; step_ms: number } | null) =>
-    p ? `${p.fwd_ms.toFixed(1)} | ${p.bwd_ms.toFixed(1)} | ${p.opt_ms.toFixed(1)} | **${p.step_ms.toFixed(1)}**` : '- | - | - | -';
+  const f = (p: Phases | null) =>
+    p ? `${p.fwd_ms.toFixed(1)} | ${p.bwd_ms.toFixed(1)} | ${p.opt_ms.toFixed(1)} | **${p.step_ms.toFixed(1)}** | ${p.sys_ms.toFixed(0)} / ${p.preempt.toFixed(0)}` : '- | - | - | - | -';
   const fl = r.config.flow!;
   const n = r.native_per_step;
   return [
     `${r.model} z=${r.config.zDim}, ${r.config.channels}x32x32, flow ${fl.levels}x${fl.steps} width ${fl.width}${fl.lu ? ' LU' : ''}, batch ${r.batch}, ${r.threads} thread(s), ${r.machine}, load ${r.loadavg1.toFixed(2)}, ${r.date}`,
-    `| engine | coupling layout | forward ms | backward ms | Adam ms | step ms | rounds |`,
-    `|---|---|---|---|---|---|---|`,
+    `| engine | coupling layout | forward ms | backward ms | Adam ms | step ms | kernel ms / preemptions per step | rounds |`,
+    `|---|---|---|---|---|---|---|---|`,
     ...r.layouts.flatMap((l) => [
       `| oodgen (libtorch ${r.torch}) | ${l.layout} | ${f(l.oodgen)} | ${l.oodgen.rounds.join(', ')} |`,
       `| PyTorch | ${l.layout} | ${f(l.pytorch)} | ${l.pytorch?.rounds.join(', ') ?? '-'} |`,

@@ -9,11 +9,13 @@ INPUTS holds x (B, C, H, W). Loads the state with strict=True (actnorm already i
 trains in float32 with Adam (lr 1e-4: the timing does not depend on it). LAYOUTS (default contiguous): a comma list
 of contiguous / channels_last, the layout of the kept half as the coupling network reads it (oodgen's
 couplingConvLayout); with two, they alternate step by step. Prints one JSON line
-{layouts: {LAYOUT: {fwd_ms, bwd_ms, opt_ms, step_ms} (medians)}, torch, threads, loss0}.
+{layouts: {LAYOUT: {fwd_ms, bwd_ms, opt_ms, step_ms, sys_ms, preempt} (medians; sys_ms: kernel time, preempt:
+involuntary context switches, per step)}, torch, threads, loss0}.
 """
 import json
 import math
 import os
+import resource
 import statistics
 import sys
 import time
@@ -83,6 +85,7 @@ def main(argv):
     order = [(i, l) for i in range(warmup + steps) for l in (layouts if i % 2 == 0 else layouts[::-1])]
     for i, l in order:
         LAYOUT['now'] = l
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = loss_fn()
@@ -94,9 +97,12 @@ def main(argv):
         if loss0 is None:
             loss0 = loss.item()
         if i >= warmup:
-            times[l].append(((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (t3 - t0) * 1e3))
+            r1 = resource.getrusage(resource.RUSAGE_SELF)
+            times[l].append(((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (t3 - t0) * 1e3,
+                             (r1.ru_stime - r0.ru_stime) * 1e3, r1.ru_nivcsw - r0.ru_nivcsw))
     med = statistics.median
-    out = {l: {k: med(t[j] for t in ts) for j, k in enumerate(('fwd_ms', 'bwd_ms', 'opt_ms', 'step_ms'))} for l, ts in times.items()}
+    keys = ('fwd_ms', 'bwd_ms', 'opt_ms', 'step_ms', 'sys_ms', 'preempt')
+    out = {l: {k: med(t[j] for t in ts) for j, k in enumerate(keys)} for l, ts in times.items()}
     print(json.dumps({'layouts': out, 'torch': torch.__version__, 'threads': torch.get_num_threads(), 'loss0': loss0}))
     return 0
 
