@@ -13,6 +13,8 @@ import { benchDetectors, benchRegret } from './detectors.js';
 import { benchDdp } from './ddp.js';
 import { benchEpoch } from './epoch.js';
 import { benchAllreduce } from './allreduce.js';
+import { benchFlowStep, flowStepMarkdown } from './flow-step.js';
+import { checkMemoryFormat } from '../src/engine/memory-format.js';
 
 const int = (name: string) => (v: string): number => {
   const n = Number(v);
@@ -42,6 +44,30 @@ export function registerBenchCommands(program: Command): void {
         console.log(`  median ${r.median_ms.toFixed(2)} ms  min ${r.min_ms.toFixed(2)}  max ${r.max_ms.toFixed(2)}  (${r.steps} steps after ${r.warmup} warm-up)`);
         console.log(`  live tensors before ${r.live_tensors_before}, after ${r.live_tensors_after}`);
       }
+    });
+
+  bench.command('flow-step')
+    .description('ms per training step of f-VAE or Glow (forward / backward / Adam) beside the same model in PyTorch (the transcriptions in tests/fixtures, oodgen\'s weights)')
+    .option('--model <kind>', 'fvae | glow', 'fvae')
+    .option('--channels <n>', '1 (Fashion-MNIST) | 3 (CIFAR-10, CelebA)', '1')
+    .option('--z-dim <n>', 'f-VAE latent size (default dim(x))', int('--z-dim'))
+    .option('--steps <n>', 'timed steps per round', int('--steps'), 5)
+    .option('--warmup <n>', 'untimed steps per round', int('--warmup'), 1)
+    .option('--rounds <n>', 'alternating rounds (oodgen, PyTorch, ...)', int('--rounds'), 2)
+    .option('--batch <n>', 'batch size', int('--batch'), 64)
+    .option('--threads <n>', 'threads for both engines', int('--threads'), 1)
+    .option('--python <path>', 'Python with torch', process.env.OODGEN_PYTHON ?? '/usr/bin/python3')
+    .option('--no-python', 'oodgen alone')
+    .option('--layouts <list>', 'coupling-network CPU layouts, alternated step by step: channels_last (the default) and/or contiguous', 'channels_last')
+    .option('--json', 'print one JSON line')
+    .action(async (o) => {
+      if (o.model !== 'fvae' && o.model !== 'glow') throw new OodgenError(`--model must be fvae or glow, got '${o.model}'`);
+      const layouts = String(o.layouts).split(',').map((l) => checkMemoryFormat(l));
+      if (new Set(layouts).size !== layouts.length) throw new OodgenError(`--layouts lists a layout twice: '${o.layouts}'`);
+      if (o.channels !== '1' && o.channels !== '3') throw new OodgenError(`--channels must be 1 or 3, got '${o.channels}'`);
+      const r = benchFlowStep({ model: o.model, channels: Number(o.channels) as 1 | 3, zDim: o.zDim, batch: o.batch, steps: o.steps, warmup: o.warmup,
+        rounds: o.rounds, threads: o.threads, python: o.python === false ? null : o.python, layouts });
+      console.log(o.json ? JSON.stringify(r) : flowStepMarkdown(r));
     });
 
   bench.command('regret')

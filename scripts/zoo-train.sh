@@ -52,9 +52,11 @@ case $queue in
     ;;
   flows)
     # issue 16: the blur study's panels (Fig. 3.1) and Glow as an OoD model. Fixed step counts (not --time-budget) so
-    # a panel is the same run whatever the machine's load: 1.1 s per f-VAE step at z = dim(x) measured on one core with
-    # two other jobs on the two (so at most ~75 min per 4,000-step panel, ~4.7 Fashion-MNIST epochs). Study runs, not
-    # zoo models (not exported).
+    # a panel is the same run whatever the machine's load. Per step on one quiet core (oodgen bench flow-step,
+    # docs/benchmarks.md "Flow models"): f-VAE 0.43 s at z = 1024 (fm-a..c, 4,000 steps ~29 min, ~4.7 Fashion-MNIST
+    # epochs), 0.25 s at z = 64 (fm-e, celeba-e; z = 128 not measured), 0.66 s at z = 3072 (celeba-a..c, 3,000 steps
+    # ~33 min); Glow 0.56 s (fm-glow) and 0.71 s (c10-glow), 6,000 steps ~56 and ~71 min: ~6 h for the queue. Niced
+    # beside two other jobs a step costs ~2.8x that (1.2 s measured at z = 1024). Study runs, not zoo models.
     F=(--model fvae --data fashion-mnist:train --batch-size 64 --max-steps 4000 --val-fraction 0)
     train fig31/fm-a "${F[@]}" --z-dim 1024 --sigma2 learned
     train fig31/fm-b "${F[@]}" --z-dim 1024 --sigma2 0.1

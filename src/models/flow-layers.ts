@@ -19,6 +19,7 @@ import {
   reshape, sigmoid, sub, sum, toDtype, variance, view, permute, inverse, diag, fromTypedArray, zeros, sqrt,
 } from '../engine/ops/index.js';
 import { noGrad } from '../engine/autograd.js';
+import { toMemoryFormat, type MemoryFormat } from '../engine/memory-format.js';
 import { Module } from '../nn/module.js';
 import { Conv2d, ReLU, Sequential } from '../nn/index.js';
 import { sumPerSample } from './likelihoods.js';
@@ -258,6 +259,21 @@ export class ZeroConv2d extends Module {
 /** Channel split sizes of a coupling or a multi-scale split: ceil(C/2) kept, floor(C/2) transformed. */
 export const splitSizes = (c: number): [number, number] => [c - Math.floor(c / 2), Math.floor(c / 2)];
 
+/**
+ * The kept half as the coupling network reads it: channels_last on the CPU. The network's outer convolutions have
+ * few channels (the first reads 2-24, the last writes 4-48 at this project's sizes), and libtorch 1.13's oneDNN
+ * kernels run them 1.2-2.2x faster in NHWC than in NCHW (docs/benchmarks.md, "Flow models"). The layout changes
+ * no formula, only the order of the sums inside each convolution, so values agree to float rounding. Elsewhere
+ * (CUDA, where cuDNN's float32 NHWC kernels are not always faster, and 1x1 images) the tensor passes unchanged.
+ */
+function couplingLayout(xa: Tensor): Tensor {
+  const f = couplingConvLayout.cpu;
+  return f === 'channels_last' && xa.device === 'cpu' && hw(xa) > 1 ? toMemoryFormat(xa, f) : xa;
+}
+
+/** The CPU layout of the coupling networks; `oodgen bench flow-step --layouts` switches it to time both. */
+export const couplingConvLayout: { cpu: MemoryFormat } = { cpu: 'channels_last' };
+
 /** Affine coupling (Glow section 3.3, RealNVP): the second half is scaled and shifted by a function of the first. */
 export class AffineCoupling extends FlowLayer {
   readonly net: Sequential;
@@ -276,7 +292,7 @@ export class AffineCoupling extends FlowLayer {
   }
   /** shift t and scale s = sigmoid(s~ + 2) from the kept half. */
   private shiftScale(xa: Tensor): { t: Tensor; s: Tensor } {
-    const h = this.net.forward(xa); // (B, 2 cb, H, W)
+    const h = this.net.forward(couplingLayout(xa)); // (B, 2 cb, H, W)
     const t = narrow(h, 1, 0, this.cb);
     const s = sigmoid(add(narrow(h, 1, this.cb, this.cb), 2));
     return { t, s };
