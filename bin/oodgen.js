@@ -4,6 +4,10 @@
 // only the compiled dist/ and never loads tsx. The benchmark commands (bench/cli.ts) live outside src/ (product
 // code never imports them) and are added here.
 import { existsSync } from 'node:fs';
+import { applyBlasThreads } from './threads-env.js';
+
+// Before anything loads libtorch (and with it OpenBLAS): see threads-env.js.
+applyBlasThreads(process.argv.slice(2), process.env);
 
 const source = new URL('../src/cli/main.ts', import.meta.url);
 let main;
