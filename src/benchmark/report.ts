@@ -90,6 +90,13 @@ export function resultsMarkdown(r: BenchmarkResult, command: string): string {
       rows.map((x) => [x.model, x.score, GRANULARITY[x.granularity], x.bn, x.pair, `${x.nId} / ${x.nOod}`, ci(x, 'AUROC'), ci(x, 'AUPR-IN'), ci(x, 'AUPR-OUT'), ci(x, 'FPR95TPR'), publishedCell(x)]),
     ), '');
   }
+  const timed = r.units.filter((u) => u.seconds > 0 && u.images);
+  if (timed.length) {
+    out.push('## Cost', '');
+    out.push('Wall time of each unit computed (in this run or the run that cached it): scoring, plus fitting when the unit fitted its detector; one process, the suite\'s thread count, on whatever else the machine was running then (its 1-minute load average is beside each figure).', '');
+    out.push(markdownTable(['experiment', 'model', 'score', 'BN', 'images', 'seconds', 'images/s', 'load'],
+      timed.map((u) => [u.experiment, u.model, u.detector, u.bn, String(u.images), u.seconds.toFixed(1), formatNumber(u.images! / u.seconds), u.load === undefined ? '' : u.load.toFixed(1)])), '');
+  }
   const pairs = new Set(r.units.flatMap((u) => u.pairs.map((p) => p.name)));
   const pub = PUBLISHED.filter((p) => pairs.has(p.pair));
   if (pub.length) {

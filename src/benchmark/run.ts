@@ -5,6 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { OodgenError } from '../errors.js';
 import { loadDataset } from '../data/registry.js';
 import { loadRun } from '../train/run.js';
@@ -50,6 +51,10 @@ export interface UnitResult {
   settings: Record<string, unknown>;
   fitted: string | null;
   seconds: number;
+  /** Images scored (ID once plus every OoD set; a batch detector's batches times their size). */
+  images?: number;
+  /** The machine's 1-minute load average when the unit finished: its seconds mean little without it. */
+  load?: number;
 }
 
 export interface Skip { what: string; why: string }
@@ -242,6 +247,8 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
       continue;
     }
     r.seconds = (performance.now() - t0) / 1000;
+    r.images = u.images;
+    r.load = loadavg()[0];
     cache.put(u.key, r);
     results.push(r);
     computed++;

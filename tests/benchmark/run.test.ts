@@ -168,6 +168,14 @@ test('oodgen benchmark --suite FILE --out DIR --limit N writes results.json, res
   assert.match(md, /\| tiny-vae \| elbo +\| per-sample \| eval \| g-noise/);
   assert.match(md, /typicality-batch \| batch/);
   assert.match(md, /## Skipped\n\n- a: pair cifar10-cifar100/);
+  // Cost: each computed unit's images (16 ID + 2 x 16 OoD), seconds, images/s and the load it ran under.
+  for (const det of ['elbo', 'typicality-batch']) {
+    const m = new RegExp(`\\| a +\\| tiny-vae \\| ${det} +\\| eval \\| 48 +\\| ([0-9.]+) +\\| ([0-9.e+]+) +\\| ([0-9.]+) +\\|`).exec(md);
+    assert.ok(m, `cost row of ${det}:\n${md}`);
+    const unit = j.units.find((u: { detector: string }) => u.detector === det);
+    assert.ok(Math.abs(48 / unit.seconds - Number(m[2])) / Number(m[2]) < 0.005, `images/s = images / seconds (${m[0]}, ${unit.seconds} s)`);
+  }
+  assert.ok(j.units.every((u: { images: number; load: number }) => u.images === 48 && Number.isFinite(u.load)));
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   assert.ok(!/(src|href)="https?:/.test(html), 'no network resources');
   assert.match(html, /data:image\/png;base64,/);
