@@ -90,7 +90,11 @@ export function resultsMarkdown(r: BenchmarkResult, command: string): string {
       rows.map((x) => [x.model, x.score, GRANULARITY[x.granularity], x.bn, x.pair, `${x.nId} / ${x.nOod}`, ci(x, 'AUROC'), ci(x, 'AUPR-IN'), ci(x, 'AUPR-OUT'), ci(x, 'FPR95TPR'), publishedCell(x)]),
     ), '');
   }
-  const timed = r.units.filter((u) => u.seconds > 0 && u.images);
+  // Units cached before `images` was recorded: ID once plus each pair's OoD set, from the rows (a detector can give
+  // several rows per pair; batch rows count batches).
+  const imagesOf = (u: BenchmarkResult['units'][number]): number => u.images ??
+    (u.rows.length ? (u.rows[0]!.nId + [...new Map(u.rows.map((x) => [x.pair, x.nOod])).values()].reduce((a, n) => a + n, 0)) * (u.granularity === 'batch' ? s.batchSize : 1) : 0);
+  const timed = r.units.filter((u) => u.seconds > 0 && imagesOf(u) > 0).map((u) => ({ ...u, images: imagesOf(u) }));
   if (timed.length) {
     out.push('## Cost', '');
     out.push('Wall time of each unit computed (in this run or the run that cached it): scoring, plus fitting when the unit fitted its detector; one process, the suite\'s thread count, on whatever else the machine was running then (its 1-minute load average is beside each figure).', '');

@@ -12,6 +12,7 @@ import { evaluate, liveTensors, loadDataset } from '../../src/index.js';
 import { parseSuite, type Suite } from '../../src/benchmark/suite.js';
 import { runBenchmark, allRows } from '../../src/benchmark/run.js';
 import { b64ToF32 } from '../../src/benchmark/cache.js';
+import { resultsMarkdown } from '../../src/benchmark/report.js';
 import { loadRun } from '../../src/train/run.js';
 import { Command } from 'commander';
 import { registerBenchmarkCommand } from '../../src/cli/benchmark.js';
@@ -124,6 +125,9 @@ test('a unit that fails with a user error is reported and the suite goes on', as
   const r = await runBenchmark({ suite: s, cacheDir: join(dir, 'cache3'), zoo: z, progressBars: false });
   assert.deepEqual(r.counts, { planned: 2, computed: 1, cached: 0 });
   assert.deepEqual(allRows(r).map((x) => x.score), ['rec', 'rec']);
+  // A unit cached before `images` was recorded still gets its cost row: ID once plus each pair's OoD set, from its rows.
+  const old = { ...r, units: r.units.map(({ images: _i, load: _l, ...u }) => ({ ...u, seconds: 2 })) };
+  assert.match(resultsMarkdown(old, 'x'), /\| a +\| in-mem +\| rec +\| eval \| 72 +\| 2\.0 +\| 36\.0+ +\| +\|/);
   assert.equal(r.skipped.length, 1);
   assert.match(r.skipped[0]!.why, /^failed: .*in-memory images/);
   // A batch detector with fewer images per set than one batch is skipped at planning, with the reason.
