@@ -39,7 +39,9 @@ function shrink(args: string[]): string[] {
 function runExample(cwd: string, file: string): SpawnSyncReturns<string> {
   // 'oodgen' resolves to src/index.ts through tsconfig.json's "paths", which tsx reads from the checkout's tsconfig
   // (named explicitly: tsx looks for one from the working directory, a temp folder here); tsx itself is named by its
-  // resolved URL, since the temp folder has no node_modules.
+  // resolved URL, since the temp folder has no node_modules. Its package.json makes the example an ES module (top-level
+  // await), as in a user's project.
+  writeFileSync(join(cwd, 'package.json'), '{ "type": "module", "private": true }\n');
   return spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(cwd, file)], {
     cwd, encoding: 'utf8', timeout: 240_000, env: { ...process.env, TSX_TSCONFIG_PATH: join(root, 'tsconfig.json') },
   });
