@@ -43,6 +43,7 @@ export function runGuarded(files, { root, testsDir = join(root, 'tests'), env = 
   } catch { /* no shared cache: tsx makes its own in the scratch folder */ }
   const runs = join(root, 'runs');
   const runsBefore = new Set(list(runs));
+  const rootBefore = new Set(list(root));
   // Ctrl-C reaches the test processes too (same process group); wait for them, then clean up and report.
   const onInt = () => {};
   process.on('SIGINT', onInt);
@@ -59,7 +60,11 @@ export function runGuarded(files, { root, testsDir = join(root, 'tests'), env = 
   }
   const tmpLeft = list(scratch).filter((n) => n.startsWith('oodgen-'))
     .map((name) => ({ name, path: join(scratch, name), madeBy: suspects(name, testsDir, root) }));
-  const runsLeft = list(runs).filter((n) => !runsBefore.has(n)).map((name) => ({ name, path: join(runs, name) }));
+  // New entries of runs/ and of the checkout's top level (a build output such as dist/, a stray file).
+  const runsLeft = [
+    ...list(runs).filter((n) => !runsBefore.has(n)).map((name) => ({ name: `runs/${name}`, path: join(runs, name) })),
+    ...list(root).filter((n) => !rootBefore.has(n) && n !== 'runs').map((name) => ({ name, path: join(root, name) })),
+  ];
   rmSync(scratch, { recursive: true, force: true });
   const output = stdio === 'pipe' ? `${r.stdout}${r.stderr}` : '';
   return { status: r.status ?? (r.signal === 'SIGINT' ? 130 : 1), signal: r.signal, output, tmpLeft, runsLeft };
@@ -71,13 +76,13 @@ export function leftoverReport({ tmpLeft, runsLeft }) {
   for (const l of tmpLeft) {
     lines.push(`  TMPDIR/${l.name}${l.madeBy.length ? ` (made by ${l.madeBy.join(', ')})` : ''}`);
   }
-  for (const l of runsLeft) lines.push(`  runs/${l.name}`);
+  for (const l of runsLeft) lines.push(`  ${l.name} (in the checkout)`);
   if (lines.length === 0) return '';
   return [
     `test hygiene: the tests left ${lines.length} file(s) or folder(s) behind:`,
     ...lines,
     'Make temp folders with tempDir() from tests/helpers/tmp.ts (removed after the test or when its process exits),',
-    'and write into them, never into the checkout\'s runs/. (runs/ entries made by another process in this checkout',
-    'during the run also show here.)',
+    'and write into them, never into the checkout (runs/, a build output). (Entries another process made in this',
+    'checkout during the run also show here.)',
   ].join('\n');
 }

@@ -62,6 +62,9 @@ export function misuse(): void {
 test('npm pack installs into a fresh project: addon built, typed imports, npx oodgen', { skip, timeout: 900_000 }, async (t) => {
   const dir = tempDir('package');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // npm pack's prepack builds dist/ in the checkout; a dist/ this test made goes again (one that was there stays).
+  const dist = join(root, 'dist');
+  if (!existsSync(dist)) t.after(() => rmSync(dist, { recursive: true, force: true }));
 
   // prepack builds dist/ from a clean slate, so the tarball never carries files of moved or deleted sources.
   let t0 = performance.now();

@@ -25,12 +25,13 @@ test('the guard names the temp folder and runs/ entry a test file leaves, and th
   assert.equal(r.status, 0, `the leaky test itself passes:\n${r.output}`);
   assert.deepEqual(r.tmpLeft.map((l: { name: string }) => l.name.slice(0, -6)), ['oodgen-leaky-']);
   assert.ok(r.tmpLeft[0].madeBy[0].endsWith('leaky.fixture.mjs'), `made by ${r.tmpLeft[0].madeBy}`);
-  assert.deepEqual(r.runsLeft.map((l: { name: string }) => l.name), ['leaky-run'], 'the earlier runs/ entry is not blamed');
+  assert.deepEqual(r.runsLeft.map((l: { name: string }) => l.name), ['runs/leaky-run', 'stray.txt'], 'the earlier runs/ entry is not blamed');
   assert.ok(!existsSync(r.tmpLeft[0].path), 'the private TMPDIR is removed after the run');
   const msg = leftoverReport(r);
-  assert.match(msg, /left 2 file\(s\) or folder\(s\) behind/);
+  assert.match(msg, /left 3 file\(s\) or folder\(s\) behind/);
   assert.match(msg, /TMPDIR\/oodgen-leaky-\w{6} \(made by .*leaky\.fixture\.mjs\)/);
-  assert.match(msg, /runs\/leaky-run/);
+  assert.match(msg, /runs\/leaky-run \(in the checkout\)/);
+  assert.match(msg, /stray\.txt \(in the checkout\)/);
 });
 
 test('temp folders from tests/helpers/tmp.ts are gone after the run, also from a failing test', { timeout: 120_000 }, (t) => {
