@@ -2,9 +2,10 @@
 // Runs every tests/**/*.test.ts with Node's own test runner (TypeScript through tsx).
 // Node 20's --test does not expand globs, so the file list is built here.
 // Extra arguments are substrings: `npm test -- engine` runs the files whose path contains "engine".
+// The run fails when the tests leave an oodgen-* temp folder or a new runs/ entry behind (scripts/test-guard.mjs).
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { leftoverReport, runGuarded } from './test-guard.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 function walk(dir) {
@@ -20,7 +21,10 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
-  cwd: root, stdio: 'inherit', env: { ...process.env, OODGEN_TEST: '1' },
-});
-process.exit(r.status ?? 1);
+const r = runGuarded(files, { root });
+const report = leftoverReport(r);
+if (report) {
+  console.error(`\n${report}`);
+  process.exit(r.status === 0 ? 1 : r.status);
+}
+process.exit(r.status);

@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 // Copies a training run into zoo/NAME: the best-validation weights as model.safetensors (no optimizer state), the
 // run's config.json and log.jsonl, the exact command, and status.json (step, epoch, best validation ELBO, whether
-// early stopping has ended the run). Usage: node scripts/zoo-export.mjs RUN_DIR NAME "COMMAND"
+// early stopping has ended the run). Usage: node scripts/zoo-export.mjs RUN_DIR NAME "COMMAND" [--zoo DIR]
+// --zoo exports into another zoo folder than the checkout's zoo/ (e.g. throw-away stand-ins for a suite dry run).
 // A run still in progress can be exported (status says so) and exported again later; the zoo keeps 80 MB at most.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
-const [run, name, command] = process.argv.slice(2);
-if (!run || !name || !command) {
-  console.error('usage: node scripts/zoo-export.mjs RUN_DIR NAME "COMMAND"');
+const args = process.argv.slice(2);
+const zi = args.indexOf('--zoo');
+const zooArg = zi >= 0 ? args.splice(zi, 2)[1] : undefined;
+const [run, name, command] = args;
+if (!run || !name || !command || (zi >= 0 && !zooArg)) {
+  console.error('usage: node scripts/zoo-export.mjs RUN_DIR NAME "COMMAND" [--zoo DIR]');
   process.exit(2);
 }
 if (!/^[a-z0-9][a-z0-9.-]*$/.test(name)) { console.error(`zoo-export: bad name '${name}' (lower-case letters, digits, . and -)`); process.exit(2); }
@@ -20,7 +24,8 @@ const state = JSON.parse(readFileSync(join(run, 'state.json'), 'utf8'));
 const log = readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 const epochs = log.filter((e) => e.event === 'epoch');
 const root = new URL('..', import.meta.url).pathname;
-const out = join(root, 'zoo', name);
+const zoo = zooArg ? resolve(zooArg) : join(root, 'zoo');
+const out = join(zoo, name);
 mkdirSync(out, { recursive: true });
 const put = (file, write) => { const tmp = join(out, `.${file}.tmp`); write(tmp); renameSync(tmp, join(out, file)); };
 put('model.safetensors', (tmp) => copyFileSync(join(run, weights), tmp));
@@ -39,6 +44,6 @@ const status = {
 };
 put('status.json', (tmp) => writeFileSync(tmp, JSON.stringify(status, null, 2) + '\n'));
 const du = (d) => readdirSync(d).reduce((s, f) => { const p = join(d, f); const st = statSync(p); return s + (st.isDirectory() ? du(p) : st.size); }, 0);
-const mb = du(join(root, 'zoo')) / 1e6;
-console.log(`zoo/${name}: ${weights} at step ${state.step} (epoch ${state.epoch}); zoo/ holds ${mb.toFixed(1)} MB of 80`);
-if (mb > 80) { console.error('zoo-export: zoo/ is over 80 MB'); process.exit(1); }
+const mb = du(zoo) / 1e6;
+console.log(`${out}: ${weights} at step ${state.step} (epoch ${state.epoch}); ${zoo} holds ${mb.toFixed(1)} MB of 80`);
+if (mb > 80) { console.error(`zoo-export: ${zoo} is over 80 MB`); process.exit(1); }

@@ -3,8 +3,7 @@
 // validation. The SVM / one-class / embedding numerics are covered in the other tests of this folder.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from '../../src/engine/index.js';
 import { createModel } from '../../src/models/factory.js';
@@ -17,6 +16,7 @@ import { checkLatentOptions, resolveLatentOptions, LATENT_BN_MODES, LATENT_EMBED
 import { BN_MODES } from '../../src/scores/bn-mode.js';
 import { EMBED_CHOICES } from '../../src/analysis/latent-report.js';
 import { OodgenError } from '../../src/errors.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const S = 28;
 
@@ -83,7 +83,7 @@ test('encodeSet / decodeCodes / reconstructRows: shapes, BN mode restored, no te
 });
 
 test('runLatentAnalysis end to end: files, table fields, accuracies in [0, 1], nothing leaked', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-latent-'));
+  const dir = tempDir('latent');
   try {
     const model = tinyModel();
     const live = E.liveTensors();
@@ -148,7 +148,7 @@ test('runLatentAnalysis end to end: files, table fields, accuracies in [0, 1], n
 });
 
 test('runLatentAnalysis: the same seed gives the same numbers; identical ID and OoD sets stay near chance', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-latent-'));
+  const dir = tempDir('latent');
   try {
     const model = tinyModel();
     const opts = {
@@ -182,7 +182,7 @@ test('a model whose codes separate the sets by construction: 100% accuracy, AURO
       return { mu, logvar: E.zerosLike(mu) };
     },
   });
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-latent-'));
+  const dir = tempDir('latent');
   try {
     const r = await runLatentAnalysis({
       model, idTrain: bars(100, 21, 'h', 'h'), idTest: bars(100, 22, 'h', 'h2'), ood: [{ name: 'v', set: bars(200, 23, 'v', 'v') }],
@@ -210,7 +210,7 @@ test('helpers: slugs, Spearman, table layout', () => {
 });
 
 test('CLI validation: clear errors before any work', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-latent-cli-'));
+  const dir = tempDir('latent-cli');
   try {
     const ok = { checkpoint: dir, id: 'fashion-mnist', ood: 'mnist:test', out: join(dir, 'out') };
     mkdirSync(join(dir, 'run'));

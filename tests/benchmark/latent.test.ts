@@ -4,8 +4,7 @@
 // validates the experiment like the others.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { add, fromTypedArray, liveTensors, matmul, mul, sub, type Tensor } from '../../src/engine/index.js';
 import { loadDataset } from '../../src/index.js';
@@ -16,8 +15,9 @@ import { moveAlongNormal } from '../../src/benchmark/latent.js';
 import { fitLatent } from '../../src/analysis/latent-fit.js';
 import { loadRun } from '../../src/train/run.js';
 import { SYNTH_PAIRS, writeZoo } from './helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'oodgen-bench-latent-'));
+const dir = tempDir('bench-latent');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /**

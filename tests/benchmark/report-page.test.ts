@@ -3,8 +3,7 @@
 // request and logs no console error; the claims section (C1-C8 verdicts) and the latent table render. Skipped when no Chromium is installed (setup.sh installs it in CI).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseSuite } from '../../src/benchmark/suite.js';
@@ -13,9 +12,10 @@ import { modelGrids } from '../../src/benchmark/grids.js';
 import { writeBenchmarkReport } from '../../src/benchmark/report.js';
 import { histogram } from '../../src/benchmark/html.js';
 import { SYNTH_PAIRS, TINY, writeRun, writeZoo } from './helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const dir = mkdtempSync(join(tmpdir(), 'oodgen-bench-page-'));
+const dir = tempDir('bench-page');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('histogram: normalised counts, out-of-range values in the edge bins', () => {

@@ -3,8 +3,7 @@
 // invalidate the cache, and `oodgen benchmark` writes results.json / results.md / report.html.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -18,9 +17,10 @@ import { Command } from 'commander';
 import { registerBenchmarkCommand } from '../../src/cli/benchmark.js';
 import { buildProgram } from '../../src/cli/main.js';
 import { SYNTH_PAIRS, TINY, writeRun, writeZoo } from './helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const dir = mkdtempSync(join(tmpdir(), 'oodgen-bench-'));
+const dir = tempDir('bench');
 after(() => rmSync(dir, { recursive: true, force: true }));
 const zoo = join(dir, 'zoo');
 writeZoo(zoo);

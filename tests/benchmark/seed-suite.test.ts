@@ -4,8 +4,7 @@
 // missing zoo model. Needs Fashion-MNIST and MNIST on this machine (skipped otherwise).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { liveTensors } from '../../src/index.js';
 import { loadSuite } from '../../src/benchmark/suite.js';
@@ -13,8 +12,9 @@ import { runBenchmark } from '../../src/benchmark/run.js';
 import { dataIdentity } from '../../src/benchmark/pairs.js';
 import { evaluateClaims } from '../../src/benchmark/claims.js';
 import { TINY, writeRun } from './helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'oodgen-bench-seed-'));
+const dir = tempDir('bench-seed');
 after(() => rmSync(dir, { recursive: true, force: true }));
 const absent = ['fashion-mnist:train', 'fashion-mnist:test', 'mnist:test'].map((s) => ({ s, r: dataIdentity(s) })).find((x) => !x.r.ok);
 const skip = absent ? `${absent.s} is not on this machine` : false;

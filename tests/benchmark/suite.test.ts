@@ -1,8 +1,7 @@
 // Suite files: validated before any work, errors naming the file and the field; built-in suites valid.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSuite, parseSuite } from '../../src/benchmark/suite.js';
 import { BUILTIN_SUITES } from '../../src/benchmark/builtin-suites.js';
@@ -10,8 +9,9 @@ import { expandPairs, PAIRS, dataIdentity } from '../../src/benchmark/pairs.js';
 import { planBenchmark } from '../../src/benchmark/run.js';
 import { detectorSpec } from '../../src/scores/registry.js';
 import { PUBLISHED, SOURCES } from '../../src/benchmark/published.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'oodgen-suite-'));
+const dir = tempDir('suite');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('built-in suites validate, name registered detectors and known pairs', () => {

@@ -1,17 +1,14 @@
 // Writers for small test files in each format the dataset layer reads, plus corruption helpers.
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { gzipSync, deflateSync } from 'node:zlib';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { OodgenError } from '../../src/errors.js';
+import { tempDir as sharedTempDir } from '../helpers/tmp.js';
 
-export function tempDir(t: { after: (fn: () => void) => void }, prefix = 'oodgen-data-'): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  t.after(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
+/** A temp folder removed after test `t` (tests/helpers/tmp.ts). */
+export const tempDir = (t: { after: (fn: () => void) => void }): string => sharedTempDir('data', t);
 
 export function put(path: string, data: Uint8Array | string): string {
   mkdirSync(dirname(path), { recursive: true });

@@ -2,8 +2,7 @@
 // probability mu by a uniform 8-bit level; the trainer records the rate and mutates every training batch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, full, liveTensors } from '../../src/engine/index.js';
 import { Rng } from '../../src/data/rng.js';
@@ -11,6 +10,7 @@ import { checkMutationRate, mutateInPlace, mutateTensor } from '../../src/data/m
 import { train } from '../../src/train/trainer.js';
 import { parseTrainOptions } from '../../src/cli/train.js';
 import { OodgenError } from '../../src/errors.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /** Changed fraction and level histogram of a mutated constant image (0.5 is not a level k/255, so every draw shows). */
 function check(out: ArrayLike<number>, n: number, mu: number): void {
@@ -60,7 +60,7 @@ test('oodgen train --mutate: validated, recorded in config.json, and applied to 
   const o = await parseTrainOptions({ model: 'vae', data: 'noise:64', out: '/tmp/x', maxSteps: '2', mutate: '0.2' });
   assert.equal(o.mutate, 0.2);
   await assert.rejects(parseTrainOptions({ model: 'vae', data: 'noise:64', out: '/tmp/x', maxSteps: '2', mutate: '2' }), /--mutate must be a rate/);
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-mutate-'));
+  const dir = tempDir('mutate');
   const set = { images: new Float32Array(32 * 784).fill(0.5), shape: [32, 1, 28, 28] as [number, number, number, number], name: 'gray', source: 'mem' };
   const base = { model: { kind: 'vae', decoder: 'gaussian', channels: 1, imageSize: 28, zDim: 4, width: 4 } as const, trainSet: set, batchSize: 8, valFraction: 0, progress: 'none' as const, grids: false, maxSteps: 3, logEvery: 1, seed: 1 };
   await train({ ...base, out: join(dir, 'plain') });

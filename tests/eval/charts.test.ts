@@ -1,15 +1,15 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { histogramChart, lineChart, renderSvg, rocChart, scatterChart, specPathFor } from '../../src/eval/charts.js';
 import { rocCurve } from '../../src/eval/metrics.js';
 import { mulberry32 } from '../../src/eval/prng.js';
 import { OodgenError } from '../../src/errors.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'oodgen-charts-'));
+const dir = tempDir('charts');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const rng = mulberry32(5);

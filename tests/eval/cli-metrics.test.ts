@@ -1,14 +1,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { formatMetricsResult, loadScores, registerMetricsCommand, runMetrics } from '../../src/cli/metrics.js';
 import { oodMetrics } from '../../src/eval/metrics.js';
 import { OodgenError } from '../../src/errors.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'oodgen-cli-metrics-'));
+const dir = tempDir('cli-metrics');
 after(() => rmSync(dir, { recursive: true, force: true }));
 const file = (name: string, text: string) => {
   const p = join(dir, name);

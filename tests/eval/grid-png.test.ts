@@ -1,14 +1,14 @@
 // imageGridPng (in-memory PNG for report.html's data URIs) draws the same grid as writeImageGrid.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { imageGridPng, writeImageGrid } from '../../src/eval/grid.js';
 import { OodgenError } from '../../src/errors.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'oodgen-gridpng-'));
+const dir = tempDir('gridpng');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('imageGridPng: the same pixels as writeImageGrid, gray and RGB; bad shapes are OodgenErrors', async () => {

@@ -2,16 +2,15 @@
 // non-finite weight scores every image as NaN), unless the caller allows it explicitly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from '../../src/engine/index.js';
 import { Linear } from '../../src/nn/index.js';
 import { firstNonFinite, loadStateDict, loadTensors, saveStateDict, saveTensors } from '../../src/io/checkpoint.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { OodgenError } from '../../src/errors.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'oodgen-finite-'));
+const dir = tempDir('finite');
 
 test('a model checkpoint with one NaN weight is an OodgenError naming the file, the tensor and the index', () => {
   const start = E.liveTensors();

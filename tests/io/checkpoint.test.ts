@@ -3,12 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from '../../src/engine/index.js';
 import { saveStateDict, loadStateDict, loadTensors, saveTensors } from '../../src/io/checkpoint.js';
 import { ReferenceVae } from '../../bench/train-step.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const PY = '/usr/bin/python3';
 const script = new URL('../../bench/pytorch/dcgan_vae.py', import.meta.url).pathname;
@@ -23,7 +23,7 @@ function trained(): ReferenceVae {
 }
 
 test('an oodgen checkpoint round-trips and is refused when truncated', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-ckpt-'));
+  const dir = tempDir('ckpt');
   const m = trained();
   const path = join(dir, 'model.safetensors');
   saveStateDict(path, m);
@@ -37,7 +37,7 @@ test('an oodgen checkpoint round-trips and is refused when truncated', () => {
 });
 
 test('a checkpoint written by oodgen loads into the PyTorch module with strict=True', { skip }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-ckpt-'));
+  const dir = tempDir('ckpt');
   const m = trained();
   m.eval();
   const path = join(dir, 'oodgen.safetensors');
@@ -56,7 +56,7 @@ test('a checkpoint written by oodgen loads into the PyTorch module with strict=T
 });
 
 test('a checkpoint written by PyTorch loads into oodgen with the same outputs', { skip }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-ckpt-'));
+  const dir = tempDir('ckpt');
   const path = join(dir, 'torch.safetensors');
   const r = spawnSync(PY, [script, 'save-checkpoint', path, '--c', '3', '--z', '128'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { OodgenError } from '../../src/errors.js';
+import { tempDir } from '../helpers/tmp.js';
 import {
   fromTypedArray, parseSafetensors, readSafetensors, serializeSafetensors, toFloat32, toTypedArray, writeSafetensors,
   type StTensor,
@@ -15,7 +15,7 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 const ST_IO = join(ROOT, 'scripts/py/st_io.py');
 
 function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'oodgen-st-'));
+  return tempDir('st');
 }
 
 function sample(): Record<string, StTensor> {

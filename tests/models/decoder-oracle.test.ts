@@ -14,8 +14,7 @@
 // 'dec' mode leaving the decoder on running statistics.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, liveTensors, rand, randn, round, div, mul, tensor, noGrad, tidy, type Tensor } from '../../src/engine/index.js';
 import { copy_ } from '../../src/engine/ops/inplace.js';
@@ -25,6 +24,7 @@ import { cpuNoise, type LatentBase } from '../../src/models/vae.js';
 import { elboComponents, iwaeLogLikelihood, withBnMode, type BnMode } from '../../src/scores/index.js';
 import { saveTensors, loadTensors } from '../../src/io/checkpoint.js';
 import { runPython, torchSkip } from '../helpers/python.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const B = 5, K = 6, TRAIN_SEED = 17;
 
@@ -67,7 +67,7 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): { diff: number; sc
 
 test('decoders (gaussian learned per-channel variance C=3, bernoulli, categorical C=3) and BatchNorm dec mode equal PyTorch', { skip: torchSkip }, () => {
   const start = liveTensors();
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-decoders-'));
+  const dir = tempDir('decoders');
   const models = new Map<string, LatentBase>();
   const owned: Tensor[] = [];
   try {

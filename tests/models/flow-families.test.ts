@@ -3,8 +3,7 @@
 // (bits/dim column in closed form from its log-likelihood), and the latent-model scores refuse a flow clearly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Generator, liveTensors, rand, tidy, noGrad, fromTypedArray } from '../../src/engine/index.js';
@@ -16,6 +15,7 @@ import { createDetector, scoreDataset } from '../../src/scores/index.js';
 import { OodgenError } from '../../src/errors.js';
 import type { ImageSet } from '../../src/data/types.js';
 import type { Glow } from '../../src/models/glow.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const argv = ['node', 'oodgen'];
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -55,7 +55,7 @@ function images(n: number, seed: number): ImageSet {
 
 test('train() writes glow and fvae runs that loadRun restores; exact-nll scores a Glow run, iwae refuses it', async () => {
   const start = liveTensors();
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-flows-'));
+  const dir = tempDir('flows');
   try {
     const set = images(24, 70);
     const runs = {

@@ -4,8 +4,7 @@
 // training loss that falls, and temperature sampling.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
@@ -17,6 +16,7 @@ import { Adam } from '../../src/optim/index.js';
 import { saveStateDict, saveTensors } from '../../src/io/checkpoint.js';
 import { createFvae, fvaeConfigProblems, type FvaeConfig } from '../../src/models/fvae.js';
 import { elboComponents, iwaeLogLikelihood, withBnMode } from '../../src/scores/index.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const PY = '/usr/bin/python3';
 const REF = fileURLToPath(new URL('../fixtures/fvae_ref.py', import.meta.url));
@@ -32,7 +32,7 @@ const CONFIGS: FvaeConfig[] = [
 test('f-VAE through the scores equals its PyTorch transcription (strict checkpoint load, fixed noise, BN eval)', { skip: !hasTorch && 'needs /usr/bin/python3 with torch' }, () => {
   const start = liveTensors();
   for (const [ci, cfg] of CONFIGS.entries()) {
-    const dir = mkdtempSync(join(tmpdir(), 'oodgen-fvae-'));
+    const dir = tempDir('fvae');
     try {
       const model = createFvae(cfg, { generator: Generator.cpu(40 + ci) });
       const x = rand([3, 1, cfg.imageSize, cfg.imageSize], { generator: Generator.cpu(50) });

@@ -4,8 +4,7 @@
 // with strict=True gives the same log-density; and a tiny Glow's loss goes down.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
@@ -17,6 +16,7 @@ import { Adam } from '../../src/optim/index.js';
 import { loadTensors, saveStateDict, saveTensors } from '../../src/io/checkpoint.js';
 import { ActNorm, FlowStep } from '../../src/models/flow-layers.js';
 import { createGlow, type GlowConfig } from '../../src/models/glow.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const PY = '/usr/bin/python3';
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
@@ -106,7 +106,7 @@ function blobs(n: number, size: number, seed: number): Tensor {
 }
 
 test('an oodgen Glow checkpoint loads in the PyTorch transcription with strict=True and gives the same log-density', { skip: !hasTorch && 'needs /usr/bin/python3 with torch' }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-glow-'));
+  const dir = tempDir('glow');
   try {
     const cfg = tinyGlow({ levels: 2, steps: 2, width: 8, lu: false });
     const glow = createGlow(cfg, { generator: Generator.cpu(20) });

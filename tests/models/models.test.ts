@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Generator, tidy, noGrad, liveTensors, rand, randn, zeros, full, isfinite, all } from '../../src/engine/index.js';
@@ -13,6 +12,7 @@ import { gaussianLogLik, categoricalLogLik, bernoulliLogLik, LOG_2PI } from '../
 import { saveStateDict, loadStateDict, loadTensors } from '../../src/io/checkpoint.js';
 
 import { PY, ROOT, torchSkip } from '../helpers/python.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const SCRIPT = join(ROOT, 'bench/pytorch/dcgan_vae.py');
 
@@ -108,7 +108,7 @@ test('each model trains 30 steps on a tiny batch with a falling loss (and frees 
 });
 
 test('checkpoint round trip: save, load into a fresh model, same outputs', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-models-'));
+  const dir = tempDir('models');
   try {
     for (const [kind, decoder, size, extra] of [CASES[2], CASES[4], CASES[1]]) {
       const cfg = tiny(kind, decoder, size, extra);
@@ -136,7 +136,7 @@ test('checkpoint round trip: save, load into a fresh model, same outputs', () =>
 });
 
 test('reference VAE (vae/gaussian, c=3, z=128, width 64, 32x32) has exactly the PyTorch state_dict', { skip: torchSkip }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-ref-'));
+  const dir = tempDir('ref');
   try {
     const cfg: ModelConfig = { kind: 'vae', decoder: 'gaussian', channels: 3, imageSize: 32, zDim: 128, width: 64 };
     // PyTorch -> oodgen: load PyTorch's checkpoint strictly, compare the encoder/decoder outputs with its probe.

@@ -3,8 +3,7 @@
 // training.sintro instead of training.hyper) still resuming bit-identically.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { liveTensors } from '../../src/engine/index.js';
 import type { ImageSet } from '../../src/data/types.js';
@@ -16,6 +15,7 @@ import { train, type TrainOptions } from '../../src/train/trainer.js';
 import { readRunConfig } from '../../src/train/run.js';
 import { loadTensors } from '../../src/io/checkpoint.js';
 import { parseTrainOptions } from '../../src/cli/train.js';
+import { tempDir } from '../helpers/tmp.js';
 
 function tinySet(n = 32): ImageSet {
   const images = new Float32Array(n * 32 * 32);
@@ -47,7 +47,7 @@ test('one defaults table: the library and `oodgen train` pick the same Soft-Intr
   assert.equal(trainDefaults('sintro', 'cifar10:train').batchSize, 32);
   assert.equal(trainDefaults('vae', 'cifar10:train').batchSize, 64);
   // The library: a Soft-IntroVAE run labelled with its dataset gets the table's batch size (it used to get 64).
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-models-'));
+  const dir = tempDir('models');
   try {
     const r = await train({
       out: join(dir, 'r'), model: { kind: 'sintro', decoder: 'gaussian', channels: 1, imageSize: 32, zDim: 2, width: 4 },
@@ -75,7 +75,7 @@ test('a family registered from outside src/ trains through its own createTrainer
       return m;
     },
   });
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-models-'));
+  const dir = tempDir('models');
   try {
     assert.throws(() => registerModel({ ...vaeFamily, kind: 'test-counting-vae' }), /already registered/);
     const r = await train({ out: join(dir, 'c'), model: { kind: 'test-counting-vae', decoder: 'gaussian', channels: 1, imageSize: 32, zDim: 2, width: 4 }, trainSet: tinySet(), batchSize: 8, valFraction: 0, maxSteps: 3, progress: 'none', grids: false });
@@ -89,7 +89,7 @@ test('a family registered from outside src/ trains through its own createTrainer
 });
 
 test('run folders from before the registry (training.sintro, no training.hyper) load and resume bit-identically', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-models-'));
+  const dir = tempDir('models');
   const set = tinySet();
   const start = liveTensors();
   try {

@@ -15,8 +15,7 @@
 //   the frozen encoder in the decoder step (6x the tolerance).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, liveTensors, rand, tidy, keep, type Tensor } from '../../src/engine/index.js';
 import { SGD } from '../../src/optim/index.js';
@@ -26,6 +25,7 @@ import { sintroStep, type SintroHyper } from '../../src/models/sintro.js';
 import { cpuNoise } from '../../src/models/vae.js';
 import { saveTensors, loadTensors } from '../../src/io/checkpoint.js';
 import { runPython, torchSkip } from '../helpers/python.js';
+import { tempDir } from '../helpers/tmp.js';
 
 // Colour 32x32 (the CIFAR-10 / SVHN recipe) and grey 28x28 (the MNIST recipe): scale = 1/(C*H*W) differs.
 const CONFIGS: ModelConfig[] = [
@@ -50,7 +50,7 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): { diff: number; sc
 
 for (const CONFIG of CONFIGS) test(`Soft-IntroVAE ${CONFIG.channels}x${CONFIG.imageSize}x${CONFIG.imageSize}: losses, gradients and updated weights of one iteration equal the official step in PyTorch`, { skip: torchSkip }, () => {
   const start = liveTensors();
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-sintro-'));
+  const dir = tempDir('sintro');
   try {
     const g = Generator.cpu(3);
     const model = createModel(CONFIG, { generator: g });

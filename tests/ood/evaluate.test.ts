@@ -2,15 +2,15 @@
 // loaded by the next evaluation, a clear error when neither exists), ensembles of models, bad input.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../helpers/tmp.js';
 import {
   Generator, createModel, evaluate, liveTensors, registerDetector, unregisterDetector,
   type Detector, type DetectorState, type ImageSource, type ModelConfig, type Tensor,
 } from '../../src/index.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'oodgen-evaluate-'));
+const dir = tempDir('evaluate');
 after(() => rmSync(dir, { recursive: true, force: true }));
 const CFG: ModelConfig = { kind: 'vae', decoder: 'gaussian', channels: 1, imageSize: 28, zDim: 2, width: 4, sigma2: 0.1 };
 

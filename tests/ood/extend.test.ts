@@ -3,16 +3,16 @@
 // This is the README's "Extending oodgen" example.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Generator, createModel, evaluate, liveTensors, loadDataset, oodMetrics, registerDetector, saveStateDict, unregisterDetector,
   type DetectorSpec, type ModelConfig, type Tensor,
 } from '../../src/index.js';
 import { buildProgram } from '../../src/cli/main.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'oodgen-extend-'));
+const dir = tempDir('extend');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 // The README example: mean squared brightness of an image, higher = more OoD. Needs nothing from the model.

@@ -5,10 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { tempDir } from '../helpers/tmp.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
@@ -60,8 +60,11 @@ export function misuse(): void {
 `;
 
 test('npm pack installs into a fresh project: addon built, typed imports, npx oodgen', { skip, timeout: 900_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-package-'));
+  const dir = tempDir('package');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // npm pack's prepack builds dist/ in the checkout; a dist/ this test made goes again (one that was there stays).
+  const dist = join(root, 'dist');
+  if (!existsSync(dist)) t.after(() => rmSync(dist, { recursive: true, force: true }));
 
   // prepack builds dist/ from a clean slate, so the tarball never carries files of moved or deleted sources.
   let t0 = performance.now();

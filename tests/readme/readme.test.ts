@@ -2,14 +2,13 @@
 // tiny data (the command line as written, plus options that shrink the work, appended so they win).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdtempSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { tempDir } from '../helpers/tmp.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
-mkdirSync(join(root, 'runs'), { recursive: true });
 
 function block(tag: string): string {
   const at = readme.indexOf(`<!-- readme-test: ${tag} -->`);
@@ -36,8 +35,20 @@ function shrink(args: string[]): string[] {
   }
 }
 
-test('every CLI command in the README runs (on tiny data)', { timeout: 600_000 }, () => {
-  const cwd = mkdtempSync(join(tmpdir(), 'oodgen-readme-'));
+/** Runs a README TypeScript example from a scratch folder outside the checkout (nothing lands in the repo's runs/). */
+function runExample(cwd: string, file: string): SpawnSyncReturns<string> {
+  // 'oodgen' resolves to src/index.ts through tsconfig.json's "paths", which tsx reads from the checkout's tsconfig
+  // (named explicitly: tsx looks for one from the working directory, a temp folder here); tsx itself is named by its
+  // resolved URL, since the temp folder has no node_modules. Its package.json makes the example an ES module (top-level
+  // await), as in a user's project.
+  writeFileSync(join(cwd, 'package.json'), '{ "type": "module", "private": true }\n');
+  return spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(cwd, file)], {
+    cwd, encoding: 'utf8', timeout: 240_000, env: { ...process.env, TSX_TSCONFIG_PATH: join(root, 'tsconfig.json') },
+  });
+}
+
+test('every CLI command in the README runs (on tiny data)', { timeout: 600_000 }, (t) => {
+  const cwd = tempDir('readme', t);
   const lines = block('cli').split('\n').map((l) => l.trim()).filter((l) => l.startsWith('oodgen '));
   assert.ok(lines.length >= 10, `README shows ${lines.length} commands`);
   for (const line of lines) {
@@ -50,22 +61,20 @@ test('every CLI command in the README runs (on tiny data)', { timeout: 600_000 }
   assert.ok(existsSync(join(cwd, 'runs', 'fm-vae-latent', 'results.json')), 'latent wrote its results');
 });
 
-test('the README library example runs as written', { timeout: 300_000 }, () => {
-  // Inside the package, 'oodgen' resolves to the package itself (package.json "exports"), so the example runs from
-  // a scratch folder under runs/ (git-ignored), as a user's file in the checkout would.
-  const cwd = mkdtempSync(join(root, 'runs', 'readme-example-'));
+test('the README library example runs as written', { timeout: 300_000 }, (t) => {
+  const cwd = tempDir('readme-example', t);
   writeFileSync(join(cwd, 'example.ts'), block('library'));
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(cwd, 'example.ts')], { cwd, encoding: 'utf8', timeout: 240_000 });
+  const r = runExample(cwd, 'example.ts');
   assert.equal(r.status, 0, `${r.stderr}\n${r.stdout}`.slice(0, 4000));
   const m = /AUROC fashion-mnist vs uniform noise: ([0-9.]+)/.exec(r.stdout);
   assert.ok(m, r.stdout);
   assert.ok(Number(m[1]) > 0.9, `a trained VAE separates noise from clothes (AUROC ${m[1]})`);
 });
 
-test('the README "Extending oodgen" example runs as written', { timeout: 300_000 }, () => {
-  const cwd = mkdtempSync(join(root, 'runs', 'readme-extend-'));
+test('the README "Extending oodgen" example runs as written', { timeout: 300_000 }, (t) => {
+  const cwd = tempDir('readme-extend', t);
   writeFileSync(join(cwd, 'extend.ts'), block('extending'));
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(cwd, 'extend.ts')], { cwd, encoding: 'utf8', timeout: 240_000 });
+  const r = runExample(cwd, 'extend.ts');
   assert.equal(r.status, 0, `${r.stderr}\n${r.stdout}`.slice(0, 4000));
   const m = /brightness vs noise:200: AUROC ([0-9.]+)/.exec(r.stdout);
   assert.ok(m, r.stdout);

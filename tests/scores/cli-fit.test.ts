@@ -2,8 +2,7 @@
 // validation split, the state lands in RUN/detectors/NAME.* and eval reuses it (or fits when it is missing).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, liveTensors } from '../../src/engine/index.js';
 import { createModel } from '../../src/models/factory.js';
@@ -12,8 +11,9 @@ import type { ModelConfig } from '../../src/models/types.js';
 import { runEval } from '../../src/cli/eval.js';
 import { buildProgram } from '../../src/cli/main.js';
 import { OodgenError } from '../../src/errors.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'oodgen-cli-fit-'));
+const dir = tempDir('cli-fit');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const VAE: ModelConfig = { kind: 'vae', decoder: 'gaussian', channels: 1, imageSize: 28, zDim: 4, width: 4, sigma2: 0.1 };

@@ -1,8 +1,7 @@
 // `oodgen score` and `oodgen eval` end to end on a tiny run folder and synthetic data sets.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, liveTensors } from '../../src/engine/index.js';
 import { createModel } from '../../src/models/factory.js';
@@ -11,8 +10,9 @@ import type { ModelConfig } from '../../src/models/types.js';
 import { runEval, runScore } from '../../src/cli/score.js';
 import { buildProgram } from '../../src/cli/main.js';
 import { registerBenchCommands } from '../../bench/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'oodgen-cli-score-'));
+const dir = tempDir('cli-score');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function makeRun(name: string, model: ModelConfig): string {

@@ -2,8 +2,7 @@
 // recorded in the score file as "NaN" / "Infinity" strings that `oodgen metrics` reads back; never a silent null.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, liveTensors, type Tensor } from '../../src/engine/index.js';
 import { createModel } from '../../src/models/factory.js';
@@ -15,8 +14,9 @@ import { loadScores, runMetrics } from '../../src/cli/metrics.js';
 import { oodMetrics } from '../../src/eval/metrics.js';
 import { OodgenError } from '../../src/errors.js';
 import { loadDataset } from '../../src/data/registry.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'oodgen-nonfinite-'));
+const dir = tempDir('nonfinite');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Score = mean pixel of the image, except that images whose mean pixel is a planted value get NaN or Infinity. */

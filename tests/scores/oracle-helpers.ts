@@ -1,21 +1,21 @@
 // Shared pieces of the field detectors' oracle tests: tiny DCGAN VAEs with non-trivial BatchNorm statistics,
 // image-like inputs, and a bridge to tests/fixtures/detector_oracle.py (PyTorch / NumPy / SciPy / scikit-learn).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { Generator, tensor, rand, tidy, noGrad, keep, type Tensor } from '../../src/engine/index.js';
 import { createModel } from '../../src/models/factory.js';
 import type { LatentModel, ModelConfig } from '../../src/models/types.js';
 import { saveStateDict, saveTensors } from '../../src/io/checkpoint.js';
+import { tempDir } from '../helpers/tmp.js';
 
 export const PY = '/usr/bin/python3';
 export const hasTorch = spawnSync(PY, ['-c', 'import torch, scipy, sklearn'], { stdio: 'ignore' }).status === 0;
 export const skipNoTorch = hasTorch ? false : 'needs /usr/bin/python3 with torch, scipy and scikit-learn';
 const script = new URL('../fixtures/detector_oracle.py', import.meta.url).pathname;
 
-export const tmp = (): string => mkdtempSync(join(tmpdir(), 'oodgen-det-'));
+export const tmp = (): string => tempDir('det');
 
 /** A tiny 28x28 gray VAE; a few train-mode forwards move its BatchNorm running statistics away from 0 / 1. */
 export function tinyModel(over: Partial<ModelConfig> = {}, seed = 0): LatentModel {

@@ -2,12 +2,12 @@
 // registration from outside src/, fitted state saved to and loaded from a run folder, batch detectors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, liveTensors, rand, tidy, type Tensor } from '../../src/engine/index.js';
 import { createModel } from '../../src/models/factory.js';
 import type { ModelConfig } from '../../src/models/types.js';
+import { tempDir } from '../helpers/tmp.js';
 import {
   createDetector, detectorNames, detectorSpec, detectorsFor, listDetectors, loadDetectorState, registerDetector, reportRows,
   saveDetectorState, scoreDataset, unregisterDetector, type Detector, type DetectorSpec, type DetectorState, type ImageSource,
@@ -85,7 +85,7 @@ test('registerDetector validates specs and refuses duplicates', () => {
 
 test('a detector registered from outside src/ fits on ID data, saves and loads its state in the run folder', () => {
   registerDetector(meanDistanceSpec);
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-detstate-'));
+  const dir = tempDir('detstate');
   const m = createModel(CFG, { generator: Generator.cpu(2) });
   const start = liveTensors();
   try {
@@ -109,7 +109,7 @@ test('a detector registered from outside src/ fits on ID data, saves and loads i
     }
     assert.deepEqual([...r.columns.distance!], [...r.score]);
     // No state yet in another folder; a state of the wrong size is refused with the file named.
-    const other = mkdtempSync(join(tmpdir(), 'oodgen-detstate-'));
+    const other = tempDir('detstate');
     assert.equal(loadDetectorState(other, createDetector('test-mean-distance', m)), false);
     rmSync(other, { recursive: true });
     const bad = new MeanDistance(m);

@@ -1,11 +1,11 @@
 // A tiny trained run for the gate tests: a VAE (width 8, z 4, 1x28x28) trained for a few seconds on smooth blobs,
 // so that uniform noise is clearly out of distribution.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import type { ImageSet } from '../../src/data/types.js';
 import { train } from '../../src/train/trainer.js';
+import { tempDir } from '../helpers/tmp.js';
 
 export const SIZE = 28;
 
@@ -53,7 +53,7 @@ export interface TinyRun { dir: string; root: string; cleanup(): void }
 
 /** Trains the tiny VAE into a temporary run folder (a few seconds). */
 export async function tinyRun(kind: 'vae' | 'ae' = 'vae'): Promise<TinyRun> {
-  const root = mkdtempSync(join(tmpdir(), 'oodgen-serve-'));
+  const root = tempDir('serve');
   const dir = join(root, 'run');
   await train({
     out: dir, model: { kind, decoder: 'gaussian', channels: 1, imageSize: SIZE, zDim: 4, width: 8 }, trainSet: blobs(96),

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { OodgenError } from '../../src/errors.js';
 import { parseTrainOptions } from '../../src/cli/train.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -41,7 +41,7 @@ test('oodgen train: bad options and impossible combinations are refused before a
 });
 
 test('the oodgen binary refuses a bad option with exit status 1 and creates no run folder', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-cli-'));
+  const dir = tempDir('cli');
   try {
     const out = join(dir, 'run');
     const r = spawnSync(process.execPath, [join(ROOT, 'bin/oodgen.js'), 'train', '--model', 'ae', '--decoder', 'categorical', '--data', 'fashion-mnist', '--out', out, '--epochs', '1'], { encoding: 'utf8' });
@@ -54,7 +54,7 @@ test('the oodgen binary refuses a bad option with exit status 1 and creates no r
 });
 
 test('Ctrl-C during oodgen train saves a checkpoint and exits 130; --resume continues it', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-cli-'));
+  const dir = tempDir('cli');
   try {
     const out = join(dir, 'run');
     const { spawn } = await import('node:child_process');

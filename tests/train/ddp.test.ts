@@ -3,14 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, withoutNproc, relaunchWithNproc } from '../../src/cli/launch.js';
 import { distEnvFromProcess, availableBackends } from '../../src/engine/distributed.js';
 import { shardRange } from '../../src/scores/sharded.js';
 import { OodgenError } from '../../src/errors.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -36,7 +36,7 @@ async function ranks(world: number, args: string[], limitMs = 90_000, extraEnv: 
   })));
 }
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'oodgen-ddp-'));
+const tmp = (): string => tempDir('ddp');
 const readJson = <T>(p: string): T => JSON.parse(readFileSync(p, 'utf8')) as T;
 
 test('torchrun-style environment and --nproc are parsed and validated', async () => {

@@ -4,8 +4,7 @@
 // float32; capturable Adam equals Adam; --cuda-graph is refused clearly on the CPU.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
@@ -25,8 +24,9 @@ import { Adam } from '../../src/optim/adam.js';
 import { OodgenError } from '../../src/errors.js';
 import { parseTrainOptions } from '../../src/cli/train.js';
 import { checkLaunchDevice, rankDevice } from '../../src/engine/distributed.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'oodgen-gpu-path-'));
+const tmp = (): string => tempDir('gpu-path');
 
 /** n 8-bit images, deterministic; as uint8 or as the float32 k/255 the loaders make. */
 function tinySet(n: number, asFloat: boolean): ImageSet {

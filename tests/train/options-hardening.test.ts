@@ -2,8 +2,7 @@
 // that does not exist, and valFraction 0 (no validation instead of validating on the training images).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, liveTensors, checkCudaIndex, resolveDevice, cuda } from '../../src/engine/index.js';
 import { OodgenError } from '../../src/errors.js';
@@ -16,8 +15,9 @@ import { train } from '../../src/train/trainer.js';
 import { runScore } from '../../src/cli/score.js';
 import { loadForModel } from '../../src/cli/args.js';
 import { writeIdxPair } from '../data/helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'oodgen-item5-'));
+const dir = tempDir('item5');
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('--model sintro --sigma2 learned is refused with the reason (log_sigma2 would belong to no optimizer)', async () => {

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { liveTensors, tidy, noGrad, Generator } from '../../src/engine/index.js';
@@ -16,6 +15,7 @@ import { createModel } from '../../src/models/factory.js';
 import { bitsPerDim, evaluateElbo } from '../../src/train/evaluate.js';
 
 import { PY, ROOT, torchSkip } from '../helpers/python.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /** 40 tiny 8-bit images (values k/255), deterministic. */
 function tinySet(n = 40, c = 1, s = 32): ImageSet {
@@ -29,7 +29,7 @@ function tinySet(n = 40, c = 1, s = 32): ImageSet {
   return { images, shape: [n, c, s, s], name: 'tiny:train', source: 'test' };
 }
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'oodgen-train-'));
+const tmp = (): string => tempDir('train');
 
 function maxDiff(a: string, b: string): number {
   const A = loadTensors(a).tensors, B = loadTensors(b).tensors;
