@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { CLAIM_RULES, evaluateClaims, gapDominance, type ClaimInput, type ClaimResult } from '../../src/benchmark/claims.js';
 import { wilson, type LatentUnitResult } from '../../src/benchmark/latent.js';
 import { f32ToB64 } from '../../src/benchmark/cache.js';
-import type { UnitResult } from '../../src/benchmark/run.js';
+import type { BenchmarkResult, UnitResult } from '../../src/benchmark/run.js';
+import { resultsMarkdown } from '../../src/benchmark/report.js';
+import { parseSuite } from '../../src/benchmark/suite.js';
 import { PY, ROOT } from '../helpers/python.js';
 
 const scipySkip = existsSync(PY) && spawnSync(PY, ['-c', 'import scipy.stats'], { stdio: 'ignore' }).status === 0 ? false : `needs ${PY} with scipy`;
@@ -177,4 +179,18 @@ test('wilson: 95% Wilson score interval equals SciPy\'s', { skip: scipySkip }, (
   }
   assert.throws(() => wilson(3, 2), /0 <= k <= n/);
   assert.deepEqual(wilson(0, 0).ci, [0, 1]);
+});
+
+test('results.md: a suite built for something else lists only the claims it ran; seed and claims list all eight', () => {
+  const units = [components('fm-vae-gauss', -60, 5), unit('fm-vae-cat', 'elbo', 'elbo', 'eval', 0.12, [0.1, 0.15])];
+  const md = (name: string) => resultsMarkdown({
+    suite: parseSuite({ name, experiments: [{ name: 'x', models: ['fm-vae-gauss'], detectors: ['elbo'], bn: ['eval'], pairs: ['fmnist-mnist'] }] }, 'test'),
+    units, latent: [], skipped: [], counts: { planned: 2, computed: 2, cached: 0 }, interrupted: false,
+  } as unknown as BenchmarkResult, 'x');
+  const table = md('fm-detectors');
+  assert.deepEqual([...table.matchAll(/^\| (C[1-8]) /gm)].map((m) => m[1]), ['C2', 'C6']);
+  assert.match(table, /C1, C3, C4, C5, C7, C8: not run by this suite/);
+  for (const name of ['seed', 'claims']) {
+    assert.deepEqual([...md(name).matchAll(/^\| (C[1-8]) /gm)].map((m) => m[1]), ['C1', 'C2', 'C3', 'C4', 'C5', 'C6', 'C7', 'C8'], name);
+  }
 });
