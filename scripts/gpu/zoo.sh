@@ -163,18 +163,24 @@ if [ "$DRY" = 1 ]; then
   R=$W/imported; Z=$W/zoo-scratch
   mkdir -p "$Z/scripts" && cp scripts/zoo-export.mjs "$Z/scripts/"   # exports into $Z/zoo, not the checkout's zoo/
   ZOO_EXPORT=$Z/scripts/zoo-export.mjs bash scripts/gpu/zoo-import.sh "$OUT" "$R" 2>&1 | tee -a "$OUT/run.log"
-  # fm-sintro was stopped by the budget: resume it here for two more steps with the checkout's CLI.
-  s0=$(node -p "require('$R/fm-sintro/state.json').step")
-  node bin/oodgen.js --threads 1 train --out "$R/fm-sintro" --resume --max-steps $((s0 + 2)) --no-grids --progress none 2>&1 | tail -1 | tee -a "$OUT/run.log"
-  s1=$(node -p "require('$R/fm-sintro/state.json').step")
-  if [ "$s1" = $((s0 + 2)) ]; then log "DRY resume: fm-sintro continued from step $s0 to $s1 with --resume"; else log "DRY resume FAILED ($s0 -> $s1)"; exit 6; fi
+  # Resume one run that early stopping did not end (fm-sintro, stopped by the budget, when it trained) for two more
+  # steps with the checkout's CLI; --epochs lifts a tiny run's epoch cap (stop conditions may change on resume).
+  pick=""; for m in $MODELS; do [ -f "$R/$m/state.json" ] || continue
+    [ "$(node -p "require('$R/$m/state.json').stopReason")" = early-stopping ] || { pick=$m; break; }; done
+  [ -n "$pick" ] || { log "DRY resume: every run ended by early stopping; nothing to resume"; exit 6; }
+  s0=$(node -p "require('$R/$pick/state.json').step")
+  node bin/oodgen.js --threads 1 train --out "$R/$pick" --resume --epochs 1000 --max-steps $((s0 + 2)) --no-grids --progress none 2>&1 | tail -1 | tee -a "$OUT/run.log"
+  s1=$(node -p "require('$R/$pick/state.json').step")
+  if [ "$s1" = $((s0 + 2)) ]; then log "DRY resume: $pick continued from step $s0 to $s1 with --resume"; else log "DRY resume FAILED ($pick: $s0 -> $s1)"; exit 6; fi
   # A run that early stopping ended was exported by zoo-import.sh (into the scratch zoo); if none did here, export
-  # fm-vae-cat (ended by its epoch cap) the same way, as a run exported mid-training is.
-  if [ ! -f "$Z/zoo/fm-vae-cat/status.json" ]; then
-    log "DRY export: fm-vae-cat did not early-stop in the tiny run; exporting it directly"
-    node "$Z/scripts/zoo-export.mjs" "$R/fm-vae-cat" fm-vae-cat "$(node -p "require('$R/fm-vae-cat/config.json').command")" | tee -a "$OUT/run.log"
+  # the first run (ended by its epoch cap) the same way, as a run exported mid-training is.
+  ex=$(ls "$Z/zoo" 2>/dev/null | head -1)
+  if [ -z "$ex" ]; then
+    ex=${MODELS%% *}; [ "$ex" = "$pick" ] && ex=$(echo $MODELS | cut -d' ' -f2); ex=${ex:-$pick}
+    log "DRY export: no run early-stopped in the tiny run; exporting $ex directly"
+    node "$Z/scripts/zoo-export.mjs" "$R/$ex" "$ex" "$(node -p "require('$R/$ex/config.json').command")" | tee -a "$OUT/run.log"
   fi
-  [ -f "$Z/zoo/fm-vae-cat/model.safetensors" ] || { log "DRY export FAILED"; exit 7; }
-  log "DRY export: $Z/zoo/fm-vae-cat: $(ls "$Z/zoo/fm-vae-cat" | tr '\n' ' ')"; cat "$Z/zoo/fm-vae-cat/status.json" >> "$OUT/run.log"
+  [ -f "$Z/zoo/$ex/model.safetensors" ] || { log "DRY export FAILED"; exit 7; }
+  log "DRY export: $Z/zoo/$ex: $(ls "$Z/zoo/$ex" | tr '\n' ' ')"; cat "$Z/zoo/$ex/status.json" >> "$OUT/run.log"
 fi
 log "done"
