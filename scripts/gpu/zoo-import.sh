@@ -29,9 +29,12 @@ for first in "$OUTDIR"/*.tar "$OUTDIR"/*.tar.part00; do
   fi
   rm -rf "$RUNS/$name"; mv "$tmp/$name" "$RUNS/$name"; rmdir "$tmp"
   # The device is where a run trains next, not part of the model: a run trained on cuda resumes here on the cpu.
+  # (config.json is read strictly, so where it trained is noted beside it, in gpu-import.json.)
   node -e '
-    const fs = require("fs"); const p = process.argv[1]; const c = JSON.parse(fs.readFileSync(p, "utf8"));
-    if (c.device !== "cpu") { c.trainedOn = c.trainedOn ?? c.device; c.device = "cpu"; fs.writeFileSync(p + ".tmp", JSON.stringify(c, null, 2) + "\n"); fs.renameSync(p + ".tmp", p); }' "$RUNS/$name/config.json"
+    const fs = require("fs"); const [dir, from] = process.argv.slice(1); const p = dir + "/config.json";
+    const c = JSON.parse(fs.readFileSync(p, "utf8"));
+    fs.writeFileSync(dir + "/gpu-import.json", JSON.stringify({ trainedOn: c.device, importedFrom: from, importedAt: new Date().toISOString() }) + "\n");
+    if (c.device !== "cpu") { c.device = "cpu"; fs.writeFileSync(p + ".tmp", JSON.stringify(c, null, 2) + "\n"); fs.renameSync(p + ".tmp", p); }' "$RUNS/$name" "$OUTDIR"
   read -r step epoch reason <<< "$(node -p "const s = require('$RUNS/$name/state.json'); [s.step, s.epoch, s.stopReason].join(' ')")"
   if [ "$reason" = early-stopping ]; then
     node "$EXPORT" "$RUNS/$name" "$name" "$(node -p "require('$RUNS/$name/config.json').command")"
