@@ -55,8 +55,12 @@ if [ "$DRY" = 1 ]; then
 else
   PY=${PYTHON:-python3}
   TORCH=$($PY -c 'import torch, os; print(os.path.dirname(torch.__file__))' 2>/dev/null)
-  INC=(-I"$TORCH/include" -I"$TORCH/include/torch/csrc/api/include" -I.gpu/include); LIB=$TORCH/lib
-  ABI=$($PY -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')
+  if [ -n "$TORCH" ] && [ -f "$TORCH/include/ATen/ATen.h" ]; then
+    INC=(-I"$TORCH/include" -I"$TORCH/include/torch/csrc/api/include" -I.gpu/include); LIB=$TORCH/lib
+    ABI=$($PY -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')
+  else  # Debian's libtorch-dev: only to check this branch on the CPU machine (DRY=0 there fails at --device cuda)
+    INC=(-I/usr/include -I/usr/include/torch/csrc/api/include -I.gpu/include); LIB=/usr/lib/$(gcc -dumpmachine); ABI=1
+  fi
   for d in "$TORCH/../nvidia/cuda_runtime/include" /usr/local/cuda/include; do [ -f "$d/cuda_runtime_api.h" ] && INC+=(-I"$d"); done
   NCCL_INC=(); [ -f "$TORCH/../nvidia/nccl/include/nccl.h" ] && NCCL_INC=(-I"$TORCH/../nvidia/nccl/include")
   DEFS=(-DNAPI_VERSION=8 -DNODE_ADDON_API_DISABLE_DEPRECATED -D_GLIBCXX_USE_CXX11_ABI=$ABI)
@@ -157,6 +161,8 @@ big=$(find "$OUT" -maxdepth 1 -type f -size +16777215c | wc -l)
 log "packed: $n files in $OUT (at most $MAX_FILES), $big over 16 MiB; $(du -sb "$OUT" | cut -f1) bytes; $(left) s of BUDGET_S left"
 ls -l "$OUT" | tee -a "$OUT/run.log"
 [ "$n" -le $MAX_FILES ] && [ "$big" = 0 ] || { log "PACKING CHECK FAILED: more than $MAX_FILES files or one over 16 MiB"; exit 5; }
+ok=0; for m in $MODELS; do [ -f "$W/runs/$m/state.json" ] && ok=$((ok + 1)); done
+[ $ok -gt 0 ] || { log "NO RUN TRAINED: every model failed before its first checkpoint (zoo.jsonl; gpu-train.out in each tar)"; exit 4; }
 
 # ---- 4. DRY: the way back (unpack, resume one run on the CPU, export one) ------------------------------------------
 if [ "$DRY" = 1 ]; then
