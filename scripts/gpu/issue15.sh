@@ -101,7 +101,8 @@ log "addon built"
 
 # ---- sizes --------------------------------------------------------------------------------------------------------
 OOD=(node "$W/oodgen.mjs")
-export OODGEN_DATA=$ROOT/.gpu/data
+# .gpu/data holds the training set xz-compressed (prepare.sh); restore it where OODGEN_DATA points.
+bash scripts/gpu/unpack-data.sh "$W/data" && export OODGEN_DATA=$W/data
 if [ "$DRY" = 1 ]; then
   DEV=cpu; STEPS=2; WARM=1; BATCHES="4 8"; EPOCH_ARGS=(--limit 256 --epochs 1); ROUNDS=1
   AC=bf16; GRAPH_OK=0     # the CPU runs the refusal instead of a capture

@@ -84,6 +84,7 @@ const TrainCliSchema = z.object({
   channelsLast: z.boolean().optional(),
   autocast: z.enum(['bf16', 'fp16'], { errorMap: () => ({ message: '--autocast must be bf16 or fp16' }) }).optional(),
   cudaGraph: z.boolean().optional(),
+  grids: z.boolean().optional(),
 }).strict();
 
 /** The GPU training path's flags (docs/gpu.md), checked against --device before any work. */
@@ -122,7 +123,7 @@ export async function parseTrainOptions(raw: Record<string, unknown>, argv: stri
   const common = {
     out: o.out,
     epochs: o.epochs, maxSteps: o.maxSteps, timeBudgetMin: o.timeBudget, device: o.device,
-    progress: o.progress ?? 'auto', handleSignals: true, command: ['oodgen', ...argv.slice(2)].join(' '),
+    progress: o.progress ?? 'auto', handleSignals: true, ...(o.grids === false ? { grids: false } : {}), command: ['oodgen', ...argv.slice(2)].join(' '),
     ...(o.patience !== undefined ? { patience: o.patience === 0 ? null : o.patience } : {}),
     ...speedOptions(o),
   };

@@ -97,6 +97,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--channels-last', 'conv weights and batches in channels_last memory format')
     .option('--autocast <dtype>', 'mixed-precision forward passes: bf16 (CPU or CUDA) or fp16 (CUDA); loss and Adam stay float32')
     .option('--cuda-graph', 'capture the training step in a CUDA graph and replay it (needs --device cuda, one process)')
+    .option('--no-grids', 'skip the sample and reconstruction PNGs at the end (a machine without sharp; `oodgen sample` draws them later)')
     .action(async (raw: Record<string, unknown>) => {
       if (raw.cudaGraph && raw.nproc !== undefined && Number(raw.nproc) > 1) {
         throw new OodgenError('--cuda-graph is not supported with --nproc > 1 (the gradient all-reduce is not captured); use one of them');

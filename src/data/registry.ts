@@ -20,13 +20,13 @@ export interface DatasetInfo {
 
 /** The named datasets. `kinds` are the folder layouts accepted for each. */
 export const DATASETS: Record<string, DatasetInfo> = {
-  'fashion-mnist': { name: 'fashion-mnist', kinds: ['idx'], splits: ['train', 'test'], defaultSplit: 'train', description: 'Fashion-MNIST, 28x28 gray, IDX' },
-  mnist: { name: 'mnist', kinds: ['idx'], splits: ['train', 'test'], defaultSplit: 'train', description: 'MNIST digits, 28x28 gray, IDX' },
-  kmnist: { name: 'kmnist', kinds: ['idx'], splits: ['train', 'test'], defaultSplit: 'train', description: 'Kuzushiji-MNIST, 28x28 gray, IDX' },
-  cifar10: { name: 'cifar10', kinds: ['cifar-bin', 'images'], splits: ['train', 'test'], defaultSplit: 'train', description: 'CIFAR-10, 32x32 RGB, binary batches or PNG tree' },
-  svhn: { name: 'svhn', kinds: ['svhn'], splits: ['train', 'test', 'extra'], defaultSplit: 'train', description: 'SVHN cropped digits, 32x32 RGB, MAT-file' },
-  celeba: { name: 'celeba', kinds: ['celeba', 'images'], splits: ['train', 'valid', 'test', 'all'], defaultSplit: 'train', description: 'CelebA aligned faces, JPEG folder' },
-  lsun: { name: 'lsun', kinds: ['images'], splits: ['all', 'train', 'test', 'valid'], defaultSplit: 'all', description: 'LSUN exported images (any image tree)' },
+  'fashion-mnist': { name: 'fashion-mnist', kinds: ['idx', 'tensors'], splits: ['train', 'test'], defaultSplit: 'train', description: 'Fashion-MNIST, 28x28 gray, IDX' },
+  mnist: { name: 'mnist', kinds: ['idx', 'tensors'], splits: ['train', 'test'], defaultSplit: 'train', description: 'MNIST digits, 28x28 gray, IDX' },
+  kmnist: { name: 'kmnist', kinds: ['idx', 'tensors'], splits: ['train', 'test'], defaultSplit: 'train', description: 'Kuzushiji-MNIST, 28x28 gray, IDX' },
+  cifar10: { name: 'cifar10', kinds: ['cifar-bin', 'images', 'tensors'], splits: ['train', 'test'], defaultSplit: 'train', description: 'CIFAR-10, 32x32 RGB, binary batches or PNG tree' },
+  svhn: { name: 'svhn', kinds: ['svhn', 'tensors'], splits: ['train', 'test', 'extra'], defaultSplit: 'train', description: 'SVHN cropped digits, 32x32 RGB, MAT-file' },
+  celeba: { name: 'celeba', kinds: ['celeba', 'images', 'tensors'], splits: ['train', 'valid', 'test', 'all'], defaultSplit: 'train', description: 'CelebA aligned faces, JPEG folder' },
+  lsun: { name: 'lsun', kinds: ['images', 'tensors'], splits: ['all', 'train', 'test', 'valid'], defaultSplit: 'all', description: 'LSUN exported images (any image tree)' },
 };
 
 const ALIASES: Record<string, string> = {

@@ -251,9 +251,28 @@ function scanImageTree(dir: string, name: string): SplitEntry[] {
   return [folderEntry('all', () => listImageFolder(dir), dir, name)];
 }
 
+// ---------- tensor folders ----------
+
+/** Split names a tensor folder may hold, as `<split>.safetensors`. */
+const TENSOR_SPLITS = ['train', 'valid', 'test', 'extra', 'all'];
+
+/**
+ * A folder of `<split>.safetensors` files (safetensors-images.ts): a named dataset prepared elsewhere at its final
+ * size, e.g. CelebA decoded to 32x32 uint8 to travel to a GPU machine without sharp or the JPEGs
+ * (scripts/gpu/prepare.sh). `celeba:train` then reads `$OODGEN_DATA/celeba/train.safetensors`.
+ */
+function scanTensorDir(dir: string, name: string): SplitEntry[] {
+  return TENSOR_SPLITS.flatMap((s) => {
+    const p = join(dir, `${s}.safetensors`);
+    if (!isFile(p)) return [];
+    const e = scanFile(p, name)[0]!;
+    return [{ ...e, split: s, format: 'safetensors (split folder)' }];
+  });
+}
+
 // ---------- detection ----------
 
-export type DirKind = 'idx' | 'cifar-bin' | 'svhn' | 'celeba' | 'images' | 'unknown';
+export type DirKind = 'idx' | 'cifar-bin' | 'svhn' | 'celeba' | 'tensors' | 'images' | 'unknown';
 
 export function detectDir(dir: string): DirKind {
   let names: string[];
@@ -266,6 +285,7 @@ export function detectDir(dir: string): DirKind {
   if (names.includes('cifar-10-batches-bin') || names.some((n) => /^(data_batch_\d|test_batch)\.bin$/.test(n))) return 'cifar-bin';
   if (names.some((n) => /^(train|test|extra)_32x32\.mat$/.test(n))) return 'svhn';
   if (names.includes('img_align_celeba')) return 'celeba';
+  if (TENSOR_SPLITS.some((sp) => names.includes(`${sp}.safetensors`))) return 'tensors';
   if (hasImages(dir)) return 'images';
   return 'unknown';
 }
@@ -277,6 +297,7 @@ export function scanDir(dir: string, name: string, kind = detectDir(dir)): Split
     case 'cifar-bin': return scanCifarBinDir(dir, name);
     case 'svhn': return scanSvhnDir(dir, name);
     case 'celeba': return scanCelebaDir(dir, name);
+    case 'tensors': return scanTensorDir(dir, name);
     case 'images': return scanImageTree(dir, name);
     case 'unknown': return [];
   }
@@ -310,7 +331,7 @@ export function scanPath(path: string, name = basename(path)): SplitEntry[] {
     assertFolder(path, 'dataset folder');
     const entries = scanDir(path, name);
     if (entries.length === 0) {
-      throw new OodgenError(`dataset folder ${path}: found no dataset files (IDX, CIFAR-10 batches, *_32x32.mat, img_align_celeba, or images)`);
+      throw new OodgenError(`dataset folder ${path}: found no dataset files (IDX, CIFAR-10 batches, *_32x32.mat, img_align_celeba, <split>.safetensors, or images)`);
     }
     return entries;
   }

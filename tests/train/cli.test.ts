@@ -80,3 +80,21 @@ test('Ctrl-C during oodgen train saves a checkpoint and exits 130; --resume cont
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('oodgen train --no-grids ends without the PNG grids (a machine without sharp); by default they are written', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oodgen-cli-'));
+  try {
+    const run = (out: string, extra: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/oodgen.js'), 'train', '--model', 'vae', '--data', 'noise:32', '--out', out,
+      '--width', '8', '--z-dim', '4', '--batch-size', '8', '--max-steps', '2', '--progress', 'none', ...extra], { encoding: 'utf8' });
+    const a = run(join(dir, 'a'), ['--no-grids']);
+    assert.equal(a.status, 0, a.stderr);
+    assert.equal(existsSync(join(dir, 'a', 'state.json')), true);
+    assert.equal(existsSync(join(dir, 'a', 'samples.png')), false);
+    assert.equal(existsSync(join(dir, 'a', 'reconstructions.png')), false);
+    const b = run(join(dir, 'b'), []);
+    assert.equal(b.status, 0, b.stderr);
+    assert.equal(existsSync(join(dir, 'b', 'samples.png')), true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
