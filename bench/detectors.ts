@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { cpus, loadavg } from 'node:os';
 import { Generator, rand, tidy, keep, getNumThreads, buildInfo, liveTensors, type Tensor } from '../src/engine/index.js';
 import { createModel } from '../src/models/factory.js';
+import { capabilitiesOf } from '../src/models/capabilities.js';
 import type { LatentModel, ModelConfig } from '../src/models/types.js';
 import { createDetector, detectorSpec, listDetectors } from '../src/scores/index.js';
 import { regretBatched, regretLoop } from '../src/scores/likelihood-regret.js';
@@ -68,7 +69,9 @@ export function benchDetectors(o: { size?: string; n?: number; only?: string[]; 
   const m = model(size), m2 = model(size);
   const start = liveTensors();
   const costs: DetectorCost[] = [];
-  const names = o.only ?? listDetectors().map((s) => s.name);
+  // Without --only: the detectors this VAE can run (a flow-only score such as exact-nll needs logProb, which a VAE
+  // lacks); a name given with --only that the model cannot run still fails, with the registry's message.
+  const names = o.only ?? listDetectors().filter((s) => s.needs.every((c) => capabilitiesOf(m).includes(c))).map((s) => s.name);
   for (const name of names) {
     const spec = detectorSpec(name);
     const models = (spec.models?.min ?? 1) >= 2 ? [m, m2] : [m];

@@ -82,7 +82,7 @@ test('Ctrl-C during oodgen train saves a checkpoint and exits 130; --resume cont
 });
 
 test('oodgen train --no-grids ends without the PNG grids (a machine without sharp); by default they are written', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oodgen-cli-'));
+  const dir = tempDir('cli');
   try {
     const run = (out: string, extra: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/oodgen.js'), 'train', '--model', 'vae', '--data', 'noise:32', '--out', out,
       '--width', '8', '--z-dim', '4', '--batch-size', '8', '--max-steps', '2', '--progress', 'none', ...extra], { encoding: 'utf8' });
