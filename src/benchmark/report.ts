@@ -66,9 +66,11 @@ export function resultsMarkdown(r: BenchmarkResult, command: string): string {
     '',
   ];
   const all = claimsOf(r);
-  // A suite built for something else (a detector table) that happens to run a claim's units shows those claims only;
-  // the seed and claims suites list all eight, "not run" ones with what is missing.
-  const claims = s.name === 'seed' || s.name === 'claims' ? all : all.filter((c) => c.verdict !== 'not run');
+  // A suite built for something else (a detector table) that happens to run some claims' units does not list the
+  // claims it never tried (every missing unit "not in this suite"); one it tried and could not run (a zoo model
+  // absent, a unit skipped) is listed with the reason. The seed and claims suites list all eight.
+  const untried = (c: (typeof all)[number]) => c.verdict === 'not run' && c.missing.every((m) => m.endsWith('(not in this suite)'));
+  const claims = s.name === 'seed' || s.name === 'claims' ? all : all.filter((c) => !untried(c));
   if (claims.length) {
     out.push('## Claims (Chen 2021, ch. 3)', '');
     out.push(markdownTable(['claim', '', 'verdict', 'evidence'], claims.map((c) => [c.id, `${c.claim} (${c.source})`, c.verdict === 'reproduced' ? '**reproduced**' : c.label, c.evidence])), '');

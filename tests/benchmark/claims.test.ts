@@ -183,13 +183,17 @@ test('wilson: 95% Wilson score interval equals SciPy\'s', { skip: scipySkip }, (
 
 test('results.md: a suite built for something else lists only the claims it ran; seed and claims list all eight', () => {
   const units = [components('fm-vae-gauss', -60, 5), unit('fm-vae-cat', 'elbo', 'elbo', 'eval', 0.12, [0.1, 0.15])];
-  const md = (name: string) => resultsMarkdown({
+  const md = (name: string, skipped: { what: string; why: string }[] = []) => resultsMarkdown({
     suite: parseSuite({ name, experiments: [{ name: 'x', models: ['fm-vae-gauss'], detectors: ['elbo'], bn: ['eval'], pairs: ['fmnist-mnist'] }] }, 'test'),
-    units, latent: [], skipped: [], counts: { planned: 2, computed: 2, cached: 0 }, interrupted: false,
+    units, latent: [], skipped, counts: { planned: 2, computed: 2, cached: 0 }, interrupted: false,
   } as unknown as BenchmarkResult, 'x');
   const table = md('fm-detectors');
   assert.deepEqual([...table.matchAll(/^\| (C[1-8]) /gm)].map((m) => m[1]), ['C2', 'C6']);
   assert.match(table, /C1, C3, C4, C5, C7, C8: not run by this suite/);
+  // A claim the suite tried but could not run (its zoo model absent) stays listed, with the reason.
+  const tried = md('fm-detectors', [{ what: 'x: model fm-sintro', why: "zoo model 'fm-sintro' is not in /z" }]);
+  assert.deepEqual([...tried.matchAll(/^\| (C[1-8]) /gm)].map((m) => m[1]), ['C2', 'C4', 'C6']);
+  assert.match(tried, /\| C4 +\| .* \| not run \(missing: zoo\/fm-sintro\) +\|/);
   for (const name of ['seed', 'claims']) {
     assert.deepEqual([...md(name).matchAll(/^\| (C[1-8]) /gm)].map((m) => m[1]), ['C1', 'C2', 'C3', 'C4', 'C5', 'C6', 'C7', 'C8'], name);
   }
