@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { evaluate, liveTensors, loadDataset } from '../../src/index.js';
 import { parseSuite, type Suite } from '../../src/benchmark/suite.js';
-import { runBenchmark, allRows } from '../../src/benchmark/run.js';
+import { runBenchmark, allRows, etaText, timingKey } from '../../src/benchmark/run.js';
 import { b64ToF32 } from '../../src/benchmark/cache.js';
 import { resultsMarkdown } from '../../src/benchmark/report.js';
 import { loadRun } from '../../src/train/run.js';
@@ -235,4 +235,24 @@ test('a unit listed by two experiments runs once and is labelled with each exper
   assert.deepEqual(r.units.map((u) => u.experiment), ['first', 'second']);
   assert.deepEqual(allRows(r).map((x) => x.experiment), ['first', 'first', 'second', 'second']);
   assert.deepEqual(allRows(r).filter((x) => x.experiment === 'second').map((x) => x.AUROC), allRows(r).filter((x) => x.experiment === 'first').map((x) => x.AUROC));
+});
+
+test('ETA: seconds per image keyed by (model, detector); other models\' mean as a fallback; untimed detectors named', async () => {
+  // A categorical VAE's likelihood costs far more per image than a Gaussian one's: its own rate must be used.
+  const timed = new Map([[timingKey('cat', 'elbo'), { s: 100, n: 100 }], [timingKey('gauss', 'elbo'), { s: 3, n: 100 }], [timingKey('gauss', 'rec'), { s: 1, n: 100 }]]);
+  assert.equal(etaText([], new Map()), 'ETA after the first unit');
+  assert.equal(etaText([{ model: 'cat', detector: 'elbo', images: 200 }], timed), 'about 3 min 20 s left'); // 1 s/image x 200
+  assert.equal(etaText([{ model: 'gauss', detector: 'elbo', images: 200 }], timed), 'about 6 s left'); // 0.03 s/image x 200
+  // bern/elbo not timed: the mean over cat and gauss, (100 + 3) / 200 s per image; bern/rec: gauss's rec.
+  assert.equal(etaText([{ model: 'bern', detector: 'elbo', images: 1000 }, { model: 'bern', detector: 'rec', images: 600 }], timed),
+    'about 8 min 41 s left (2 units estimated from the detector\'s time on other models)'); // 515 + 6 s
+  assert.equal(etaText([{ model: 'cat', detector: 'iwae', images: 10 }], timed), 'time left unknown: 1 unit of detectors not timed yet (iwae)');
+  assert.equal(etaText([{ model: 'cat', detector: 'elbo', images: 10 }, { model: 'cat', detector: 'iwae', images: 10 }, { model: 'gauss', detector: 'lpath', images: 10 }], timed),
+    'about 10 s left, plus 2 units of detectors not timed yet (iwae, lpath)');
+  // In a run: the second model's rec unit, before it has run, is estimated from the first model's rec time.
+  const logs: string[] = [];
+  const s = suite({ experiments: [{ name: 'a', models: ['tiny-vae', 'tiny-ae'], detectors: ['rec'], bn: ['eval'], pairs: SYNTH_PAIRS }] });
+  await runBenchmark({ suite: s, cacheDir: join(dir, 'cache-eta'), zoo, progressBars: false, log: (l) => logs.push(l) });
+  assert.ok(logs.some((l) => /^\[1\/2\] .*tiny-vae \/ rec .*: [0-9.]+ s; 1 to run, about [0-9]+ s left \(1 unit estimated from the detector's time on other models\)$/.test(l)), logs.join('\n'));
+  assert.ok(logs.some((l) => /^\[2\/2\] .*tiny-ae \/ rec .*: running \(about [0-9]+ s left \(1 unit estimated/.test(l)), logs.join('\n'));
 });
