@@ -1,7 +1,8 @@
 // The benchmark runner: a suite -> units (one model x detector x BatchNorm mode x ID set with its OoD sets), each
 // evaluated by src/ood's evaluate() (the one evaluation loop) and cached by content (cache.ts). Plans every unit
 // first, so bad names fail before work and the progress line knows what is left; then runs the units not cached,
-// with an ETA; stops cleanly between units on an abort signal (Ctrl-C), and a rerun continues.
+// with an ETA; stops cleanly between units on an abort signal (the first Ctrl-C), or at once on a second signal
+// that aborts the unit in progress without caching it (the second Ctrl-C); a rerun continues.
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -82,8 +83,14 @@ export interface BenchmarkOptions {
   cacheDir: string;
   zoo?: string;
   device?: string;
-  /** Checked between units: when aborted the run stops and reports what is done. */
+  /** Checked between units: when aborted the run stops after the unit in progress and reports what is done. */
   signal?: AbortSignal;
+  /**
+   * Aborts the unit in progress (the second Ctrl-C): its scoring stops within one batch or optimizer step, nothing
+   * of it is cached or returned, its native memory is freed, and the run stops as for `signal`. Giving it also
+   * makes the scoring yield to the event loop, so that a Ctrl-C handler runs during a unit at all.
+   */
+  stopNow?: AbortSignal;
   log?: (s: string) => void;
   progressBars?: boolean;
 }
@@ -239,7 +246,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     // Scoring is synchronous and its awaits resolve as microtasks, so without a macrotask turn here a Ctrl-C
     // (a libuv signal callback) would not be seen until the whole suite had run.
     await new Promise((resolve) => setImmediate(resolve));
-    if (o.signal?.aborted) { interrupted = true; break; }
+    if (o.signal?.aborted || o.stopNow?.aborted) { interrupted = true; break; }
     done++;
     const label = `[${done}/${planned}] ${u.experiment.name}: ${u.entry.name} / ${u.detector} / bn=${u.bn} / ${u.id} vs ${u.pairs.map((p) => p.name).join(', ')}`;
     const hit = cache.get<UnitResult>(u.key);
@@ -255,8 +262,13 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     const t0 = performance.now();
     let r: UnitResult;
     try {
-      r = await runUnit(u, s, cache, device, loadSet, o.progressBars ?? true, log);
+      r = await runUnit(u, s, cache, device, loadSet, o.progressBars ?? true, log, o.stopNow);
     } catch (e) {
+      if (o.stopNow?.aborted) {
+        interrupted = true;
+        log(`${label}: interrupted after ${((performance.now() - t0) / 1000).toFixed(1)} s; not cached (a rerun computes it)`);
+        break;
+      }
       // A user-level problem of one unit (data that fails to load, a detector that cannot fit this model) is
       // reported and the suite goes on; anything else is a bug and stops the run.
       if (!(e instanceof OodgenError)) throw e;
@@ -278,7 +290,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
   const latentResults: LatentUnitResult[] = [];
   for (const u of interrupted ? [] : latent) {
     await new Promise((resolve) => setImmediate(resolve));
-    if (o.signal?.aborted) { interrupted = true; break; }
+    if (o.signal?.aborted || o.stopNow?.aborted) { interrupted = true; break; }
     done++;
     const label = `[${done}/${planned}] ${u.experiment.name}: ${u.entry.name} / latent SVM / bn=${u.experiment.bn} / ${u.id} vs ${u.pairs.map((p) => p.name).join(', ')}`;
     const hit = cache.get<LatentUnitResult>(u.key);
@@ -311,6 +323,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
 async function runUnit(
   u: Unit, s: Suite, cache: BenchCache, device: string,
   loadSet: (spec: string, limit: number, size: number, channels: number) => Promise<EvalSet>, bars: boolean, log: (s: string) => void,
+  stopNow?: AbortSignal,
 ): Promise<UnitResult> {
   const main = loadRun(u.entry.main.dir, { device });
   const extra: LatentModel[] = [];
@@ -331,7 +344,7 @@ async function runUnit(
     }
     const r = await evaluate({
       model: [main.model, ...extra], detectors: [u.detector], id, ood: oods, bn: [u.bn], detectorOptions: u.experiment.options,
-      fit, batchSize: s.batchSize, seed: s.seed, bootstrap: s.bootstrap, progressBars: bars, log,
+      fit, batchSize: s.batchSize, seed: s.seed, bootstrap: s.bootstrap, progressBars: bars, log, signal: stopNow,
     });
     const spec = detectorSpec(u.detector);
     const pairOf = new Map(u.pairs.map((p) => [p.ood, p.name]));
