@@ -31,7 +31,7 @@ export { adaptDecoderBatchNorm } from './train/bn-adapt.js';
 
 // Scores (higher = more OoD) and BatchNorm modes.
 export * as scores from './scores/index.js';
-export { ElboDetector, IwaeDetector, BpdDetector, ComponentsDetector, ReconstructionDetector, withBnMode, scoreDataset } from './scores/index.js';
+export { ElboDetector, IwaeDetector, BpdDetector, ComponentsDetector, ReconstructionDetector, withBnMode, scoreDataset, scoreDatasetAsync } from './scores/index.js';
 // The detector contract and registry: registerDetector(spec) makes a detector usable by name everywhere.
 export type { Detector, DetectorSpec, DetectorContext, DetectorOptions, DetectorState, FitContext, ImageSource, ReportRow, ScoreBatch } from './scores/index.js';
 export {

@@ -1,7 +1,8 @@
 // The benchmark runner: a suite -> units (one model x detector x BatchNorm mode x ID set with its OoD sets), each
 // evaluated by src/ood's evaluate() (the one evaluation loop) and cached by content (cache.ts). Plans every unit
 // first, so bad names fail before work and the progress line knows what is left; then runs the units not cached,
-// with an ETA; stops cleanly between units on an abort signal (Ctrl-C), and a rerun continues.
+// with an ETA; stops cleanly between units on an abort signal (the first Ctrl-C), or at once on a second signal
+// that aborts the unit in progress without caching it (the second Ctrl-C); a rerun continues.
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -82,8 +83,14 @@ export interface BenchmarkOptions {
   cacheDir: string;
   zoo?: string;
   device?: string;
-  /** Checked between units: when aborted the run stops and reports what is done. */
+  /** Checked between units: when aborted the run stops after the unit in progress and reports what is done. */
   signal?: AbortSignal;
+  /**
+   * Aborts the unit in progress (the second Ctrl-C): its scoring stops within one batch or optimizer step, nothing
+   * of it is cached or returned, its native memory is freed, and the run stops as for `signal`. Giving it also
+   * makes the scoring yield to the event loop, so that a Ctrl-C handler runs during a unit at all.
+   */
+  stopNow?: AbortSignal;
   log?: (s: string) => void;
   progressBars?: boolean;
 }
@@ -102,6 +109,38 @@ export interface BenchmarkResult {
 }
 
 const fmtTime = (s: number) => (s < 60 ? `${s.toFixed(0)} s` : s < 3600 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${(s / 3600).toFixed(1)} h`);
+
+/** The key of `etaText`'s timings: one model (its run folder) and one detector. */
+export const timingKey = (model: string, detector: string): string => `${model}\u0000${detector}`;
+
+/**
+ * The progress line's time left for the units still to run, from the seconds per image measured so far, keyed by
+ * timingKey(model, detector). A unit whose (model, detector) has not run yet borrows the detector's mean over the
+ * other models (and says so); a detector not timed on any model is named, not guessed: detectors differ by orders
+ * of magnitude (likelihood regret runs ~100 optimizer steps per image).
+ */
+export function etaText(left: { model: string; detector: string; images: number }[], timed: ReadonlyMap<string, { s: number; n: number }>): string {
+  if (timed.size === 0) return 'ETA after the first unit';
+  const rate = (u: { model: string; detector: string }): { v: number; borrowed: boolean } | null => {
+    const own = timed.get(timingKey(u.model, u.detector));
+    if (own) return { v: own.s / own.n, borrowed: false };
+    let s = 0, n = 0;
+    for (const [k, v] of timed) if (k.endsWith(`\u0000${u.detector}`)) { s += v.s; n += v.n; }
+    return n ? { v: s / n, borrowed: true } : null;
+  };
+  const unknown = new Set<string>();
+  let total = 0, nUnknown = 0, nBorrowed = 0;
+  for (const u of left) {
+    const r = rate(u);
+    if (r) { total += r.v * u.images; if (r.borrowed) nBorrowed++; } else { unknown.add(u.detector); nUnknown++; }
+  }
+  const borrowed = nBorrowed ? ` (${nBorrowed} unit${nBorrowed > 1 ? 's' : ''} estimated from the detector's time on other models)` : '';
+  const names = [...unknown];
+  if (!names.length) return `about ${fmtTime(total)} left${borrowed}`;
+  const untimed = `${nUnknown} unit${nUnknown > 1 ? 's' : ''} of detectors not timed yet (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''})`;
+  // Only units of untimed detectors left: "about 0 s left, plus ..." would read as almost done.
+  return nUnknown === left.length ? `time left unknown: ${untimed}` : `about ${fmtTime(total)} left${borrowed}, plus ${untimed}`;
+}
 
 /** Every unit of the suite, with its cache key; what cannot run goes to `skipped` with the reason. */
 export function planBenchmark(o: Pick<BenchmarkOptions, 'suite' | 'limit' | 'zoo'>): { units: Unit[]; latent: LatentUnit[]; skipped: Skip[]; models: BenchmarkResult['models'] } {
@@ -188,7 +227,10 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
   log(`suite ${s.name}: ${planned} units (${planned - toRun} cached, ${toRun} to run), ${skipped.length} skipped`);
   const device = o.device ?? 'cpu';
   const results: UnitResult[] = [];
+  // Seconds per image, per (model, detector): one detector's cost differs by model (a categorical decoder's
+  // likelihood costs 13-36x a Gaussian one's per image), so a per-detector mean would mislead.
   const secPerImage = new Map<string, { s: number; n: number }>();
+  const costKey = (u: Unit) => timingKey(u.entry.main.dir, u.detector);
   const sets = new Map<string, EvalSet>();
   const loadSet = async (spec: string, limit: number, size: number, channels: number): Promise<EvalSet> => {
     const k = `${spec}|${limit}|${size}|${channels}`;
@@ -199,29 +241,12 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     return sets.get(k)!;
   };
   let computed = 0, cached = 0, done = 0, interrupted = false;
-  const eta = (): string => {
-    let total = 0, all = { s: 0, n: 0 };
-    for (const v of secPerImage.values()) { all = { s: all.s + v.s, n: all.n + v.n }; }
-    if (all.n === 0) return 'ETA after the first unit';
-    // Detectors differ by orders of magnitude (likelihood regret runs ~100 optimizer steps per image), so a
-    // detector not timed yet is named rather than guessed from the others.
-    const unknown = new Set<string>();
-    let nUnknown = 0;
-    for (const u of todo.slice(computed)) {
-      const v = secPerImage.get(u.detector);
-      if (v) total += (v.s / v.n) * u.images; else { unknown.add(u.detector); nUnknown++; }
-    }
-    const names = [...unknown];
-    if (!names.length) return `about ${fmtTime(total)} left`;
-    const untimed = `${nUnknown} unit${nUnknown > 1 ? 's' : ''} of detectors not timed yet (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''})`;
-    // Only units of untimed detectors left: "about 0 s left, plus ..." would read as almost done.
-    return nUnknown === todo.length - computed ? `time left unknown: ${untimed}` : `about ${fmtTime(total)} left, plus ${untimed}`;
-  };
+  const eta = (): string => etaText(todo.slice(computed).map((u) => ({ model: u.entry.main.dir, detector: u.detector, images: u.images })), secPerImage);
   for (const u of units) {
     // Scoring is synchronous and its awaits resolve as microtasks, so without a macrotask turn here a Ctrl-C
     // (a libuv signal callback) would not be seen until the whole suite had run.
     await new Promise((resolve) => setImmediate(resolve));
-    if (o.signal?.aborted) { interrupted = true; break; }
+    if (o.signal?.aborted || o.stopNow?.aborted) { interrupted = true; break; }
     done++;
     const label = `[${done}/${planned}] ${u.experiment.name}: ${u.entry.name} / ${u.detector} / bn=${u.bn} / ${u.id} vs ${u.pairs.map((p) => p.name).join(', ')}`;
     const hit = cache.get<UnitResult>(u.key);
@@ -237,8 +262,13 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     const t0 = performance.now();
     let r: UnitResult;
     try {
-      r = await runUnit(u, s, cache, device, loadSet, o.progressBars ?? true, log);
+      r = await runUnit(u, s, cache, device, loadSet, o.progressBars ?? true, log, o.stopNow);
     } catch (e) {
+      if (o.stopNow?.aborted) {
+        interrupted = true;
+        log(`${label}: interrupted after ${((performance.now() - t0) / 1000).toFixed(1)} s; not cached (a rerun computes it)`);
+        break;
+      }
       // A user-level problem of one unit (data that fails to load, a detector that cannot fit this model) is
       // reported and the suite goes on; anything else is a bug and stops the run.
       if (!(e instanceof OodgenError)) throw e;
@@ -252,15 +282,15 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     cache.put(u.key, r);
     results.push(r);
     computed++;
-    const acc = secPerImage.get(u.detector) ?? { s: 0, n: 0 };
-    secPerImage.set(u.detector, { s: acc.s + r.seconds, n: acc.n + u.images });
+    const acc = secPerImage.get(costKey(u)) ?? { s: 0, n: 0 };
+    secPerImage.set(costKey(u), { s: acc.s + r.seconds, n: acc.n + u.images });
     log(`${label}: ${r.seconds.toFixed(1)} s; ${toRun - computed} to run, ${eta()}`);
   }
   // Latent units after the detector units (they are few, and their time is not per-detector).
   const latentResults: LatentUnitResult[] = [];
   for (const u of interrupted ? [] : latent) {
     await new Promise((resolve) => setImmediate(resolve));
-    if (o.signal?.aborted) { interrupted = true; break; }
+    if (o.signal?.aborted || o.stopNow?.aborted) { interrupted = true; break; }
     done++;
     const label = `[${done}/${planned}] ${u.experiment.name}: ${u.entry.name} / latent SVM / bn=${u.experiment.bn} / ${u.id} vs ${u.pairs.map((p) => p.name).join(', ')}`;
     const hit = cache.get<LatentUnitResult>(u.key);
@@ -293,6 +323,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
 async function runUnit(
   u: Unit, s: Suite, cache: BenchCache, device: string,
   loadSet: (spec: string, limit: number, size: number, channels: number) => Promise<EvalSet>, bars: boolean, log: (s: string) => void,
+  stopNow?: AbortSignal,
 ): Promise<UnitResult> {
   const main = loadRun(u.entry.main.dir, { device });
   const extra: LatentModel[] = [];
@@ -313,7 +344,7 @@ async function runUnit(
     }
     const r = await evaluate({
       model: [main.model, ...extra], detectors: [u.detector], id, ood: oods, bn: [u.bn], detectorOptions: u.experiment.options,
-      fit, batchSize: s.batchSize, seed: s.seed, bootstrap: s.bootstrap, progressBars: bars, log,
+      fit, batchSize: s.batchSize, seed: s.seed, bootstrap: s.bootstrap, progressBars: bars, log, signal: stopNow,
     });
     const spec = detectorSpec(u.detector);
     const pairOf = new Map(u.pairs.map((p) => [p.ood, p.name]));

@@ -1,6 +1,7 @@
 // `oodgen benchmark --suite NAME|FILE --out DIR [--limit N]`: runs a suite (src/benchmark) and writes
-// results.json, results.md and report.html. Ctrl-C stops between units; rerunning the same command continues
-// from the cache.
+// results.json, results.md and report.html. The first Ctrl-C lets the unit in progress finish (it is cached), the
+// second aborts it (not cached); either way the report of the finished units is written and the exit code is 130,
+// and rerunning the same command continues from the cache. A third Ctrl-C kills the process at once.
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadSuite } from '../benchmark/suite.js';
@@ -18,6 +19,8 @@ export interface BenchmarkCliOptions {
   device?: string;
   grids?: boolean;
   signal?: AbortSignal;
+  /** Aborts the unit in progress (BenchmarkOptions.stopNow). */
+  stopNow?: AbortSignal;
   log?: (s: string) => void;
 }
 
@@ -25,7 +28,7 @@ export interface BenchmarkCliOptions {
 export async function runBenchmarkCommand(o: BenchmarkCliOptions): Promise<{ files: string[]; interrupted: boolean; counts: { planned: number; computed: number; cached: number } }> {
   const suite = loadSuite(o.suite);
   const command = `oodgen benchmark --suite ${o.suite} --out ${o.out}${o.limit ? ` --limit ${o.limit}` : ''}`;
-  const r = await runBenchmark({ suite, limit: o.limit, cacheDir: o.cache ?? join(o.out, 'cache'), zoo: o.zoo, device: o.device, signal: o.signal, log: o.log });
+  const r = await runBenchmark({ suite, limit: o.limit, cacheDir: o.cache ?? join(o.out, 'cache'), zoo: o.zoo, device: o.device, signal: o.signal, stopNow: o.stopNow, log: o.log });
   const grids = o.grids === false || r.interrupted ? [] : await modelGrids(r, { device: o.device, seed: suite.seed });
   const files = await writeBenchmarkReport(r, o.out, { command, grids });
   return { files, interrupted: r.interrupted, counts: r.counts };
@@ -44,12 +47,25 @@ export function registerBenchmarkCommand(program: Command, io: { write?: (s: str
     .option('--no-grids', 'no sample / reconstruction grids in report.html')
     .option('--device <device>', 'cpu | cuda', 'cpu')
     .action(async (o) => {
-      const ac = new AbortController();
-      // First Ctrl-C: finish the unit in progress (it is cached), write the report, exit 130. Second: default.
-      const onInt = () => { log('interrupt: stopping after the current unit (Ctrl-C again to quit now)'); ac.abort(); process.off('SIGINT', onInt); };
+      // Scoring yields to the event loop between batches and optimizer steps (BenchmarkOptions.stopNow), so these
+      // run within about a step even in likelihood regret's long units.
+      const finish = new AbortController(), now = new AbortController();
+      let presses = 0;
+      const onInt = () => {
+        presses++;
+        if (presses === 1) {
+          log('interrupt: finishing the unit in progress (it will be cached), then stopping; Ctrl-C again to abort it now (its work is lost)');
+          finish.abort();
+        } else {
+          log('interrupt: aborting the unit in progress (not cached; a rerun computes it); Ctrl-C again to kill the process at once');
+          now.abort();
+          // A third Ctrl-C gets Node's default (the process ends), should anything not reach a pause.
+          process.off('SIGINT', onInt);
+        }
+      };
       process.on('SIGINT', onInt);
       try {
-        const r = await runBenchmarkCommand({ ...o, signal: ac.signal, log });
+        const r = await runBenchmarkCommand({ ...o, signal: finish.signal, stopNow: now.signal, log });
         write(`${r.files.join('\n')}\n`);
         if (r.interrupted) {
           log(`interrupted after ${r.counts.computed + r.counts.cached} of ${r.counts.planned} units; rerun the same command to continue`);

@@ -12,7 +12,7 @@ import { progress as progressBar } from '../data/progress.js';
 import { parseBnMode, type BnMode } from '../scores/bn-mode.js';
 import { createDetector, detectorSpec, reportRows, rowSeries } from '../scores/registry.js';
 import { loadDetectorState, saveDetectorState } from '../scores/state.js';
-import { scoreDataset, scoreMixed, type ScoreDatasetResult } from '../scores/driver.js';
+import { scoreDataset, scoreDatasetAsync, scoreMixed, scoreMixedAsync, type ScoreDatasetResult } from '../scores/driver.js';
 import { shardingGroup, withShardedScoring } from '../scores/sharded.js';
 import type { ProcessGroup } from '../engine/distributed.js';
 import type { Detector, DetectorOptions, ImageSource } from '../scores/types.js';
@@ -53,6 +53,13 @@ export interface EvaluateOptions {
   /** Progress bars on a TTY (default true). */
   progressBars?: boolean;
   log?: (s: string) => void;
+  /**
+   * Makes the scoring interruptible (Ctrl-C): the event loop gets a turn after every batch and every optimizer
+   * step of a stepped detector (likelihood regret), and when the signal aborts, evaluate() rejects with
+   * signal.reason within one step, its native memory freed and nothing returned. Without a signal the scoring
+   * runs without pausing, as before. Not used inside a sharded (processGroup) pass, whose ranks do not pause.
+   */
+  signal?: AbortSignal;
   /**
    * Shard every scoring pass over the ranks of this c10d group (src/scores/sharded.ts; ood/distributed.ts joins
    * one from the launcher's environment): each rank scores a block of batches, all ranks get every score in the
@@ -159,25 +166,31 @@ async function evaluateHere(o: EvaluateOptions): Promise<EvalResult> {
 
   const raw: EvalResult['raw'] = {};
   const seconds: Record<string, number> = {};
+  // Interruptible only in one process: a sharded pass must not leave its peer ranks waiting in a collective.
+  const signal = o.processGroup || shardingGroup() ? undefined : o.signal;
+  signal?.throwIfAborted();
   for (const bn of modes) {
-    first.forEach((proto, di) => {
+    for (const [di, proto] of first.entries()) {
       // A fresh detector per mode (same seed), so every mode sees the same noise; a fitted one is reused.
       const det = bn === modes[0] || proto.fit ? proto : make(o.detectors[di]!);
       const t0 = performance.now();
       let res: ScoreDatasetResult[];
       if (o.mixedBatches) {
         const b = bar(`${det.name} bn=${bn} mixed`, sets.reduce((a, d) => a + d.shape[0], 0));
-        try { res = scoreMixed(det, sets, { batchSize, bn, seed, onProgress: (d) => b.update(d) }); } finally { b.stop(); }
+        const mo = { batchSize, bn, seed, onProgress: (d: number) => b.update(d) };
+        try { res = signal ? await scoreMixedAsync(det, sets, { ...mo, signal }) : scoreMixed(det, sets, mo); } finally { b.stop(); }
       } else {
-        res = sets.map((d) => {
+        res = [];
+        for (const d of sets) {
           const b = bar(`${det.name} bn=${bn} ${d.name}`, d.shape[0]);
-          try { return scoreDataset(det, d, { batchSize, bn, onProgress: (n) => b.update(n) }); } finally { b.stop(); }
-        });
+          const so = { batchSize, bn, onProgress: (n: number) => b.update(n) };
+          try { res.push(signal ? await scoreDatasetAsync(det, d, { ...so, signal }) : scoreDataset(det, d, so)); } finally { b.stop(); }
+        }
       }
       seconds[`${det.name}/${bn}`] = (performance.now() - t0) / 1000;
       log(`  ${det.name} bn=${bn}: ${seconds[`${det.name}/${bn}`]!.toFixed(1)} s`);
       (raw[det.name] ??= {})[bn] = res;
-    });
+    }
   }
 
   const rows: EvalRow[] = [];

@@ -7,13 +7,14 @@
 //  - mixed (scoreMixed): the images of several sets are shuffled together (seeded), so each batch holds a mix.
 import { imageBatch } from '../data/batches.js';
 import { GOLDEN, mulberry32, shuffle } from '../data/rng.js';
-import { tidy, type Tensor } from '../engine/index.js';
+import { keep, tidy, type Tensor } from '../engine/index.js';
 import type { LatentModel } from '../models/types.js';
 import type { Detector, ImageSource, ScoreBatch } from './types.js';
 import { applyBnMode, type BnMode } from './bn-mode.js';
 import { OodgenError } from '../errors.js';
 import { detectorNames, detectorSpec } from './registry.js';
 import { runShardedBatches, shardingGroup } from './sharded.js';
+import { drain, drainAsync, type Steps } from './steps.js';
 
 export interface ScoreDatasetOptions {
   /**
@@ -35,6 +36,12 @@ export interface ScoreDatasetOptions {
    * 'keep' returns it as is, for callers that record it explicitly (oodgen score --allow-non-finite).
    */
   nonFinite?: 'error' | 'keep';
+}
+
+/** Options of the interruptible scorers (scoreDatasetAsync, scoreMixedAsync). */
+export interface AsyncScoreOptions {
+  /** Stops the scoring at the next batch (or the next step of a detector with evaluateSteps) with signal.reason. */
+  signal?: AbortSignal;
 }
 
 export interface ScoreDatasetResult {
@@ -93,11 +100,25 @@ function merge(into: Record<string, Float32Array>, n: number, r: ScoreBatch, pos
   }
 }
 
-function runBatches(
+/**
+ * One batch through the detector. `stepped` (the interruptible scorers): a detector with evaluateSteps runs in
+ * steps, so the caller can pause inside the batch; otherwise evaluate() at once, as the synchronous API does.
+ */
+function* evalSteps(detector: Detector, x: () => Tensor, stepped: boolean): Steps<ScoreBatch> {
+  if (!stepped || !detector.evaluateSteps) return tidy(() => detector.evaluate(x()));
+  const xt = tidy(() => keep(x()));
+  try {
+    return yield* detector.evaluateSteps(xt);
+  } finally {
+    xt.dispose();
+  }
+}
+
+function* runBatches(
   detector: Detector, n: number, batchSize: number, bn: BnMode, device: string | undefined,
   batchOf: (b: { start: number; keepFrom: number }, size: number) => { positions: ArrayLike<number>; x: () => Tensor },
-  onProgress?: (done: number, total: number) => void,
-): { score: Float32Array; columns: Record<string, Float32Array>; size: number } {
+  onProgress: ((done: number, total: number) => void) | undefined, stepped: boolean,
+): Steps<{ score: Float32Array; columns: Record<string, Float32Array>; size: number }> {
   const model = isModelLike(detector);
   const size = Math.min(batchSize, n);
   const score = new Float32Array(n).fill(NaN);
@@ -111,12 +132,18 @@ function runBatches(
       merge(columns, n, r, positions, b.keepFrom, score);
       return positions.length - b.keepFrom;
     };
-    const pg = shardingGroup();  // --nproc N: this rank scores its block of batches, then all ranks gather (sharded.ts)
+    // --nproc N: this rank scores its block of batches, then all ranks gather (sharded.ts); the ranks' collectives
+    // do not pause, so sharded scoring is not interruptible inside a set.
+    const pg = shardingGroup();
     if (pg) runShardedBatches(pg, detector, fixedSizeBatches(n, size), size, n, evalBatch, score, columns, onProgress);
     else {
       for (const b of fixedSizeBatches(n, size)) {
-        done += evalBatch(b);
+        const { positions, x } = batchOf(b, size);
+        const r = yield* evalSteps(detector, x, stepped);
+        merge(columns, n, r, positions, b.keepFrom, score);
+        done += positions.length - b.keepFrom;
         onProgress?.(done, n);
+        yield;
       }
     }
   } finally {
@@ -131,7 +158,7 @@ function granularityOf(detector: Detector, o: ScoreDatasetOptions): 'sample' | '
 }
 
 /** A batch detector over disjoint batches: one score (and one value per column) per batch. */
-function scoreGroups(detector: Detector, images: ImageSource, o: ScoreDatasetOptions, bn: BnMode, dev: string): ScoreDatasetResult {
+function* scoreGroups(detector: Detector, images: ImageSource, o: ScoreDatasetOptions, bn: BnMode, dev: string, stepped: boolean): Steps<ScoreDatasetResult> {
   const n = images.shape[0];
   const size = o.batchSize ?? 100;
   const groups = Math.floor(n / size);
@@ -143,11 +170,12 @@ function scoreGroups(detector: Detector, images: ImageSource, o: ScoreDatasetOpt
   try {
     for (let g = 0; g < groups; g++) {
       const positions = Array.from({ length: size }, (_, i) => g * size + i);
-      const r = tidy(() => detector.evaluate(imageBatch(images, positions, dev)));
+      const r = yield* evalSteps(detector, () => imageBatch(images, positions, dev), stepped);
       if (r.score.length !== 1) throw new OodgenError(`batch detector '${detector.name}' returned ${r.score.length} scores for one batch (expected 1)`);
       score[g] = r.score[0]!;
       for (const [k, v] of Object.entries(r.columns)) (columns[k] ??= new Float32Array(groups).fill(NaN))[g] = v[0]!;
       o.onProgress?.((g + 1) * size, n);
+      yield;
     }
   } finally {
     restore();
@@ -158,27 +186,40 @@ function scoreGroups(detector: Detector, images: ImageSource, o: ScoreDatasetOpt
   };
 }
 
-/** Scores one image set on its own (every batch holds images of this set only). */
-export function scoreDataset(detector: Detector, images: ImageSource, o: ScoreDatasetOptions = {}): ScoreDatasetResult {
+function* scoreDatasetSteps(detector: Detector, images: ImageSource, o: ScoreDatasetOptions, stepped: boolean): Steps<ScoreDatasetResult> {
   checkSource(images, images.name ?? 'images');
   const n = images.shape[0];
   const bn = o.bn ?? 'eval';
   const model = isModelLike(detector);
   const dev = o.device ?? model?.device ?? 'cpu';
   if (granularityOf(detector, o) === 'batch') {
-    const g = scoreGroups(detector, images, o, bn, dev);
+    const g = yield* scoreGroups(detector, images, o, bn, dev, stepped);
     assertFiniteScores(g.score, `${images.name ?? 'images'} (${detector.name})`, 'batch', o);
     return g;
   }
-  const r = runBatches(detector, n, o.batchSize ?? 100, bn, dev, (b, size) => {
+  const r = yield* runBatches(detector, n, o.batchSize ?? 100, bn, dev, (b, size) => {
     const positions = Array.from({ length: size }, (_, i) => b.start + i);
     return { positions, x: () => imageBatch(images, positions, dev) };
-  }, o.onProgress);
+  }, o.onProgress, stepped);
   assertFiniteScores(r.score, `${images.name ?? 'images'} (${detector.name})`, 'image', o);
   return {
     score: r.score, columns: r.columns, n, bn, batchSize: r.size, batching: 'per-dataset',
     batchingNote: `each batch of ${r.size} held images of one dataset only` + (n % r.size ? ` (the last batch re-used the preceding ${r.size - (n % r.size)} images to stay full-size; their first scores were kept)` : ''),
   };
+}
+
+/** Scores one image set on its own (every batch holds images of this set only). */
+export function scoreDataset(detector: Detector, images: ImageSource, o: ScoreDatasetOptions = {}): ScoreDatasetResult {
+  return drain(scoreDatasetSteps(detector, images, o, false));
+}
+
+/**
+ * scoreDataset with the same numbers, giving the event loop a turn after every batch (and every step of a detector
+ * with evaluateSteps), so a signal handler runs; stops with `signal.reason` when the signal aborts, all native
+ * memory of the partial work freed.
+ */
+export function scoreDatasetAsync(detector: Detector, images: ImageSource, o: ScoreDatasetOptions & AsyncScoreOptions = {}): Promise<ScoreDatasetResult> {
+  return drainAsync(scoreDatasetSteps(detector, images, o, true), o.signal);
 }
 
 /** A seeded permutation of 0..n-1 (Fisher-Yates over data/rng.ts mulberry32, GOLDEN salt: the documented stream). */
@@ -189,11 +230,7 @@ function shuffled(n: number, seed: number): Int32Array {
   return p;
 }
 
-/**
- * Scores several sets with their images shuffled together (seeded), so each batch mixes sets in proportion to
- * their sizes; returns one result per set, in order.
- */
-export function scoreMixed(detector: Detector, sets: ImageSource[], o: ScoreDatasetOptions & { seed?: number } = {}): ScoreDatasetResult[] {
+function* scoreMixedSteps(detector: Detector, sets: ImageSource[], o: ScoreDatasetOptions & { seed?: number }, stepped: boolean): Steps<ScoreDatasetResult[]> {
   if (sets.length === 0) throw new OodgenError('scoreMixed: no image sets');
   if (granularityOf(detector, o) === 'batch') throw new OodgenError(`scoreMixed: '${detector.name}' scores whole batches; mixing sets in one batch would give one score to a mix (score each set on its own)`);
   sets.forEach((s, i) => checkSource(s, s.name ?? `set ${i}`));
@@ -220,7 +257,7 @@ export function scoreMixed(detector: Detector, sets: ImageSource[], o: ScoreData
   const model = isModelLike(detector);
   const dev = o.device ?? model?.device ?? 'cpu';
   const per = c * h * w;
-  const r = runBatches(detector, total, o.batchSize ?? 100, bn, dev, (b, size) => {
+  const r = yield* runBatches(detector, total, o.batchSize ?? 100, bn, dev, (b, size) => {
     const positions = Array.from({ length: size }, (_, i) => b.start + i);
     return {
       positions,
@@ -236,7 +273,7 @@ export function scoreMixed(detector: Detector, sets: ImageSource[], o: ScoreData
         return imageBatch({ images: buf, shape: [size, c, h, w] }, positions.map((_, i) => i), dev);
       },
     };
-  }, o.onProgress);
+  }, o.onProgress, stepped);
   // Un-shuffle: position p of the run holds global image order[p].
   const note = `batches of ${r.size} mixed the images of ${sets.map((s, i) => s.name ?? `set ${i}`).join(', ')} (seeded shuffle, seed ${o.seed ?? 0})`;
   return sets.map((s, k) => {
@@ -253,4 +290,17 @@ export function scoreMixed(detector: Detector, sets: ImageSource[], o: ScoreData
     assertFiniteScores(score, `${s.name ?? `set ${k}`} (${detector.name})`, 'image', o);
     return { score, columns, n, bn, batchSize: r.size, batching: 'mixed' as const, batchingNote: note };
   });
+}
+
+/**
+ * Scores several sets with their images shuffled together (seeded), so each batch mixes sets in proportion to
+ * their sizes; returns one result per set, in order.
+ */
+export function scoreMixed(detector: Detector, sets: ImageSource[], o: ScoreDatasetOptions & { seed?: number } = {}): ScoreDatasetResult[] {
+  return drain(scoreMixedSteps(detector, sets, o, false));
+}
+
+/** scoreMixed, interruptible as scoreDatasetAsync is. */
+export function scoreMixedAsync(detector: Detector, sets: ImageSource[], o: ScoreDatasetOptions & { seed?: number } & AsyncScoreOptions = {}): Promise<ScoreDatasetResult[]> {
+  return drainAsync(scoreMixedSteps(detector, sets, o, true), o.signal);
 }

@@ -15,7 +15,7 @@ export { iwaeLogLikelihood, iwaeLogWeights, iwaeSpec, IwaeDetector, type IwaeOpt
 export { bitsPerDim, bpdSpec, BpdDetector, type BpdOptions } from './bpd.js';
 export { elboComponents, componentsSpec, ComponentsDetector, type ComponentOptions, type ElboComponents } from './components.js';
 export { reconstructionError, reconstruct, reconstructionSpec, ReconstructionDetector } from './reconstruction.js';
-export { scoreDataset, scoreMixed, fixedSizeBatches, assertFiniteScores, type ScoreDatasetOptions, type ScoreDatasetResult } from './driver.js';
+export { scoreDataset, scoreMixed, scoreDatasetAsync, scoreMixedAsync, fixedSizeBatches, assertFiniteScores, type ScoreDatasetOptions, type AsyncScoreOptions, type ScoreDatasetResult } from './driver.js';
 export { Noise, defaultDecodeBatch, LOG_2PI } from './latent.js';
 
 

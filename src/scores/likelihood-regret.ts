@@ -33,6 +33,7 @@ import { Noise, defaultDecodeBatch, gaussianPosterior, sampleTerms } from './lat
 import type { Detector, DetectorSpec, ScoreBatch } from './types.js';
 import { intOption, latent, numOption } from './fitted.js';
 import { applyBnMode } from './bn-mode.js';
+import { drain, type Steps } from './steps.js';
 
 export interface RegretOptions {
   /** Adam steps per image (default 100, the paper's). */
@@ -92,7 +93,7 @@ function negElbo(model: LatentModel, x: Tensor, mu: Tensor, logvar: Tensor, eps:
  * statistics (the paper's eval mode, whatever BN mode the caller chose: the fine-tuned copies use running
  * statistics, so the NLL before must too).
  */
-function withFrozenModel<T>(model: LatentModel, fn: () => T): T {
+function* withFrozenModel<T>(model: LatentModel, fn: () => Steps<T>): Steps<T> {
   const params = model.parameters();
   const was = params.map((p) => p.requiresGrad);
   const training = model.training;
@@ -100,7 +101,7 @@ function withFrozenModel<T>(model: LatentModel, fn: () => T): T {
   model.eval();
   for (const p of params) p.requiresGrad = false;
   try {
-    return fn();
+    return yield* fn();
   } finally {
     params.forEach((p, i) => { p.requiresGrad = was[i]!; });
     model.train(training);
@@ -122,12 +123,18 @@ function result(before: Float32Array, after: Float32Array): RegretResult {
 
 /** The faithful per-image loop: for each image a fresh copy of the encoder and a fresh Adam. */
 export function regretLoop(model: LatentModel, x: Tensor, noise: RegretNoise, o: RegretOptions = {}): RegretResult {
+  return drain(regretLoopSteps(model, x, noise, o));
+}
+
+/** regretLoop in steps (steps.ts): yields after every Adam step, so an interruptible scorer can stop it there. */
+export function* regretLoopSteps(model: LatentModel, x: Tensor, noise: RegretNoise, o: RegretOptions = {}): Steps<RegretResult> {
   const s = settings(o);
   checkNoise(model, x, noise, s.steps, s.k);
   const db = o.decodeBatch ?? defaultDecodeBatch(model);
   const b = x.shape[0]!;
-  return withFrozenModel(model, () => {
+  return yield* withFrozenModel(model, function* () {
     const before = nllBefore(model, x, noise.iwae, s.k, db);
+    yield;
     const after = new Float32Array(b);
     // One copy model, its encoder reset to the original weights for every image (cheaper than b allocations).
     const copy = createModel(model.config, { device: model.device });
@@ -148,6 +155,7 @@ export function regretLoop(model: LatentModel, x: Tensor, noise: RegretNoise, o:
               opt.step();
               opt.zeroGrad();
             });
+            yield;
           }
           after[i] = noGrad(() => tidy(() => {
             const { mu, logvar } = gaussianPosterior(copy.encode(xi), 'likelihood-regret');
@@ -265,6 +273,11 @@ const posteriorOf = (h: Tensor) => {
 
 /** The batched form: `group` images optimised together (default all of x), each with its own encoder copy. */
 export function regretBatched(model: LatentModel, x: Tensor, noise: RegretNoise, o: RegretOptions & { group?: number } = {}): RegretResult {
+  return drain(regretBatchedSteps(model, x, noise, o));
+}
+
+/** regretBatched in steps (steps.ts): yields after every Adam step of every group. */
+export function* regretBatchedSteps(model: LatentModel, x: Tensor, noise: RegretNoise, o: RegretOptions & { group?: number } = {}): Steps<RegretResult> {
   const s = settings(o);
   checkNoise(model, x, noise, s.steps, s.k);
   const db = o.decodeBatch ?? defaultDecodeBatch(model);
@@ -272,8 +285,15 @@ export function regretBatched(model: LatentModel, x: Tensor, noise: RegretNoise,
   const group = Math.min(o.group ?? b, b);
   if (!Number.isInteger(group) || group < 1) throw new OodgenError(`likelihood-regret: group must be a positive integer, got ${o.group}`);
   if (model.encoder.parameters().length === 0) throw new OodgenError('likelihood-regret: the encoder has no parameters');
-  return withFrozenModel(model, () => {
-    const before = nllBefore(model, x, noise.iwae, s.k, db);
+  return yield* withFrozenModel(model, function* () {
+    // The NLL before, a group at a time: on a DCGAN model, K = 50 over a batch of 100 is seconds of work, and a
+    // pause between groups keeps an interrupt waiting about as long as one group's final IWAE.
+    const before = new Float32Array(b);
+    for (let g0 = 0; g0 < b; g0 += group) {
+      const g = Math.min(group, b - g0);
+      before.set(noGrad(() => tidy(() => nllBefore(model, narrow(x, 0, g0, g), contiguous(narrow(noise.iwae, 1, g0, g)), s.k, db))), g0);
+      yield;
+    }
     const after = new Float32Array(b);
     for (let g0 = 0; g0 < b; g0 += group) {
       const g = Math.min(group, b - g0);
@@ -289,6 +309,7 @@ export function regretBatched(model: LatentModel, x: Tensor, noise: RegretNoise,
             opt.step();
             opt.zeroGrad();
           });
+          yield;
         }
         const a = noGrad(() => tidy(() => {
           const { mu, logvar } = posteriorOf(enc.forward(xg));
@@ -332,10 +353,14 @@ export class LikelihoodRegretDetector implements Detector {
     this.description = `NLL(x) - NLL after ${this.opts.steps} Adam steps (lr ${this.opts.lr}, wd ${this.opts.weightDecay}) of an encoder copy on x, IWAE K = ${this.opts.k} (Xiao et al. 2020)`;
   }
   evaluate(x: Tensor): ScoreBatch {
+    return drain(this.evaluateSteps(x));
+  }
+  /** evaluate() pausing after every Adam step (an abort frees the noise, the encoder copies and their Adam state). */
+  *evaluateSteps(x: Tensor): Steps<ScoreBatch> {
     const b = x.shape[0]!, z = this.model.config.zDim, dev = this.model.device;
     const noise = { train: keep(this.noise.randn([this.opts.steps, b, z], dev)), iwae: keep(this.noise.randn([this.opts.k, b, z], dev)) };
     try {
-      const r = this.mode === 'loop' ? regretLoop(this.model, x, noise, this.opts) : regretBatched(this.model, x, noise, { ...this.opts, group: this.group });
+      const r = this.mode === 'loop' ? yield* regretLoopSteps(this.model, x, noise, this.opts) : yield* regretBatchedSteps(this.model, x, noise, { ...this.opts, group: this.group });
       return { score: r.regret, columns: { regret: r.regret, nll_before: r.before, nll_after: r.after } };
     } finally {
       noise.train.dispose();

@@ -67,6 +67,13 @@ export interface Detector {
   score(x: Tensor): Float32Array;
   /** score() plus the named columns it was computed from. */
   evaluate(x: Tensor): ScoreBatch;
+  /**
+   * evaluate() in steps (steps.ts), for detectors whose one batch takes long (likelihood regret: ~100 optimizer
+   * steps): yields where the work may pause and returns what evaluate() returns. The interruptible scorers
+   * (scoreDatasetAsync, evaluate() with a signal) use it so a Ctrl-C is seen within a step; tensors held across a
+   * yield must be keep()-ed and freed in a `finally` (an abort ends the generator there).
+   */
+  evaluateSteps?(x: Tensor): Generator<void, ScoreBatch, void>;
   /** The settings that determine the numbers (K, seed, decode batch, ...), for provenance in JSON. */
   settings(): Record<string, unknown>;
 }

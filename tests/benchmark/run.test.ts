@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { evaluate, liveTensors, loadDataset } from '../../src/index.js';
 import { parseSuite, type Suite } from '../../src/benchmark/suite.js';
-import { runBenchmark, allRows } from '../../src/benchmark/run.js';
+import { runBenchmark, allRows, etaText, timingKey } from '../../src/benchmark/run.js';
 import { b64ToF32 } from '../../src/benchmark/cache.js';
 import { resultsMarkdown } from '../../src/benchmark/report.js';
 import { loadRun } from '../../src/train/run.js';
@@ -223,6 +223,72 @@ test('Ctrl-C: `oodgen benchmark` stops after the unit in progress, exits 130, an
   assert.deepEqual(j.counts, { planned: 2, computed: 1, cached: 1 });
 });
 
+test('Ctrl-C twice: the unit in progress (likelihood regret, inside a batch) is aborted, not cached, exit 130; a rerun computes it', async () => {
+  const out = join(dir, 'sigint2');
+  const file = join(dir, 'sigint2.json');
+  // One unit of likelihood regret with 600 Adam steps per group (several seconds): the signals land inside its first batch.
+  writeFileSync(file, JSON.stringify({
+    name: 'sigint2', limit: 8, bootstrap: 0, batchSize: 8,
+    experiments: [{ name: 'a', models: ['tiny-vae'], detectors: ['likelihood-regret'], bn: ['eval'], pairs: [{ name: 'n', id: 'gaussian-noise:8', ood: 'noise:8' }], options: { k: 4, steps: 600 }, recon: 0 }],
+  }));
+  const cli = (onLine?: (line: string, child: ChildProcess) => void) => new Promise<{ code: number | null; err: string; exitAt: number }>((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'oodgen.js'), '--threads', '1', 'benchmark', '--suite', file, '--out', out, '--no-grids'], {
+      env: { ...process.env, OODGEN_ZOO: zoo }, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      for (const line of d.split('\n')) onLine?.(line, child);
+    });
+    child.on('close', (code) => resolve({ code, err, exitAt: Date.now() }));
+  });
+  let secondAt = 0;
+  const first = await cli((line, child) => {
+    if (/^\[1\/1\] .*: running/.test(line)) child.kill('SIGINT');
+    // The first Ctrl-C's handler ran while the unit was scoring: the second one aborts it.
+    if (/^interrupt: finishing the unit in progress/.test(line)) { secondAt = Date.now(); child.kill('SIGINT'); }
+  });
+  assert.equal(first.code, 130, first.err);
+  assert.ok(secondAt > 0, first.err);
+  assert.match(first.err, /interrupt: aborting the unit in progress \(not cached; a rerun computes it\)/);
+  assert.match(first.err, /\[1\/1\] a: tiny-vae \/ likelihood-regret .*: interrupted after [0-9.]+ s; not cached/);
+  assert.doesNotMatch(first.err, /: [0-9.]+ s; 0 to run/, 'the unit did not run to its end');
+  assert.match(first.err, /interrupted after 0 of 1 units; rerun the same command to continue/);
+  // Generous (a loaded machine): the abort is seen at the next Adam step, milliseconds here.
+  assert.ok(first.exitAt - secondAt < 60_000, `exited ${first.exitAt - secondAt} ms after the second Ctrl-C`);
+  const j1 = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.equal(j1.complete, false);
+  assert.deepEqual(j1.counts, { planned: 1, computed: 0, cached: 0 });
+  assert.equal(j1.rows.length, 0);
+  const second = await cli();
+  assert.equal(second.code, 0, second.err);
+  assert.match(second.err, /suite sigint2: 1 units \(0 cached, 1 to run\)/);
+  const j2 = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.equal(j2.complete, true);
+  assert.deepEqual(j2.counts, { planned: 1, computed: 1, cached: 0 });
+  assert.ok(j2.rows.length === 1 && Number.isFinite(j2.rows[0].AUROC));
+});
+
+test('stopNow in process: the unit is aborted inside its batch, nothing cached, native memory back to baseline', async () => {
+  const base = liveTensors();
+  // 10^6 Adam steps per group: the unit would run for hours unless the abort is seen inside its first batch.
+  const s = suite({ bootstrap: 0, experiments: [{ name: 'a', models: ['tiny-vae'], detectors: ['likelihood-regret'], bn: ['eval'], pairs: [SYNTH_PAIRS[0]!], options: { k: 4, steps: 1_000_000 } }] });
+  const finish = new AbortController(), now = new AbortController();
+  const logs: string[] = [];
+  const r = await runBenchmark({
+    suite: s, cacheDir: join(dir, 'cache-now'), zoo, signal: finish.signal, stopNow: now.signal, progressBars: false,
+    log: (l) => { logs.push(l); if (/: running/.test(l)) setTimeout(() => { finish.abort(); now.abort(); }, 300); },
+  });
+  assert.equal(r.interrupted, true);
+  assert.deepEqual(r.counts, { planned: 1, computed: 0, cached: 0 });
+  assert.equal(r.units.length, 0);
+  assert.ok(logs.some((l) => /: interrupted after [0-9.]+ s; not cached/.test(l)), logs.join('\n'));
+  assert.equal(liveTensors(), base);
+  // Nothing was cached: the plan still has the unit to run.
+  const again = await runBenchmark({ suite: s, cacheDir: join(dir, 'cache-now'), zoo, stopNow: AbortSignal.abort(), progressBars: false });
+  assert.deepEqual(again.counts, { planned: 1, computed: 0, cached: 0 });
+});
+
 test('a unit listed by two experiments runs once and is labelled with each experiment', async () => {
   const s = suite({ experiments: [
     { name: 'first', models: ['tiny-vae'], detectors: ['elbo'], bn: ['eval'], pairs: SYNTH_PAIRS },
@@ -235,4 +301,24 @@ test('a unit listed by two experiments runs once and is labelled with each exper
   assert.deepEqual(r.units.map((u) => u.experiment), ['first', 'second']);
   assert.deepEqual(allRows(r).map((x) => x.experiment), ['first', 'first', 'second', 'second']);
   assert.deepEqual(allRows(r).filter((x) => x.experiment === 'second').map((x) => x.AUROC), allRows(r).filter((x) => x.experiment === 'first').map((x) => x.AUROC));
+});
+
+test('ETA: seconds per image keyed by (model, detector); other models\' mean as a fallback; untimed detectors named', async () => {
+  // A categorical VAE's likelihood costs far more per image than a Gaussian one's: its own rate must be used.
+  const timed = new Map([[timingKey('cat', 'elbo'), { s: 100, n: 100 }], [timingKey('gauss', 'elbo'), { s: 3, n: 100 }], [timingKey('gauss', 'rec'), { s: 1, n: 100 }]]);
+  assert.equal(etaText([], new Map()), 'ETA after the first unit');
+  assert.equal(etaText([{ model: 'cat', detector: 'elbo', images: 200 }], timed), 'about 3 min 20 s left'); // 1 s/image x 200
+  assert.equal(etaText([{ model: 'gauss', detector: 'elbo', images: 200 }], timed), 'about 6 s left'); // 0.03 s/image x 200
+  // bern/elbo not timed: the mean over cat and gauss, (100 + 3) / 200 s per image; bern/rec: gauss's rec.
+  assert.equal(etaText([{ model: 'bern', detector: 'elbo', images: 1000 }, { model: 'bern', detector: 'rec', images: 600 }], timed),
+    'about 8 min 41 s left (2 units estimated from the detector\'s time on other models)'); // 515 + 6 s
+  assert.equal(etaText([{ model: 'cat', detector: 'iwae', images: 10 }], timed), 'time left unknown: 1 unit of detectors not timed yet (iwae)');
+  assert.equal(etaText([{ model: 'cat', detector: 'elbo', images: 10 }, { model: 'cat', detector: 'iwae', images: 10 }, { model: 'gauss', detector: 'lpath', images: 10 }], timed),
+    'about 10 s left, plus 2 units of detectors not timed yet (iwae, lpath)');
+  // In a run: the second model's rec unit, before it has run, is estimated from the first model's rec time.
+  const logs: string[] = [];
+  const s = suite({ experiments: [{ name: 'a', models: ['tiny-vae', 'tiny-ae'], detectors: ['rec'], bn: ['eval'], pairs: SYNTH_PAIRS }] });
+  await runBenchmark({ suite: s, cacheDir: join(dir, 'cache-eta'), zoo, progressBars: false, log: (l) => logs.push(l) });
+  assert.ok(logs.some((l) => /^\[1\/2\] .*tiny-vae \/ rec .*: [0-9.]+ s; 1 to run, about [0-9]+ s left \(1 unit estimated from the detector's time on other models\)$/.test(l)), logs.join('\n'));
+  assert.ok(logs.some((l) => /^\[2\/2\] .*tiny-ae \/ rec .*: running \(about [0-9]+ s left \(1 unit estimated/.test(l)), logs.join('\n'));
 });

@@ -97,3 +97,24 @@ test('an ensemble detector gets every model; bad sets and duplicate detectors ar
     for (const m of ms) m.dispose();
   }
 });
+
+test('evaluate({ signal }): the same rows as without; an abort between batches rejects and frees the partial work', async () => {
+  const base = liveTensors();
+  const model = createModel(CFG, { generator: Generator.cpu(4) });
+  const id = set('id', 24, (i, j) => ((i * 31 + j) % 97) / 97), ood = set('ood', 24, (i, j) => ((i + j) % 5) / 5);
+  const o = { model, detectors: ['elbo', 'rec'], id, ood: [ood], bn: ['eval', 'enc'], batchSize: 8, bootstrap: 5, progressBars: false };
+  const plain = await evaluate(o);
+  const withSignal = await evaluate({ ...o, signal: new AbortController().signal });
+  assert.deepEqual(withSignal.rows, plain.rows);
+  assert.deepEqual(withSignal.raw, plain.raw);
+  // Aborted at the first pause (after the first batch of the first set): rejects with the signal's reason, before
+  // any detector / mode has finished.
+  const ac = new AbortController();
+  const reason = new Error('stop now');
+  const logs: string[] = [];
+  setImmediate(() => ac.abort(reason));
+  await assert.rejects(evaluate({ ...o, signal: ac.signal, log: (l) => logs.push(l) }), (e) => e === reason);
+  assert.deepEqual(logs, []);
+  model.dispose();
+  assert.equal(liveTensors(), base);
+});
