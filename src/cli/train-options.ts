@@ -67,6 +67,7 @@ const TrainCliSchema = z.object({
   valFraction: num('--val-fraction').refine((v) => v >= 0 && v < 0.9, '--val-fraction must be in [0, 0.9)').optional(),
   valLimit: int('--val-limit').optional(),
   patience: int('--patience', 0).optional(),
+  minDelta: num('--min-delta').refine((v) => v >= 0, '--min-delta must be >= 0 (nats per image)').optional(),
   checkpointEvery: int('--checkpoint-every').optional(),
   logEvery: int('--log-every').optional(),
   flowLevels: int('--flow-levels').optional(),
@@ -125,6 +126,7 @@ export async function parseTrainOptions(raw: Record<string, unknown>, argv: stri
     epochs: o.epochs, maxSteps: o.maxSteps, timeBudgetMin: o.timeBudget, device: o.device,
     progress: o.progress ?? 'auto', handleSignals: true, ...(o.grids === false ? { grids: false } : {}), command: ['oodgen', ...argv.slice(2)].join(' '),
     ...(o.patience !== undefined ? { patience: o.patience === 0 ? null : o.patience } : {}),
+    ...(o.minDelta !== undefined ? { minDelta: o.minDelta } : {}),
     ...speedOptions(o),
   };
   if (o.resume) {
@@ -132,7 +134,7 @@ export async function parseTrainOptions(raw: Record<string, unknown>, argv: stri
       'valFraction', 'valLimit', 'flowLevels', 'flowSteps', 'flowWidth', 'lu', 'betaKl', 'betaRec', 'betaNeg', 'gammaR', 'dequantize', 'mutate', 'checkpointEvery', 'logEvery'] as const)
       .filter((k) => o[k] !== undefined);
     if (fixed.length) {
-      throw new OodgenError(`--resume continues the run in ${o.out} with its own config.json; drop ${fixed.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')} (only --epochs, --max-steps, --time-budget, --patience, --device, --progress and the speed flags may change)`);
+      throw new OodgenError(`--resume continues the run in ${o.out} with its own config.json; drop ${fixed.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')} (only --epochs, --max-steps, --time-budget, --patience, --min-delta, --device, --progress and the speed flags may change)`);
     }
     return { ...common, resume: true };
   }

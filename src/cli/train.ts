@@ -76,6 +76,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--val-fraction <f>', 'held-out validation fraction (default 0.1; 0: no validation, no early stopping, no best.safetensors)')
     .option('--val-limit <n>', 'validation images evaluated per epoch (default 2000)')
     .option('--patience <n>', 'early stopping patience in epochs (default 5; 0 disables)')
+    .option('--min-delta <nats>', 'early stopping: an epoch must raise the validation ELBO by more than this many nats per image to reset the patience (default 0)')
     .option('--checkpoint-every <n>', 'steps between checkpoints (default 500)')
     .option('--log-every <n>', 'steps between log lines (default 50)')
     .option('--flow-levels <n>', 'glow / fvae prior flow: levels (glow default 3, or what the image size allows; fvae 3 at z = dim(x) of 32x32, else 1)')

@@ -63,6 +63,8 @@ export const RunConfigSchema = z.object({
     checkpointEvery: z.number().int().positive(),
     logEvery: z.number().int().positive(),
     patience: z.number().int().positive().nullable(),
+    /** Early stopping's minimum improvement in nats per image (early-stopping.ts); absent: 0. */
+    minDelta: z.number().nonnegative().optional(),
     /** Family-specific training hyper-parameters (ModelFamily.defaults().hyper with the user's overrides), or null. */
     hyper: z.record(z.number()).nullable().optional(),
     /** Run folders written before the model registry stored Soft-IntroVAE's hyper-parameters here (read as hyper). */
@@ -100,6 +102,8 @@ export const RunStateSchema = z.object({
   batchInEpoch: z.number().int().nonnegative(),
   bestVal: z.number().nullable(),
   bestStep: z.number().int().nullable(),
+  /** The validation ELBO that last reset epochsSinceBest (early-stopping.ts); absent in older runs (bestVal). */
+  patienceRef: z.number().nullable().optional(),
   epochsSinceBest: z.number().int().nonnegative(),
   /** Generator states, base64 of Generator.getState(). */
   rng: z.record(z.string()),

@@ -38,6 +38,7 @@ import { checkAutocastDtype, type AutocastDtype } from '../engine/autocast.js';
 import { toMemoryFormat } from '../engine/memory-format.js';
 import { Sequential } from '../nn/sequential.js';
 import { GraphedStep, cudaGraphProblem } from './graphed-step.js';
+import { earlyStoppingStep } from './early-stopping.js';
 
 export interface TrainOptions {
   /** Run folder. */
@@ -71,6 +72,11 @@ export interface TrainOptions {
   logEvery?: number;
   /** Epochs without a better validation ELBO before stopping; null: never stop early. */
   patience?: number | null;
+  /**
+   * Early stopping's minimum improvement, nats per image (default 0): an epoch whose validation ELBO beats the one
+   * that last reset the patience by no more than this counts as an epoch without improvement (early-stopping.ts).
+   */
+  minDelta?: number;
   /**
    * Family-specific training hyper-parameters (Soft-IntroVAE: betaKl, betaRec, betaNeg, gammaR), over the family's
    * defaults (models/registry.ts trainDefaults).
@@ -233,6 +239,7 @@ function buildConfig(o: TrainOptions, device: string): RunConfig {
       logEvery: o.logEvery ?? 50,
       // No validation set (valFraction 0): nothing to stop early on.
       patience: o.valFraction === 0 ? null : o.patience === undefined ? 5 : o.patience,
+      ...(o.minDelta ? { minDelta: o.minDelta } : {}),
       hyper: defaults.hyper ? { ...defaults.hyper, ...given } : null,
     },
     seed: o.seed ?? 0,
@@ -284,6 +291,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       throw new OodgenError(`train: patience ${opts.patience} needs validation images, but run ${out} has valFraction 0 (no validation, no early stopping)`);
     }
     if (opts.patience !== undefined) cfg.training.patience = opts.patience;
+    if (opts.minDelta !== undefined) cfg.training.minDelta = opts.minDelta;
   } else {
     if (existsSync(join(out, RUN_FILES.state))) {
       throw new OodgenError(`${out} already holds a run (state.json); pass --resume to continue it or choose another --out`);
@@ -456,17 +464,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         } else {
           const v = evaluateElbo(model, data.val, { limit: cfg.data.valLimit, seed: cfg.seed + 7, dequantize: cfg.data.dequantize, batchSize: 256 });
           lastVal = v.elbo;
-          const improved = st.bestVal === null || v.elbo > st.bestVal;
-          if (improved) {
-            st.bestVal = v.elbo;
+          const es = earlyStoppingStep(st, v.elbo, t.patience, t.minDelta ?? 0);
+          if (es.improved) {
             st.bestStep = st.step;
-            st.epochsSinceBest = 0;
             if (lead) saveStateDict(join(out, RUN_FILES.best), model, { step: String(st.step), valElbo: String(v.elbo) });
-          } else {
-            st.epochsSinceBest += 1;
           }
-          log({ step: st.step, epoch: st.epoch, event: 'epoch', valElbo: v.elbo, valBitsPerDim: v.bitsPerDim, valLogLik: v.logLik, valKl: v.kl, best: improved, elapsedS: (elapsed0 + Date.now() - t0) / 1000 });
-          if (t.patience !== null && st.epochsSinceBest >= t.patience) {
+          log({ step: st.step, epoch: st.epoch, event: 'epoch', valElbo: v.elbo, valBitsPerDim: v.bitsPerDim, valLogLik: v.logLik, valKl: v.kl, best: es.improved, ...(t.minDelta ? { significant: es.significant } : {}), epochsSinceBest: st.epochsSinceBest, elapsedS: (elapsed0 + Date.now() - t0) / 1000 });
+          if (es.stop) {
             st.done = true;
             st.stopReason = 'early-stopping';
           }
