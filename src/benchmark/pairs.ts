@@ -2,7 +2,8 @@
 // both dataset specs that `loadDataset` understands (transforms such as `+hflip` included); the runner loads both
 // at the model's size and channels, so "MNIST vs a CIFAR-10 model" means MNIST as 3-channel 32x32.
 // Pairs whose data is not on this machine are skipped with a note saying how to get it, never an error.
-import { statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { hashSource } from './cache.js';
 import { OodgenError } from '../errors.js';
 import { resolveSpec, parseSpec } from '../data/registry.js';
 import { splitTransforms } from '../data/transforms.js';
@@ -67,8 +68,9 @@ export function expandPairs(refs: (string | Pair)[]): Pair[] {
 const SYNTHETIC = new Set(['noise', 'uniform-noise', 'gaussian-noise', 'normal-noise', 'gaussian', 'constant']);
 
 /**
- * Where a dataset spec's images come from, for cache keys and availability: `{ ok: true, source }` with the file's
- * path, size and mtime (a changed file changes the key), or `{ ok: false, why }` when the data is not here.
+ * Where a dataset spec's images come from, for cache keys and availability: `{ ok: true, source }` with the SHA-256
+ * of the source file's or folder's content (a changed image changes the key; a moved or re-copied one does not), or
+ * `{ ok: false, why }` when the data is not here.
  */
 export function dataIdentity(spec: string): { ok: true; source: string } | { ok: false; why: string } {
   const base = splitTransforms(spec).base;
@@ -83,12 +85,10 @@ export function dataIdentity(spec: string): { ok: true; source: string } | { ok:
   if (parsed.path === undefined && SYNTHETIC.has(parsed.name)) return { ok: true, source: 'synthetic' };
   try {
     const r = resolveSpec(base);
-    let stamp = '';
-    try {
-      const st = statSync(r.entry.source);
-      stamp = `:${st.size}:${Math.floor(st.mtimeMs)}`;
-    } catch { /* a folder tree or a virtual source: its path is the identity */ }
-    return { ok: true, source: `${r.entry.source}${stamp}` };
+    let source = r.entry.source;
+    // A file or folder tree: its content (cache.ts hashSource); a virtual source: its name is the identity.
+    if (existsSync(source)) source = `sha256:${hashSource(source)}`;
+    return { ok: true, source };
   } catch (e) {
     return { ok: false, why: (e as Error).message };
   }

@@ -1,0 +1,58 @@
+// The benchmark cache keys data by content: a data folder copied elsewhere or re-provisioned with new mtimes keeps
+// every cached unit; one changed byte invalidates it. (../shared/data here is re-copied at the start of each session;
+// keyed by path, size and mtime, the whole cache was thrown away every time.)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hashSource } from '../../src/benchmark/cache.js';
+import { dataIdentity } from '../../src/benchmark/pairs.js';
+import { tempDir } from '../helpers/tmp.js';
+import { writeIdxPair } from '../data/helpers.js';
+
+const dir = tempDir('bench-cache');
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('hashSource: a folder tree by its relative paths and bytes, not its location or mtimes', () => {
+  const a = join(dir, 'a');
+  mkdirSync(join(a, 'cat'), { recursive: true });
+  mkdirSync(join(a, 'dog'), { recursive: true });
+  writeFileSync(join(a, 'cat', '1.png'), Buffer.from([1, 2, 3]));
+  writeFileSync(join(a, 'dog', '1.png'), Buffer.from([4, 5]));
+  const h = hashSource(a);
+  assert.match(h, /^[0-9a-f]{64}$/);
+  const b = join(dir, 'b');
+  cpSync(a, b, { recursive: true });
+  utimesSync(join(b, 'cat', '1.png'), new Date(2001, 1, 1), new Date(2001, 1, 1));
+  assert.equal(hashSource(b), h, 'copied, older mtime, same bytes: same identity');
+  writeFileSync(join(b, 'dog', '1.png'), Buffer.from([4, 6])); // same size, one byte changed
+  assert.notEqual(hashSource(b), h);
+  // A file moved to another class folder is another dataset (labels), though the bytes are the same.
+  const c = join(dir, 'c');
+  cpSync(a, c, { recursive: true });
+  rmSync(join(c, 'dog'), { recursive: true });
+  writeFileSync(join(c, 'cat', '2.png'), Buffer.from([4, 5]));
+  assert.notEqual(hashSource(c), h);
+  // A file: its bytes.
+  assert.equal(hashSource(join(a, 'cat', '1.png')), '039058c6f2c0cb492c533b0a4d14ef77cc0f78abccced5287d84a1a2011cfb81');
+});
+
+test('dataIdentity of a dataset file does not change when the file is re-copied with a new mtime', () => {
+  const d1 = join(dir, 'd1', 'mnist');
+  const d2 = join(dir, 'd2', 'mnist');
+  writeIdxPair(d1, 't10k', 5, 28, 28);
+  cpSync(d1, d2, { recursive: true });
+  for (const f of ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']) utimesSync(join(d2, f), new Date(2003, 1, 1), new Date(2003, 1, 1));
+  const prev = process.env.OODGEN_DATA;
+  try {
+    process.env.OODGEN_DATA = join(dir, 'd1');
+    const r1 = dataIdentity('mnist:test');
+    process.env.OODGEN_DATA = join(dir, 'd2');
+    const r2 = dataIdentity('mnist:test');
+    assert.ok(r1.ok && r2.ok, JSON.stringify([r1, r2]));
+    assert.match((r1 as { source: string }).source, /^sha256:[0-9a-f]{64}$/);
+    assert.deepEqual(r2, r1);
+  } finally {
+    if (prev === undefined) delete process.env.OODGEN_DATA; else process.env.OODGEN_DATA = prev;
+  }
+});
