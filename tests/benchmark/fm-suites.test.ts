@@ -30,3 +30,22 @@ test('fm-detectors.json reuses the likelihood-regret units of fm-regret.json (sa
   assert.equal(regret.length, 1);
   assert.deepEqual(keys('fm-detectors'), regret);
 });
+
+const noC10 = existsSync(`${zoo}/c10-vae-gauss/model.safetensors`) ? false : 'zoo/c10-vae-gauss is not in this checkout';
+
+test('c10-detectors.json: every registered single-model detector on the CIFAR-10 VAE, regret at 200 per set, and the seed suite\'s colour units reused from the cache', { skip: noC10 }, () => {
+  const c10 = planBenchmark({ suite: loadSuite(suiteFile('c10-detectors')), zoo });
+  const ran = new Set(c10.units.map((u) => u.detector));
+  for (const d of detectorNames()) {
+    // exact-nll needs a flow; likelihood-ratio a background model and waic an ensemble, neither trained for CIFAR-10.
+    if (['exact-nll', 'likelihood-ratio', 'waic'].includes(d)) assert.ok(c10.skipped.some((s) => s.what.endsWith(`/ ${d}`)), `${d} skipped with a note`);
+    else assert.ok(ran.has(d), `c10-detectors lacks ${d}`);
+  }
+  assert.equal(c10.units.find((u) => u.detector === 'likelihood-regret')!.limit, 200);
+  assert.ok(c10.units.every((u) => u.pairs.some((p) => p.name === 'cifar10-mnist')));
+  // The seed suite's colour experiment (BN eval) scores the same ELBO / IWAE / components units: one computation.
+  const seed = planBenchmark({ suite: loadSuite('seed'), zoo });
+  const colour = new Set(seed.units.filter((u) => u.experiment.name === 'colour' && u.bn === 'eval').map((u) => u.key));
+  assert.equal(colour.size, 3);
+  for (const k of colour) assert.ok(c10.units.some((u) => u.key === k));
+});
