@@ -6,7 +6,23 @@ import { MODEL_CAPABILITIES, type GenerativeModel, type LatentModel, type ModelC
 
 /** The capabilities of a model: its own list, else inferred from the members it has (duck-typed test models). */
 export function capabilitiesOf(model: GenerativeModel): ModelCapability[] {
-  if (model.capabilities) return [...model.capabilities];
+  return withLikelihood(model.capabilities ? [...model.capabilities] : inferred(model));
+}
+
+/** The VAE capabilities an ELBO / IWAE estimate of log p(x) is built from. */
+export const BOUND_CAPABILITIES: readonly ModelCapability[] = ['encode', 'posterior', 'decode', 'decoder-likelihood'];
+
+/**
+ * 'likelihood', derived: what the likelihood detectors (typicality, input complexity, WAIC, likelihood ratio) need,
+ * an exact log p(x) (a flow) or the parts of its ELBO / IWAE bound (a VAE).
+ */
+function withLikelihood(caps: ModelCapability[]): ModelCapability[] {
+  const have = new Set(caps);
+  if (!have.has('likelihood') && (have.has('log-likelihood') || BOUND_CAPABILITIES.every((c) => have.has(c)))) caps.push('likelihood');
+  return caps;
+}
+
+function inferred(model: GenerativeModel): ModelCapability[] {
   const m = model as Partial<LatentModel> & GenerativeModel;
   const out: ModelCapability[] = [];
   if (typeof m.encode === 'function') {
@@ -29,6 +45,7 @@ export function hasCapabilities(model: GenerativeModel, needs: readonly ModelCap
 
 /** Why a capability is usually missing, and what to do instead. */
 const HINTS: Partial<Record<ModelCapability, string>> = {
+  likelihood: 'a deterministic autoencoder has no likelihood, only the reconstruction error (score rec)',
   posterior: 'a deterministic autoencoder has no likelihood, only the reconstruction error (score rec)',
   encode: 'the model has no encoder (a flow or an autoregressive model): use a likelihood score',
 };

@@ -15,6 +15,7 @@ export const MODEL_CAPABILITIES = {
   decode: 'decode(z) and mean(decoded): images from codes',
   'decoder-likelihood': 'logLikelihood(x, decoded) = log p(x|z) per image, nats',
   'log-likelihood': 'logProb(x) = exact log p(x) per image, nats (flows, autoregressive models)',
+  likelihood: 'log p(x) per image, exact (log-likelihood) or bounded by the ELBO / IWAE (encode, posterior, decode and decoder-likelihood together); derived, never listed by a model',
   sample: 'sample(n) from the prior',
   batchnorm: 'batchNormGroups(): the BatchNorm layers by part (encoder, decoder), for BatchNorm modes',
 } as const;

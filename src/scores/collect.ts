@@ -2,7 +2,7 @@
 // mode, running statistics by default): what a detector's fit() needs from its ID data.
 import { tidy, type Tensor } from '../engine/index.js';
 import { imageBatch } from '../data/batches.js';
-import type { LatentModel } from '../models/types.js';
+import type { GenerativeModel, LatentModel } from '../models/types.js';
 import type { ImageSource } from './types.js';
 import { applyBnMode, type BnMode } from './bn-mode.js';
 import { OodgenError } from '../errors.js';
@@ -11,7 +11,7 @@ import { OodgenError } from '../errors.js';
 // With running BatchNorm statistics (the default) a statistic does not depend on the other images of its batch,
 // so plain consecutive batches are enough.
 export function collectColumns(
-  model: LatentModel, images: ImageSource, fn: (x: Tensor) => Record<string, Float32Array>,
+  model: GenerativeModel, images: ImageSource, fn: (x: Tensor) => Record<string, Float32Array>,
   o: { batchSize?: number; bn?: BnMode } = {},
 ): Record<string, Float32Array> {
   const n = images.shape[0];

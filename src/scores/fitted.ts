@@ -1,9 +1,9 @@
 // Small shared pieces of the detectors fitted on in-distribution data (typicality, dose, lpath,
 // mahalanobis-latent): the not-fitted error, reading a saved state's arrays with their shapes checked, and the
 // per-image IWAE log-likelihood several of them build on.
-import { tidy, type Tensor } from '../engine/index.js';
+import { noGrad, tidy, type Tensor } from '../engine/index.js';
 import type { GenerativeModel, LatentModel } from '../models/types.js';
-import { asLatent } from '../models/capabilities.js';
+import { asLatent, hasCapabilities, requireCapabilities } from '../models/capabilities.js';
 import { OodgenError } from '../errors.js';
 import type { DetectorState } from './types.js';
 import { iwaeLogLikelihood } from './iwae.js';
@@ -29,6 +29,36 @@ export function iwaeColumn(model: LatentModel, x: Tensor, k: number, noise: Nois
 }
 
 export const latent = (m: GenerativeModel, who: string): LatentModel => asLatent(m, who);
+
+/**
+ * The model of a likelihood detector (typicality, input complexity, WAIC, likelihood ratio): a model with an exact
+ * log p(x) (a flow) as it is, else a latent model whose ELBO / IWAE bound stands in for it (checked here).
+ */
+export function likelihoodModel(m: GenerativeModel, who: string): GenerativeModel {
+  if (hasCapabilities(m, ['log-likelihood'])) return m;
+  requireCapabilities(m, ['likelihood'], who);
+  return asLatent(m, who);
+}
+
+/** 'exact' for a model with a tractable density (logProb), 'iwae' for one whose likelihood is the IWAE bound. */
+export const likelihoodEstimator = (m: GenerativeModel): 'exact' | 'iwae' => (hasCapabilities(m, ['log-likelihood']) ? 'exact' : 'iwae');
+
+/**
+ * log p(x) per image (B,), nats: exact (model.logProb) for a flow, where the literature reports these detectors
+ * (Nalisnick et al. 2019 on Glow), else the IWAE bound L_K. image: the probability of the 8-bit image, for bits/dim:
+ * for a continuous density p over [0, 1]^D, log p(x) - D log 256 (uniform dequantization's bound, Theis et al. 2016;
+ * the +8 bits/dim of exact-nll), x scored as given; a latent model's decoder handles it (imageLogProb).
+ */
+export function logLikColumn(model: GenerativeModel, x: Tensor, k: number, noise: Noise, o: { image?: boolean; decodeBatch?: number } = {}): Float32Array {
+  if (hasCapabilities(model, ['log-likelihood'])) {
+    const ll = noGrad(() => tidy(() => model.logProb!(x).toFloat32Array()));
+    // A flow's density is over continuous x unless it says otherwise (as exact-nll reads it).
+    if (!o.image || (model as { continuousLikelihood?: boolean }).continuousLikelihood === false) return ll;
+    const shift = (x.numel / x.shape[0]!) * Math.log(256);
+    return ll.map((v) => v - shift);
+  }
+  return iwaeColumn(model as LatentModel, x, k, noise, o.decodeBatch, o.image ?? false);
+}
 
 /** A finite positive integer option, or the default. */
 export function intOption(v: unknown, dflt: number, what: string, min = 1): number {

@@ -9,7 +9,8 @@
 //
 // Units: both terms are bits per dimension here. -log2 p(x) / D is the model's bits/dim of the 8-bit image
 // (bpd.ts: the IWAE bound on log P(x8), with a Gaussian decoder's density integrated over each level's bin;
-// decoders without a probability of the 8-bit image, Bernoulli with soft targets, are refused);
+// decoders without a probability of the 8-bit image, Bernoulli with soft targets, are refused); for a flow (Glow,
+// the paper's model) its exact density minus D log 256, the uniform-dequantization bound (fitted.ts logLikColumn);
 // L(x) = 8 * (bytes of the compressed file), headers included, as in the paper (the length of the whole encoded
 // file). The paper's reference code subtracts bits/dim of the compressor from the model's NLL in nats/dim, i.e. it
 // computes -ln p(x)/D - L(x)/D; that mixes units (1 nat = 1.443 bits) and changes the weight of the two terms.
@@ -21,10 +22,10 @@ import sharp from 'sharp';
 import { OodgenError } from '../errors.js';
 import { bitsPerDim } from './bpd.js';
 import type { Tensor } from '../engine/index.js';
-import type { LatentModel } from '../models/types.js';
+import type { GenerativeModel } from '../models/types.js';
 import type { Detector, DetectorSpec, ScoreBatch } from './types.js';
 import { Noise } from './latent.js';
-import { intOption, iwaeColumn, latent } from './fitted.js';
+import { intOption, likelihoodEstimator, likelihoodModel, logLikColumn } from './fitted.js';
 import { imageProbabilityProblem } from '../models/image-probability.js';
 import { compressedLengthsSync } from './compress-sync.js';
 
@@ -112,24 +113,26 @@ export class InputComplexityDetector implements Detector {
   readonly k: number;
   readonly seed: number;
   private readonly noise: Noise;
-  constructor(readonly model: LatentModel, o: Record<string, unknown> = {}) {
-    const problem = imageProbabilityProblem(model);
+  constructor(readonly model: GenerativeModel, o: Record<string, unknown> = {}) {
+    // A flow's exact density gives bits/dim through dequantization (logLikColumn); a VAE needs a decoder with a
+    // probability of the 8-bit image.
+    const problem = likelihoodEstimator(model) === 'exact' ? null : imageProbabilityProblem(model);
     if (problem) throw new OodgenError(`input-complexity needs bits/dim of the 8-bit image: ${problem}`);
     this.compressor = parseCompressor(String(o.compressor ?? 'png'));
     this.k = intOption(o.k, 50, 'input-complexity: K');
     this.seed = intOption(o.seed, 0, 'input-complexity: seed', 0);
     this.noise = new Noise(this.seed);
-    this.description = `S(x) = -log2 p(x)/D - L(x)/D bits/dim, L = ${this.compressor === 'png' ? 'PNG level 9' : 'lossless WebP'} length, IWAE K = ${this.k} (Serra et al. 2020)`;
+    this.description = `S(x) = -log2 p(x)/D - L(x)/D bits/dim, L = ${this.compressor === 'png' ? 'PNG level 9' : 'lossless WebP'} length, ${likelihoodEstimator(model) === 'exact' ? 'exact log p' : `IWAE K = ${this.k}`} (Serra et al. 2020)`;
   }
   evaluate(x: Tensor): ScoreBatch {
-    const loglik = iwaeColumn(this.model, x, this.k, this.noise, undefined, true);
+    const loglik = logLikColumn(this.model, x, this.k, this.noise, { image: true });
     const bits = compressedBitsSync(x, this.compressor);
     const [, c, h, w] = x.shape as [number, number, number, number];
     const r = inputComplexityScore(loglik, bits, c * h * w);
     return { score: r.score, columns: { ic: r.score, bpd: r.bpd, complexity: r.complexity, loglik } };
   }
   score(x: Tensor): Float32Array { return this.evaluate(x).score; }
-  settings(): Record<string, unknown> { return { compressor: this.compressor, k: this.k, seed: this.seed, units: 'bits per dimension (both terms)' }; }
+  settings(): Record<string, unknown> { return { estimator: likelihoodEstimator(this.model), compressor: this.compressor, k: this.k, seed: this.seed, units: 'bits per dimension (both terms)' }; }
 }
 
 export const inputComplexitySpec: DetectorSpec = {
@@ -137,10 +140,10 @@ export const inputComplexitySpec: DetectorSpec = {
   title: 'input complexity S(x) = -log2 p(x)/D - L(x)/D, L the lossless compressed length (PNG-9 or WebP), bits/dim',
   reference: 'Serra, Alvarez, Gomez, Slizovskaia, Nunez & Luque, "Input complexity and out-of-distribution detection with likelihood-based generative models", ICLR 2020',
   granularity: 'sample',
-  needs: ['encode', 'posterior', 'decode', 'decoder-likelihood'],
-  options: { compressor: 'png (default, level 9) | webp (lossless)', k: 'IWAE importance samples K (default 50)', seed: 'noise seed' },
-  columns: { ic: 'bits per dimension', bpd: 'model bits per dimension', complexity: 'compressed bits per dimension', loglik: 'nats per image (IWAE)' },
+  needs: ['likelihood'],
+  options: { compressor: 'png (default, level 9) | webp (lossless)', k: 'IWAE importance samples K (default 50; unused with an exact likelihood)', seed: 'noise seed' },
+  columns: { ic: 'bits per dimension', bpd: 'model bits per dimension', complexity: 'compressed bits per dimension', loglik: 'nats per image, of the 8-bit image (exact with dequantization, or IWAE)' },
   axis: 'S(x), bits per dimension',
   units: 'bits per dimension',
-  create: ({ model, options }) => new InputComplexityDetector(latent(model, "score 'input-complexity'"), options),
+  create: ({ model, options }) => new InputComplexityDetector(likelihoodModel(model, "score 'input-complexity'"), options),
 };

@@ -9,17 +9,18 @@
 //     eps_alpha = the (1 - alpha) quantile of s over K bootstrap batches of M images drawn with replacement from
 //     ID validation data (Algorithm 1 of the paper).
 // The batch form is a batch detector: its score belongs to the M images together, so it needs M images of one
-// source and is not a per-request gate. -log p is the IWAE estimate (K importance samples) of the model.
+// source and is not a per-request gate. -log p is exact for a flow (Glow, where the paper reports it) and the IWAE
+// estimate (K importance samples) for a VAE.
 // Fitting splits the ID held-out log-likelihoods in two (even / odd positions): H^ from one half, the bootstrap
 // from the other, as the paper uses separate training and validation sets.
 import { OodgenError } from '../errors.js';
 import { Rng } from '../data/rng.js';
 import type { Tensor } from '../engine/index.js';
-import type { LatentModel } from '../models/types.js';
+import type { GenerativeModel } from '../models/types.js';
 import type { Detector, DetectorSpec, DetectorState, FitContext, ImageSource, ScoreBatch } from './types.js';
 import { Noise } from './latent.js';
 import { collectColumns } from './collect.js';
-import { f64, intOption, iwaeColumn, latent, notFitted, numOption, stateArray } from './fitted.js';
+import { f64, intOption, likelihoodEstimator, likelihoodModel, logLikColumn, notFitted, numOption, stateArray } from './fitted.js';
 
 export interface TypicalityState {
   /** H^, mean negative log-likelihood of the ID half used for the entropy, nats. */
@@ -102,7 +103,7 @@ export function typicalityBatchScores(logLik: ArrayLike<number>, s: TypicalitySt
 
 // ---- Detectors (registered in builtin.ts) ----
 
-const NEEDS = ['encode', 'posterior', 'decode', 'decoder-likelihood'] as const;
+const NEEDS = ['likelihood'] as const;
 
 /** Shared by both forms: fit = the IWAE log-likelihoods of ID held-out images, kept (the bootstrap needs them). */
 abstract class TypicalityBase implements Detector {
@@ -116,7 +117,7 @@ abstract class TypicalityBase implements Detector {
   readonly alpha: number;
   readonly bootstrap: number;
   readonly seed: number;
-  constructor(readonly model: LatentModel, o: Record<string, unknown>) {
+  constructor(readonly model: GenerativeModel, o: Record<string, unknown>) {
     this.k = intOption(o.k, 50, 'typicality: K');
     this.alpha = numOption(o.alpha, 0.01, 'typicality: alpha', (a) => a > 0 && a < 1);
     this.bootstrap = intOption(o.bootstrap, 10_000, 'typicality: bootstrap batches', 10);
@@ -124,7 +125,7 @@ abstract class TypicalityBase implements Detector {
     this.noise = new Noise(this.seed);
   }
   get fitted(): boolean { return this.state !== null; }
-  protected loglik(x: Tensor): Float32Array { return iwaeColumn(this.model, x, this.k, this.noise); }
+  protected loglik(x: Tensor): Float32Array { return logLikColumn(this.model, x, this.k, this.noise); }
   /** The state for batches of m images (the threshold depends on m; refitted from the kept log-likelihoods). */
   protected stateFor(m: number): TypicalityState {
     if (!this.idLogLik) throw notFitted(this.name);
@@ -151,12 +152,12 @@ abstract class TypicalityBase implements Detector {
   }
   abstract evaluate(x: Tensor): ScoreBatch;
   score(x: Tensor): Float32Array { return this.evaluate(x).score; }
-  settings(): Record<string, unknown> { return { k: this.k, seed: this.seed, alpha: this.alpha, bootstrap: this.bootstrap }; }
+  settings(): Record<string, unknown> { return { estimator: likelihoodEstimator(this.model), k: this.k, seed: this.seed, alpha: this.alpha, bootstrap: this.bootstrap }; }
 }
 
 export class TypicalityDetector extends TypicalityBase {
   readonly name = 'typicality';
-  readonly description = '|-log p(x) - H|, H the mean ID held-out NLL (IWAE), per sample (Nalisnick et al. 2019, M = 1)';
+  readonly description = '|-log p(x) - H|, H the mean ID held-out NLL (exact, or IWAE), per sample (Nalisnick et al. 2019, M = 1)';
   evaluate(x: Tensor): ScoreBatch {
     const s = this.stateFor(1);
     const loglik = this.loglik(x);
@@ -181,7 +182,7 @@ export class TypicalityBatchDetector extends TypicalityBase {
 }
 
 const OPTIONS = {
-  k: 'IWAE importance samples K (default 50)', seed: 'noise and bootstrap seed',
+  k: 'IWAE importance samples K (default 50; unused with an exact likelihood)', seed: 'noise and bootstrap seed',
   alpha: 'test level alpha (default 0.01)', bootstrap: 'bootstrap batches (default 10000)',
 };
 
@@ -193,10 +194,10 @@ export const typicalitySpec: DetectorSpec = {
   needs: NEEDS,
   fits: true,
   options: OPTIONS,
-  columns: { typicality: 'nats per image', loglik: 'nats per image (IWAE)' },
+  columns: { typicality: 'nats per image', loglik: 'nats per image (exact, or IWAE)' },
   axis: '|-log p(x) - H| (nats)',
   units: 'nats per image',
-  create: ({ model, options }) => new TypicalityDetector(latent(model, "score 'typicality'"), options),
+  create: ({ model, options }) => new TypicalityDetector(likelihoodModel(model, "score 'typicality'"), options),
 };
 
 export const typicalityBatchSpec: DetectorSpec = {
@@ -207,8 +208,8 @@ export const typicalityBatchSpec: DetectorSpec = {
   needs: NEEDS,
   fits: true,
   options: OPTIONS,
-  columns: { statistic: 'nats per image (batch mean)', epsilon: 'threshold eps_alpha, nats', ood: '1 when the batch is flagged', loglik: 'mean IWAE log-likelihood of the batch, nats' },
+  columns: { statistic: 'nats per image (batch mean)', epsilon: 'threshold eps_alpha, nats', ood: '1 when the batch is flagged', loglik: 'mean log-likelihood of the batch (exact, or IWAE), nats' },
   axis: '|mean NLL - H| over the batch (nats)',
   units: 'nats per image',
-  create: ({ model, options }) => new TypicalityBatchDetector(latent(model, "score 'typicality-batch'"), options),
+  create: ({ model, options }) => new TypicalityBatchDetector(likelihoodModel(model, "score 'typicality-batch'"), options),
 };
