@@ -245,6 +245,13 @@ export class Glow extends GlowFlow implements TrainableModel {
     return this.logDensity(x);
   }
 
+  /** log p(z) and log |det J| of x (B,) each, summing to logProb(x); the latents themselves are freed. */
+  logProbTerms(x: Tensor): { logpz: Tensor; logdet: Tensor } {
+    const { zs, logdet, logpz } = this.encode(sub(x, 0.5));
+    for (const z of zs) if (z !== logdet && z !== logpz) z.dispose();
+    return { logpz, logdet };
+  }
+
   /** Bits per dimension of the 8-bit images behind dequantized x~: -(log p(x~) - D log 256) / (D log 2), (B,). */
   bitsPerDim(x: Tensor): Tensor {
     const d = this.dims;

@@ -74,6 +74,11 @@ export interface GenerativeModel extends Module {
   readonly capabilities?: readonly ModelCapability[];
   /** Exact log p(x) per image (B,), nats ('log-likelihood'). */
   logProb?(x: Tensor): Tensor;
+  /**
+   * A flow's change of variables behind logProb: log p(z) of the latent under its prior and log |det df/dx|, each
+   * (B,), nats, summing to logProb(x) (DoSE's statistics of a flow).
+   */
+  logProbTerms?(x: Tensor): { logpz: Tensor; logdet: Tensor };
   /** The model's BatchNorm layers grouped by part, e.g. { encoder, decoder } ('batchnorm'). */
   batchNormGroups?(): Record<string, Module>;
 }

@@ -8,22 +8,28 @@
 //            entropy H(x)     -E_q[log q(z|x)]  (posterior entropy, analytic)
 //            cross-entropy C(x) -E_q[log p(z)]  (of the posterior against the prior, analytic) )
 //
-// and a density of T fitted on held-out ID statistics; score(x) = -log density(T(x)) (higher = more OoD). This is
+// For a flow (Glow, where the paper also reports DoSE) the statistics are those of its exact likelihood: log p(x) and
+// the two terms of the change of variables it is the sum of, log p(z) of the latent under the prior and
+// log |det df/dx| (model.logProbTerms; no sampling, no K).
+//
+// A density of T is fitted on held-out ID statistics; score(x) = -log density(T(x)) (higher = more OoD). This is
 // DoSE_KDE: one 1-D Gaussian KDE per statistic (Scott's rule, kde.ts), the statistics treated as independent, so
 // log density = sum_j log KDE_j(T_j(x)).
 import { OodgenError } from '../errors.js';
 import { fitKde1d, kdeLogDensity, type Kde1d } from './kde.js';
 import type { Tensor } from '../engine/index.js';
-import { tidy } from '../engine/index.js';
-import type { LatentModel } from '../models/types.js';
+import { noGrad, tidy } from '../engine/index.js';
+import type { GenerativeModel, LatentModel } from '../models/types.js';
 import type { Detector, DetectorSpec, DetectorState, FitContext, ImageSource, ScoreBatch } from './types.js';
 import { Noise } from './latent.js';
 import { elboComponents } from './components.js';
 import { collectColumns } from './collect.js';
-import { f64, intOption, iwaeColumn, latent, notFitted, stateArray } from './fitted.js';
+import { f64, intOption, iwaeColumn, latent, likelihoodEstimator, likelihoodModel, notFitted, stateArray } from './fitted.js';
 
 export const DOSE_STATS = ['loglik', 'rate', 'distortion', 'entropy', 'crossent'] as const;
-export type DoseStat = (typeof DOSE_STATS)[number];
+/** A flow's statistics: its exact log-likelihood and the change-of-variables terms that sum to it. */
+export const FLOW_DOSE_STATS = ['loglik', 'logpz', 'logdet'] as const;
+export type DoseStat = (typeof DOSE_STATS)[number] | (typeof FLOW_DOSE_STATS)[number];
 
 /** The statistics from the components detector's columns and an IWAE log-likelihood. */
 export function doseStatistics(
@@ -85,25 +91,42 @@ export class DoseDetector implements Detector {
   readonly k: number;
   readonly samples: number;
   readonly seed: number;
-  constructor(readonly model: LatentModel, o: Record<string, unknown> = {}) {
+  /** The statistics this model gives: a flow's (exact likelihood), or the VAE's. */
+  readonly stats: readonly DoseStat[];
+  private readonly flow: boolean;
+  constructor(readonly model: GenerativeModel, o: Record<string, unknown> = {}) {
     this.k = intOption(o.k, 50, 'dose: K');
     this.samples = intOption(o.samples, 1, 'dose: samples');
     this.seed = intOption(o.seed, 0, 'dose: seed', 0);
     this.noise = new Noise(this.seed);
-    this.description = `-sum_j log KDE_j(T_j(x)) over ${DOSE_STATS.join(', ')} (IWAE K = ${this.k}; 1-D Gaussian KDEs, Scott's rule; Morningstar et al. 2021)`;
+    this.flow = likelihoodEstimator(model) === 'exact';
+    if (this.flow && typeof model.logProbTerms !== 'function') {
+      throw new OodgenError(`dose: a ${model.config.kind} model has an exact likelihood but not its change-of-variables terms (logProbTerms), which DoSE's flow statistics are`);
+    }
+    if (!this.flow) latent(model, "score 'dose'");
+    this.stats = this.flow ? FLOW_DOSE_STATS : DOSE_STATS;
+    this.description = `-sum_j log KDE_j(T_j(x)) over ${this.stats.join(', ')} (${this.flow ? 'exact log p' : `IWAE K = ${this.k}`}; 1-D Gaussian KDEs, Scott's rule; Morningstar et al. 2021)`;
   }
   get fitted(): boolean { return this.state !== null; }
   /** The summary statistics of a batch. */
-  statistics(x: Tensor): Record<DoseStat, Float32Array> {
+  statistics(x: Tensor): Partial<Record<DoseStat, Float32Array>> {
+    if (this.flow) {
+      return tidy(() => noGrad(() => {
+        const t = this.model.logProbTerms!(x);
+        const logpz = t.logpz.toFloat32Array(), logdet = t.logdet.toFloat32Array();
+        return { loglik: logpz.map((v, i) => v + logdet[i]!), logpz, logdet };
+      }));
+    }
+    const model = this.model as LatentModel;
     const c = tidy(() => {
-      const r = elboComponents(this.model, x, { samples: this.samples, eps: this.noise });
+      const r = elboComponents(model, x, { samples: this.samples, eps: this.noise });
       return { reconstruction: r.reconstruction.toFloat32Array(), prior: r.prior.toFloat32Array(), entropy: r.entropy.toFloat32Array() };
     });
-    return doseStatistics(c, iwaeColumn(this.model, x, this.k, this.noise));
+    return doseStatistics(c, iwaeColumn(model, x, this.k, this.noise));
   }
   fit(id: ImageSource, ctx: FitContext = {}): void {
-    const stats = collectColumns(this.model, id, (x) => this.statistics(x), { batchSize: ctx.batchSize });
-    this.state = fitDose(stats);
+    const stats = collectColumns(this.model, id, (x) => this.statistics(x) as Record<string, Float32Array>, { batchSize: ctx.batchSize });
+    this.state = fitDose(stats, this.stats);
     this.meta = { stats: this.state.stats, n: id.shape[0], k: this.k, samples: this.samples, data: ctx.data ?? id.name ?? 'in-distribution images' };
   }
   saveState(): DetectorState {
@@ -116,8 +139,8 @@ export class DoseDetector implements Detector {
     const stats = s.meta.stats as DoseStat[] | undefined;
     const bw = s.meta.bandwidth as Record<string, number> | undefined;
     if (!Array.isArray(stats) || !bw) throw new OodgenError('not a DoSE state (no statistics or bandwidths)');
-    const bad = stats.filter((k) => !(DOSE_STATS as readonly string[]).includes(k));
-    if (bad.length) throw new OodgenError(`unknown DoSE statistics ${bad.join(', ')}`);
+    const bad = stats.filter((k) => !(this.stats as readonly string[]).includes(k));
+    if (bad.length) throw new OodgenError(`DoSE statistics ${bad.join(', ')} are not this ${this.flow ? 'flow' : 'VAE'}'s (${this.stats.join(', ')}): the state was fitted on another kind of model`);
     const kde: Record<string, Kde1d> = {};
     for (const k of stats) kde[k] = { points: [...stateArray(s, k)], bandwidth: bw[k]! };
     this.state = { stats, kde, n: Number(s.meta.n) };
@@ -125,27 +148,27 @@ export class DoseDetector implements Detector {
   }
   evaluate(x: Tensor): ScoreBatch {
     if (!this.state) throw notFitted(this.name);
-    const stats = this.statistics(x);
+    const stats = this.statistics(x) as Record<string, Float32Array>;
     const r = scoreDose(this.state, stats);
     return { score: r.score, columns: { dose: r.score, ...stats } };
   }
   score(x: Tensor): Float32Array { return this.evaluate(x).score; }
-  settings(): Record<string, unknown> { return { k: this.k, samples: this.samples, seed: this.seed, kde: '1-D Gaussian per statistic, Scott bandwidth', stats: [...DOSE_STATS] }; }
+  settings(): Record<string, unknown> { return { estimator: likelihoodEstimator(this.model), k: this.k, samples: this.samples, seed: this.seed, kde: '1-D Gaussian per statistic, Scott bandwidth', stats: [...this.stats] }; }
 }
 
 export const doseSpec: DetectorSpec = {
   name: 'dose',
-  title: 'DoSE: -log density of the VAE summary statistics (log p, rate, distortion, entropy, cross-entropy) under KDEs fitted on ID data',
+  title: 'DoSE: -log density of the summary statistics (VAE: log p, rate, distortion, entropy, cross-entropy; flow: log p, log p(z), log |det J|) under KDEs fitted on ID data',
   reference: 'Morningstar, Ham, Gallagher, Lakshminarayanan, Alemi & Dillon, "Density of States Estimation for Out-of-Distribution Detection", AISTATS 2021',
   granularity: 'sample',
-  needs: ['encode', 'posterior', 'decode', 'decoder-likelihood'],
+  needs: ['likelihood'],
   fits: true,
-  options: { k: 'IWAE importance samples K (default 50)', samples: 'posterior samples of the distortion (default 1)', seed: 'noise seed' },
+  options: { k: 'IWAE importance samples K (default 50; VAE only)', samples: 'posterior samples of the distortion (default 1; VAE only)', seed: 'noise seed' },
   columns: {
-    dose: '-sum of log KDE densities', loglik: 'nats per image (IWAE)', rate: 'KL, nats', distortion: '-E_q log p(x|z), nats',
-    entropy: 'posterior entropy, nats', crossent: '-E_q log p(z), nats',
+    dose: '-sum of log KDE densities', loglik: 'nats per image (exact for a flow, else IWAE)', rate: 'KL, nats', distortion: '-E_q log p(x|z), nats',
+    entropy: 'posterior entropy, nats', crossent: '-E_q log p(z), nats', logpz: 'flow: log p(z) under the prior, nats', logdet: 'flow: log |det J|, nats',
   },
   axis: 'DoSE: -log density of the summary statistics',
   units: '-log density (sum over statistics)',
-  create: ({ model, options }) => new DoseDetector(latent(model, "score 'dose'"), options),
+  create: ({ model, options }) => new DoseDetector(likelihoodModel(model, "score 'dose'"), options),
 };

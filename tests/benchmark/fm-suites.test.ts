@@ -59,7 +59,7 @@ test('glow.json plans the exact likelihood and every single-model likelihood det
   const set = { images: new Float32Array(16 * 1024).map((_, i) => ((i * 7919) % 256) / 255), shape: [16, 1, 32, 32] as [number, number, number, number], name: 'tiny', source: 'test' };
   await train({ out: `${dir}/fm-glow`, model: { kind: 'glow', decoder: 'gaussian', channels: 1, imageSize: 32, zDim: 1, width: 8, flow: { levels: 2, steps: 1, width: 8, lu: true } }, trainSet: set, maxSteps: 1, batchSize: 8, valLimit: 4, progress: 'none', grids: false });
   const plan = planBenchmark({ suite: loadSuite(suiteFile('glow')), zoo: dir });
-  assert.deepEqual(plan.units.map((u) => u.detector).sort(), ['exact-nll', 'input-complexity', 'typicality', 'typicality-batch']);
+  assert.deepEqual(plan.units.map((u) => u.detector).sort(), ['dose', 'exact-nll', 'input-complexity', 'typicality', 'typicality-batch']);
   assert.ok(plan.units.every((u) => u.entry.name === 'fm-glow' && u.pairs.some((p) => p.name === 'fmnist-mnist')));
   assert.ok(plan.skipped.some((s) => /cifar10-glow: model c10-glow/.test(s.what)), 'the CIFAR-10 Glow, not trained here, is skipped with a note');
   assert.ok(plan.skipped.some((s) => /fm-glow \/ elbo/.test(s.what) && /lacks what elbo needs/.test(s.why)));

@@ -1,4 +1,4 @@
-// Issue 16 item 5: the likelihood detectors (typicality, its batch test, input complexity, WAIC, likelihood ratio)
+// Issue 16 item 5: the likelihood detectors (typicality, its batch test, input complexity, WAIC, likelihood ratio, DoSE)
 // run on a flow with its exact log-likelihood, as the literature reports them on Glow, instead of only on VAEs
 // through the IWAE bound. Oracle: the closed forms of each paper on log p(x) taken from the Glow itself (logProb),
 // and exact-nll's bits/dim for input complexity's model term.
@@ -45,8 +45,8 @@ test('a Glow gets every single-model likelihood detector (exact log p), and none
   const start = liveTensors();
   const g = await glow('g0', 0);
   const names = detectorsFor(g);
-  for (const d of ['exact-nll', 'typicality', 'typicality-batch', 'input-complexity']) assert.ok(names.includes(d), d);
-  for (const d of ['elbo', 'iwae', 'components', 'rec', 'dose', 'lpath', 'likelihood-regret', 'mahalanobis-latent']) assert.ok(!names.includes(d), d);
+  for (const d of ['exact-nll', 'typicality', 'typicality-batch', 'input-complexity', 'dose']) assert.ok(names.includes(d), d);
+  for (const d of ['elbo', 'iwae', 'components', 'rec', 'lpath', 'likelihood-regret', 'mahalanobis-latent']) assert.ok(!names.includes(d), d);
 
   const fitSet = images(16, 1), evalSet = images(10, 2);
   const llFit = logp(g, fitSet), llEval = logp(g, evalSet);
@@ -80,6 +80,32 @@ test('a Glow gets every single-model likelihood detector (exact log p), and none
   ri.columns.bpd!.forEach((v, i) => close(v, rn.columns.bpd![i]!, 1e-5, `input-complexity bpd[${i}]`));
   ri.score.forEach((v, i) => close(v, rn.columns.bpd![i]! - bits[i]! / 1024, 1e-5, `input-complexity S[${i}]`));
   assert.match(ic.description, /exact log p/);
+
+  // DoSE (Morningstar et al. 2021) on a flow: T = (log p(x), log p(z), log |det J|), one 1-D Gaussian KDE per
+  // statistic with Scott's bandwidth sigma (ddof 1) n^(-1/5), score = -sum_j log KDE_j(T_j(x)); written out here.
+  const terms = (s: ImageSet) => tidy(() => noGrad(() => {
+    const t = g.logProbTerms!(fromTypedArray(s.images as Float32Array, s.shape));
+    return { logpz: t.logpz.toFloat32Array(), logdet: t.logdet.toFloat32Array() };
+  }));
+  const tf = terms(fitSet), te = terms(evalSet);
+  llEval.forEach((v, i) => close(te.logpz[i]! + te.logdet[i]!, v, 1e-5, `log p(z) + log|det J| = log p(x) [${i}]`));
+  const kdeLog = (pts: number[], x: number) => {
+    const n = pts.length, mean = pts.reduce((a, b) => a + b, 0) / n;
+    const h = Math.sqrt(pts.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) * n ** -0.2;
+    return Math.log(pts.reduce((a, p) => a + Math.exp(-0.5 * ((x - p) / h) ** 2), 0) / (n * h * Math.sqrt(2 * Math.PI)));
+  };
+  const dose = createDetector('dose', g, {});
+  dose.fit!({ images: fitSet.images, shape: fitSet.shape, name: 'fit' });
+  const rd = scoreDataset(dose, { images: evalSet.images, shape: evalSet.shape }, { batchSize: 4 });
+  const fitCols = { loglik: Array.from(llFit), logpz: Array.from(tf.logpz), logdet: Array.from(tf.logdet) };
+  rd.score.forEach((v, i) => {
+    const want = -(kdeLog(fitCols.loglik, llEval[i]!) + kdeLog(fitCols.logpz, te.logpz[i]!) + kdeLog(fitCols.logdet, te.logdet[i]!));
+    close(v, want, 1e-3, `dose[${i}]`);
+  });
+  assert.deepEqual(dose.settings().stats, ['loglik', 'logpz', 'logdet']);
+  // A state fitted on a VAE (its five statistics) does not load into a flow's DoSE.
+  assert.throws(() => dose.loadState!({ meta: { stats: ['loglik', 'rate'], bandwidth: { loglik: 1, rate: 1 }, n: 2 }, arrays: { loglik: { data: [1, 2], shape: [2] }, rate: { data: [1, 2], shape: [2] } } }),
+    /DoSE statistics rate are not this flow's \(loglik, logpz, logdet\)/);
   g.dispose();
   assert.equal(liveTensors(), start);
 });
