@@ -9,6 +9,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import sharp from 'sharp';
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -36,7 +37,7 @@ const readJson = (p) => JSON.parse(readFileSync(p, 'utf8'));
 
 function panel(prefix, p, reference) {
   const dir = join(study, `${prefix}-${p}`);
-  if (!existsSync(join(dir, 'state.json'))) return { dir, status: 'not started' };
+  if (!existsSync(join(dir, 'state.json'))) return { dir, status: existsSync(join(dir, 'config.json')) ? 'training (before its first checkpoint)' : 'not started' };
   const state = readJson(join(dir, 'state.json'));
   const cfg = readJson(join(dir, 'config.json'));
   const total = cfg.training.maxSteps;
@@ -50,13 +51,27 @@ function panel(prefix, p, reference) {
   return { dir, status: 'done', sh: readJson(json), steps: state.step, minutes: state.elapsedMs / 60000 };
 }
 
+/**
+ * The docs show the top-left 8 x 8 samples of the 16 x 16 grid the sharpness was measured on (a quarter of the
+ * bytes: ten panels of 370 KB each would triple docs/img); a grid of another layout is copied whole.
+ */
+async function shownGrid(from, to, n) {
+  const side = Math.round(Math.sqrt(n));
+  const meta = await sharp(from).metadata();
+  const cell = (meta.width - 2) / side;
+  if (side * side !== n || side < 16 || !Number.isInteger(cell) || meta.width !== meta.height) { copyFileSync(from, to); return; }
+  const size = 8 * cell + 2;
+  await sharp(from).extract({ left: 0, top: 0, width: size, height: size }).png({ compressionLevel: 9 }).toFile(to);
+}
+
 const f3 = (x) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(3) : '-');
 const out = [];
 out.push('# Blur study panels (generated)');
 out.push('');
 out.push('Sharpness of 256 samples at T = 1 against 256 real test images of the same data (`src/eval/sharpness.ts`): the');
 out.push('ratio of the mean gradient magnitude and of the high-frequency energy share (> 1/4 cycle/pixel); 1 = as sharp');
-out.push('as the data, below 1 = blurrier. Decoder BatchNorm adapted on 2,048 prior samples before sampling (`oodgen sample`).');
+out.push('as the data, below 1 = blurrier. Decoder BatchNorm adapted on 2,048 prior samples before sampling (`oodgen sample`). The');
+out.push('grids show 64 of the 256 samples.');
 out.push('');
 const head = ['panel', 'setting'];
 for (const [, name] of DATA) head.push(`${name}: gradient ratio`, 'HF ratio', 'steps, min');
@@ -73,7 +88,7 @@ for (const [p, setting] of PANELS) {
     if (existsSync(png)) {
       mkdirSync(imgDir, { recursive: true });
       const to = join(imgDir, `fig31-${prefix}-${p}.png`);
-      copyFileSync(png, to);
+      await shownGrid(png, to, r.sh.samples.n);
       grids.push({ prefix, name, p, link: relative(join(doc, '..'), to) });
     }
   }
