@@ -14,7 +14,7 @@ import { extractCifar, fetchDataset, fetchFile, REMOTE, unpackFetched } from '..
 import { loadDataset, listDatasets, parseSpec } from '../../src/data/registry.js';
 import { detectDir, scanPath } from '../../src/data/sources.js';
 import { OodgenError } from '../../src/errors.js';
-import { assertBadFile, cifar100Bytes, cifarBytes, put, tarBytes, tempDir } from './helpers.js';
+import { assertBadFile, cifar100Bytes, cifarBytes, put, tarBytes, tempDir, writePng } from './helpers.js';
 
 /** Pixel (c, y, x) of record i: the closed form the file is written from and the loader is checked against. */
 const px = (i: number, c: number, y: number, x: number): number => (i * 53 + c * 90 + y * 7 + x * 3 + (y > x ? 1 : 0)) & 0xff;
@@ -134,6 +134,18 @@ test('CIFAR-100: `cifar100` and `cifar-100` name the dataset; OODGEN_DATA/cifar1
   } finally {
     if (prev === undefined) delete process.env.OODGEN_DATA; else process.env.OODGEN_DATA = prev;
   }
+});
+
+test('CIFAR-100 as an image tree (split/class/file.png), like cifar10\'s PNG export', async (t) => {
+  const root = tempDir(t);
+  const a = await writePng(join(root, 'cifar100', 'test', 'apple', '0.png'), 32, 32, 3, (x, y, c) => (x * 5 + y * 3 + c * 70) & 0xff);
+  await writePng(join(root, 'cifar100', 'test', 'worm', '0.png'), 32, 32, 3, () => 9);
+  const r = await loadDataset('cifar100:test', { root });
+  assert.deepEqual(r.set.shape, [2, 3, 32, 32]);
+  assert.equal(r.preprocessing.format, 'image folder');
+  assert.deepEqual([...r.set.labels!], [0, 1]);
+  // HWC PNG bytes to CHW floats: pixel (c, y, x) of the first image.
+  assert.equal(r.set.images[(1 * 32 + 4) * 32 + 7], Math.fround(a[(4 * 32 + 7) * 3 + 1]! / 255));
 });
 
 test('oodgen data fetch cifar100: the official URL and md5; a checked download unpacks to cifar-100-binary/', async (t) => {
