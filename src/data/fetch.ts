@@ -12,6 +12,7 @@ import { OodgenError } from '../errors.js';
 import { CIFAR10, CIFAR100, recordSize, type CifarFormat } from './cifar.js';
 import { maybeGunzip, readBytes } from './files.js';
 import { cacheDir } from './paths.js';
+import { canonicalName } from './registry.js';
 import { detectDir, scanDir } from './sources.js';
 import { readTar } from './tar.js';
 
@@ -181,6 +182,7 @@ export interface FetchDatasetOptions {
 }
 
 export async function fetchDataset(name: string, opts: FetchDatasetOptions = {}): Promise<string> {
+  name = canonicalName(name); // `cifar-100`, `fmnist`: the folder is the registry's name, where loadDataset looks
   const root = resolve(opts.root ?? cacheDir());
   const dir = join(root, name);
   const log = opts.log ?? (() => undefined);

@@ -41,6 +41,11 @@ const ALIASES: Record<string, string> = {
 
 const SYNTHETIC: SyntheticKind[] = ['noise', 'gaussian-noise', 'constant'];
 
+/** A dataset name as the registry spells it (`CIFAR-100` -> `cifar100`); unknown names come back lower-cased. */
+export function canonicalName(raw: string): string {
+  return ALIASES[raw.toLowerCase()] ?? raw.toLowerCase();
+}
+
 export interface LoadDatasetOptions {
   /** Output height and width (shorter side resized, center crop). Default 32, the seed's size. */
   imageSize?: number;
@@ -70,7 +75,7 @@ export function parseSpec(spec: string): ParsedSpec {
   }
   const [rawName, split, ...rest] = spec.split(':');
   if (rest.length > 0 || !rawName) throw new OodgenError(`dataset name ${JSON.stringify(spec)}: expected dataset[:split], e.g. fashion-mnist:test or noise:10000`);
-  const name = ALIASES[rawName.toLowerCase()] ?? rawName.toLowerCase();
+  const name = canonicalName(rawName);
   if (!DATASETS[name] && !SYNTHETIC.includes(name as SyntheticKind)) {
     throw new OodgenError(`unknown dataset ${JSON.stringify(rawName)}; known: ${[...Object.keys(DATASETS), ...SYNTHETIC].join(', ')}, or a path to a file or folder`);
   }
