@@ -5,15 +5,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { CIFAR100, CIFAR100_CLASSES, loadCifarBatches } from '../../src/data/cifar.js';
+import { CIFAR10, CIFAR100, CIFAR100_CLASSES, loadCifarBatches } from '../../src/data/cifar.js';
 import { extractCifar, fetchDataset, fetchFile, REMOTE, unpackFetched } from '../../src/data/fetch.js';
 import { loadDataset, listDatasets, parseSpec } from '../../src/data/registry.js';
 import { detectDir, scanPath } from '../../src/data/sources.js';
 import { OodgenError } from '../../src/errors.js';
+import { PY, runPython } from '../helpers/python.js';
 import { assertBadFile, cifar100Bytes, cifarBytes, put, tarBytes, tempDir, writePng } from './helpers.js';
 
 /** Pixel (c, y, x) of record i: the closed form the file is written from and the loader is checked against. */
@@ -133,6 +135,37 @@ test('CIFAR-100: `cifar100` and `cifar-100` name the dataset; OODGEN_DATA/cifar1
       [['cifar100:train', 7, 'CIFAR-100 binary'], ['cifar100:test', 5, 'CIFAR-100 binary']]);
   } finally {
     if (prev === undefined) delete process.env.OODGEN_DATA; else process.env.OODGEN_DATA = prev;
+  }
+});
+
+const numpySkip: string | false = existsSync(PY) && spawnSync(PY, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0 ? false : `needs ${PY} with numpy`;
+
+/** Random record bytes with every label byte in range (classes per label byte), from a small LCG. */
+function randomRecords(n: number, classes: number[], seed: number): Uint8Array {
+  const rec = classes.length + 3072;
+  const b = new Uint8Array(n * rec);
+  let x = seed >>> 0;
+  for (let i = 0; i < b.length; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    b[i] = x >>> 24;
+  }
+  for (let i = 0; i < n; i++) classes.forEach((c, j) => { b[i * rec + j] = b[i * rec + j]! % c; });
+  return b;
+}
+
+test('CIFAR-10 and CIFAR-100 readers agree with NumPy (TFDS-style frombuffer/reshape) on random records', { skip: numpySkip }, async (t) => {
+  const d = tempDir(t);
+  // The label byte kept, from the dataset's documentation (cifar.html): CIFAR-100's fine label is the second byte.
+  for (const [f, classes, keep, files] of [[CIFAR100, [20, 100], 1, ['train.bin', 'test.bin']], [CIFAR10, [10], 0, ['data_batch_1.bin', 'data_batch_2.bin']]] as const) {
+    const paths = files.map((n, i) => put(join(d, f.title, n), randomRecords(5 + i * 2, [...classes], 17 + i)));
+    const set = loadCifarBatches(paths, 'x', f);
+    const o = JSON.parse(runPython('tests/fixtures/cifar_bin_oracle.py', [String(classes.length), String(keep), ...paths])) as { labels: number[]; other: number[][]; n: number; chw_sha256: string };
+    assert.equal(o.n, 12);
+    assert.deepEqual(set.shape, [o.n, 3, 32, 32]);
+    assert.deepEqual([...set.labels!], o.labels, f.title);
+    assert.equal(createHash('sha256').update(set.images).digest('hex'), o.chw_sha256, f.title);
+    // The kept label differs from the coarse one somewhere, so a reader keeping the wrong byte fails above.
+    if (classes.length === 2) assert.ok(o.other.some(([c, fine]) => c !== fine));
   }
 });
 
