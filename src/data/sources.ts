@@ -135,20 +135,23 @@ function scanCifar100BinDir(dir: string, name: string): SplitEntry[] {
 
 /**
  * A CIFAR binary tarball as downloaded, read in memory. The version is told by the members inside (data_batch_*.bin
- * or train.bin); the file name only picks the format shown before the archive is read.
+ * or train.bin); until the archive is read, the file name guesses it for `format` and `classes`.
  */
 function cifarTarEntries(path: string, name: string): SplitEntry[] {
-  const guess = /cifar-?100/i.test(basename(path)) ? CIFAR100 : CIFAR10;
+  let known = /cifar-?100/i.test(basename(path)) ? CIFAR100 : CIFAR10;
   const read = (): Map<string, Uint8Array> => {
     const buf = maybeGunzip(readBytes(path, 'tar archive'), path, 'tar archive');
     return new Map(readTar(buf, path).map((e) => [basename(e.name), e.data]));
   };
   const mk = (split: 'train' | 'test'): SplitEntry => ({
-    split, format: `${guess.title} binary (tar.gz)`, source: path, decoded: false, classes: guess.classes,
+    split, source: path, decoded: false,
+    get format() { return `${known.title} binary (tar.gz)`; },
+    get classes() { return known.classes; },
     async info() { const set = await this.load({}); return { count: set.shape[0], shape: [3, 32, 32] }; },
     async load(o) {
       const m = read();
-      const f = m.has('data_batch_1.bin') || m.has('test_batch.bin') ? CIFAR10 : m.has('train.bin') || m.has('test.bin') ? CIFAR100 : guess;
+      const f = m.has('data_batch_1.bin') || m.has('test_batch.bin') ? CIFAR10 : m.has('train.bin') || m.has('test.bin') ? CIFAR100 : known;
+      known = f;
       const parts = CIFAR_FILES.get(f)![split].map((n) => {
         const d = m.get(n);
         if (!d) throw new OodgenError(`tar archive ${path}: no ${n} inside; not the ${f.title} binary archive`);

@@ -74,6 +74,13 @@ test('CIFAR-100: fine labels and CHW pixels read back exactly from a folder, a l
   const fromTar = await scanPath(tgz).find((e) => e.split === 'test')!.load({});
   assert.deepEqual([...fromTar.images], [...set.images]);
   assert.deepEqual([...fromTar.labels!], fine);
+  // Named like neither archive: told by its members once read, format and class names included.
+  const anon = put(join(d, 'archive.tar.gz'), readFileSync(tgz));
+  const e = scanPath(anon).find((x) => x.split === 'test')!;
+  assert.equal(e.format, 'CIFAR-10 binary (tar.gz)');
+  assert.deepEqual([...(await e.load({})).labels!], fine);
+  assert.equal(e.format, 'CIFAR-100 binary (tar.gz)');
+  assert.equal(e.classes!.length, 100);
 });
 
 test('CIFAR-100: the other version\'s files and out-of-range labels are OodgenErrors naming the file', async (t) => {
