@@ -78,8 +78,6 @@ export function dataIdentity(spec: string): { ok: true; source: string } | { ok:
   try {
     parsed = parseSpec(base);
   } catch (e) {
-    const name = base.split(':')[0]!.toLowerCase();
-    if (name === 'cifar100' || name === 'cifar-100') return { ok: false, why: 'CIFAR-100: oodgen has no loader for it yet, so this pair cannot run here' };
     return { ok: false, why: (e as Error).message };
   }
   if (parsed.path === undefined && SYNTHETIC.has(parsed.name)) return { ok: true, source: 'synthetic' };

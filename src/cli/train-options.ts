@@ -12,7 +12,7 @@ import { resolveDevice } from '../engine/device.js';
 import { parseSpec, DATASETS } from '../data/registry.js';
 import type { TrainOptions } from '../train/trainer.js';
 
-const COLOUR = ['cifar10', 'cifar-10', 'svhn', 'celeba', 'lsun'];
+const COLOUR = ['cifar10', 'cifar-10', 'cifar100', 'svhn', 'celeba', 'lsun'];
 export const num = (what: string) => z.string().transform((s, ctx) => {
   const v = Number(s);
   if (s.trim() === '' || !Number.isFinite(v)) {

@@ -9,9 +9,10 @@ import { closeSync, createReadStream, existsSync, openSync, writeSync, lstatSync
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { OodgenError } from '../errors.js';
-import { CIFAR_RECORD } from './cifar.js';
+import { CIFAR10, CIFAR100, recordSize, type CifarFormat } from './cifar.js';
 import { maybeGunzip, readBytes } from './files.js';
 import { cacheDir } from './paths.js';
+import { canonicalName } from './registry.js';
 import { detectDir, scanDir } from './sources.js';
 import { readTar } from './tar.js';
 
@@ -22,7 +23,10 @@ function idxFiles(base: string, md5s: string[]): RemoteFile[] {
   return MNIST_FILES.map((f, i) => ({ url: base + f, file: f, md5: md5s[i]! }));
 }
 
-/** Canonical sources and md5 checksums (as used by torchvision). */
+/**
+ * Canonical sources and md5 checksums (as used by torchvision; for CIFAR-100's binary version, which torchvision does
+ * not download, the md5 the publisher lists on https://www.cs.toronto.edu/~kriz/cifar.html, 168,513,733 bytes).
+ */
 export const REMOTE: Record<string, RemoteFile[]> = {
   mnist: idxFiles('https://ossci-datasets.s3.amazonaws.com/mnist/', [
     'f68b3c2dcbeaaa9fbdd348bbdeb94873', 'd53e105ee54ea40749a09fcbcd1e9432', '9fb629c4189551a2d022fa330f9573f3', 'ec29112dd5afa0611ce80d1b7f02629c',
@@ -34,6 +38,7 @@ export const REMOTE: Record<string, RemoteFile[]> = {
     'bdb82020997e1d708af4cf47b453dcf7', 'e144d726b3acfaa3e44228e80efcd344', '5c965bf0a639b31b8f53240b1b52f4d7', '7320c461ea6c1c855c0b718fb2a4b134',
   ]),
   cifar10: [{ url: 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz', file: 'cifar-10-binary.tar.gz', md5: 'c32a1d4ab5d03f1284b67883e8d87530' }],
+  cifar100: [{ url: 'https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz', file: 'cifar-100-binary.tar.gz', md5: '03b5dce01913d631647c71ecec9e9cb8' }],
   svhn: [
     { url: 'http://ufldl.stanford.edu/housenumbers/train_32x32.mat', file: 'train_32x32.mat', md5: 'e26dedcc434d2e4c54c9b2d4a06d8373' },
     { url: 'http://ufldl.stanford.edu/housenumbers/test_32x32.mat', file: 'test_32x32.mat', md5: 'eb5a983be6a315427106f1b69d2f1b3f' },
@@ -128,22 +133,38 @@ export async function fetchFile(url: string, dest: string, opts: FetchFileOption
   return 'downloaded';
 }
 
-/** Unpacks the CIFAR-10 binary batches from the tarball into `<dir>/cifar-10-batches-bin/` (each file atomically). */
-export function extractCifar(tarPath: string, dir: string): string[] {
+/** What each CIFAR archive unpacks to: its folder, the files kept (batches and label names) and the batch count. */
+const CIFAR_ARCHIVES = new Map<CifarFormat, { folder: string; keep: RegExp; batches: number }>([
+  [CIFAR10, { folder: 'cifar-10-batches-bin', keep: /^(data_batch_[1-5]|test_batch)\.bin$|^batches\.meta\.txt$/, batches: 6 }],
+  [CIFAR100, { folder: 'cifar-100-binary', keep: /^(train|test)\.bin$|^(fine|coarse)_label_names\.txt$/, batches: 2 }],
+]);
+
+/**
+ * Unpacks a CIFAR binary tarball into `<dir>/cifar-10-batches-bin/` (CIFAR-10) or `<dir>/cifar-100-binary/`
+ * (CIFAR-100), each file atomically. A batch whose size is not whole records of `f` is refused before it is written.
+ */
+export function extractCifar(tarPath: string, dir: string, f: CifarFormat = CIFAR10): string[] {
+  const a = CIFAR_ARCHIVES.get(f)!;
   const buf = maybeGunzip(readBytes(tarPath, 'tar archive'), tarPath, 'tar archive');
-  const out = join(dir, 'cifar-10-batches-bin');
+  const out = join(dir, a.folder);
+  const entries = readTar(buf, tarPath).filter((e) => a.keep.test(e.name.split('/').pop()!));
+  const bins = entries.filter((e) => e.name.endsWith('.bin'));
+  if (bins.length !== a.batches) {
+    throw new OodgenError(`tar archive ${tarPath}: expected ${a.batches} ${f.title} batches (${a.folder}/), found ${bins.length}; not the ${f.title} binary archive`);
+  }
+  for (const e of bins) {
+    if (e.data.length % recordSize(f) !== 0) {
+      throw new OodgenError(`tar archive ${tarPath}: ${e.name} has size ${e.data.length}, not a multiple of the ${f.title} record (${recordSize(f)} bytes)`);
+    }
+  }
   mkdirSync(out, { recursive: true });
   const written: string[] = [];
-  for (const e of readTar(buf, tarPath)) {
-    const base = e.name.split('/').pop()!;
-    if (!/^(data_batch_[1-5]|test_batch)\.bin$|^batches\.meta\.txt$/.test(base)) continue;
-    if (base.endsWith('.bin') && e.data.length % CIFAR_RECORD !== 0) throw new OodgenError(`tar archive ${tarPath}: ${e.name} has a broken size ${e.data.length}`);
-    const p = join(out, base);
+  for (const e of entries) {
+    const p = join(out, e.name.split('/').pop()!);
     writeFileSync(`${p}.tmp`, e.data);
     renameSync(`${p}.tmp`, p);
     written.push(p);
   }
-  if (written.filter((p) => p.endsWith('.bin')).length !== 6) throw new OodgenError(`tar archive ${tarPath}: expected 6 CIFAR-10 batches, found ${written.length}`);
   return written;
 }
 
@@ -161,6 +182,7 @@ export interface FetchDatasetOptions {
 }
 
 export async function fetchDataset(name: string, opts: FetchDatasetOptions = {}): Promise<string> {
+  name = canonicalName(name); // `cifar-100`, `fmnist`: the folder is the registry's name, where loadDataset looks
   const root = resolve(opts.root ?? cacheDir());
   const dir = join(root, name);
   const log = opts.log ?? (() => undefined);
@@ -192,12 +214,16 @@ export async function fetchDataset(name: string, opts: FetchDatasetOptions = {})
     const r = await fetchFile(url, join(dir, f.file), { md5: f.md5, onProgress: (a, b) => opts.onProgress?.(f.file, a, b) });
     log(`${name}: ${f.file} ${r === 'cached' ? 'already present, checksum ok' : 'downloaded, checksum ok'}`);
   }
-  if (name === 'cifar10') {
-    const bins = join(dir, 'cifar-10-batches-bin', 'test_batch.bin');
-    if (!existsSync(bins)) {
-      extractCifar(join(dir, 'cifar-10-binary.tar.gz'), dir);
-      log('cifar10: extracted cifar-10-batches-bin/');
-    }
-  }
+  unpackFetched(name, dir, log);
   return dir;
+}
+
+/** After the downloads of `name` into `dir` are checked: unpacks the CIFAR archives, unless already unpacked. */
+export function unpackFetched(name: string, dir: string, log: (msg: string) => void = () => undefined): void {
+  const f = name === 'cifar10' ? CIFAR10 : name === 'cifar100' ? CIFAR100 : undefined;
+  if (!f) return;
+  const { folder } = CIFAR_ARCHIVES.get(f)!;
+  if (existsSync(join(dir, folder, f === CIFAR10 ? 'test_batch.bin' : 'test.bin'))) return;
+  extractCifar(join(dir, REMOTE[name]![0]!.file), dir, f);
+  log(`${name}: extracted ${folder}/`);
 }

@@ -2,6 +2,7 @@
  * Dataset names (`dataset[:split]`) to preprocessed float32 NCHW image sets, and the list of what is available.
  */
 import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import { OodgenError } from '../errors.js';
 import { candidateDirs, type Origin } from './paths.js';
 import { resizeCenterCrop, toChannels } from './preprocess.js';
@@ -24,17 +25,26 @@ export const DATASETS: Record<string, DatasetInfo> = {
   mnist: { name: 'mnist', kinds: ['idx', 'tensors'], splits: ['train', 'test'], defaultSplit: 'train', description: 'MNIST digits, 28x28 gray, IDX' },
   kmnist: { name: 'kmnist', kinds: ['idx', 'tensors'], splits: ['train', 'test'], defaultSplit: 'train', description: 'Kuzushiji-MNIST, 28x28 gray, IDX' },
   cifar10: { name: 'cifar10', kinds: ['cifar-bin', 'images', 'tensors'], splits: ['train', 'test'], defaultSplit: 'train', description: 'CIFAR-10, 32x32 RGB, binary batches or PNG tree' },
+  cifar100: {
+    name: 'cifar100', kinds: ['cifar100-bin', 'images', 'tensors'], splits: ['train', 'test'], defaultSplit: 'train',
+    description: 'CIFAR-100, 32x32 RGB, binary train.bin/test.bin (fine labels 0-99) or PNG tree',
+  },
   svhn: { name: 'svhn', kinds: ['svhn', 'tensors'], splits: ['train', 'test', 'extra'], defaultSplit: 'train', description: 'SVHN cropped digits, 32x32 RGB, MAT-file' },
   celeba: { name: 'celeba', kinds: ['celeba', 'images', 'tensors'], splits: ['train', 'valid', 'test', 'all'], defaultSplit: 'train', description: 'CelebA aligned faces, JPEG folder' },
   lsun: { name: 'lsun', kinds: ['images', 'tensors'], splits: ['all', 'train', 'test', 'valid'], defaultSplit: 'all', description: 'LSUN exported images (any image tree)' },
 };
 
 const ALIASES: Record<string, string> = {
-  fmnist: 'fashion-mnist', fashionmnist: 'fashion-mnist', 'cifar-10': 'cifar10', 'kuzushiji-mnist': 'kmnist',
+  fmnist: 'fashion-mnist', fashionmnist: 'fashion-mnist', 'cifar-10': 'cifar10', 'cifar-100': 'cifar100', 'kuzushiji-mnist': 'kmnist',
   'uniform-noise': 'noise', 'normal-noise': 'gaussian-noise', gaussian: 'gaussian-noise',
 };
 
 const SYNTHETIC: SyntheticKind[] = ['noise', 'gaussian-noise', 'constant'];
+
+/** A dataset name as the registry spells it (`CIFAR-100` -> `cifar100`); unknown names come back lower-cased. */
+export function canonicalName(raw: string): string {
+  return ALIASES[raw.toLowerCase()] ?? raw.toLowerCase();
+}
 
 export interface LoadDatasetOptions {
   /** Output height and width (shorter side resized, center crop). Default 32, the seed's size. */
@@ -65,12 +75,18 @@ export function parseSpec(spec: string): ParsedSpec {
   }
   const [rawName, split, ...rest] = spec.split(':');
   if (rest.length > 0 || !rawName) throw new OodgenError(`dataset name ${JSON.stringify(spec)}: expected dataset[:split], e.g. fashion-mnist:test or noise:10000`);
-  const name = ALIASES[rawName.toLowerCase()] ?? rawName.toLowerCase();
+  const name = canonicalName(rawName);
   if (!DATASETS[name] && !SYNTHETIC.includes(name as SyntheticKind)) {
     throw new OodgenError(`unknown dataset ${JSON.stringify(rawName)}; known: ${[...Object.keys(DATASETS), ...SYNTHETIC].join(', ')}, or a path to a file or folder`);
   }
   return split === undefined || split === '' ? { name } : { name, split };
 }
+
+/** Folder layouts in words, for "found X instead" messages. */
+const KIND_NAMES: Record<DirKind, string> = {
+  idx: 'IDX files', 'cifar-bin': 'CIFAR-10 binary batches', 'cifar100-bin': 'CIFAR-100 binary train.bin/test.bin', svhn: 'SVHN .mat files',
+  celeba: 'a CelebA folder', tensors: '<split>.safetensors files', images: 'an image tree', unknown: 'nothing recognized',
+};
 
 export interface Resolved { entry: SplitEntry; origin: Origin | 'path'; dir: string }
 
@@ -83,7 +99,11 @@ export function resolveNamed(name: string, split: string | undefined, root?: str
   for (const c of candidateDirs(name, root)) {
     if (!existsSync(c.dir)) continue;
     const kind = detectDir(c.dir);
-    if (!info.kinds.includes(kind)) continue;
+    if (!info.kinds.includes(kind)) {
+      // Say what is there instead (CIFAR-10 batches in the cifar100 folder, say) rather than only "not found".
+      if (kind !== 'unknown' && basename(c.dir) === name) seen.push(`${c.dir} holds ${KIND_NAMES[kind]}, not a ${name} layout (${info.kinds.map((k) => KIND_NAMES[k]).join(', ')})`);
+      continue;
+    }
     const entries = scanDir(c.dir, name, kind);
     const e = entries.find((x) => x.split === want) ?? (split === undefined && entries.length === 1 ? entries[0] : undefined);
     if (e) return { entry: e, origin: c.origin, dir: c.dir };
@@ -92,7 +112,7 @@ export function resolveNamed(name: string, split: string | undefined, root?: str
   const where = candidateDirs(name, root).map((c) => c.dir).join(', ');
   const hint = name === 'celeba' || name === 'lsun'
     ? `point oodgen at your copy with \`oodgen data fetch ${name} --from DIR\``
-    : `run \`oodgen data fetch ${name}\``;
+    : `run \`oodgen data fetch ${name}\`, or put its files in ${candidateDirs(name, root)[0]!.dir}`;
   throw new OodgenError(`dataset ${name}:${want} not found (${seen.length ? seen.join('; ') : `looked in ${where}`}); ${hint}`);
 }
 

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { OodgenError } from '../errors.js';
-import { CIFAR_RECORD, CIFAR10_CLASSES, checkCifarBatch, loadCifarBatches } from './cifar.js';
+import { CIFAR10, CIFAR100, checkCifarSize, cifarSet, loadCifarBatches, recordSize, type CifarFormat } from './cifar.js';
 import { describeFsError, fileIsGzip, fileSize, maybeGunzip, readBytes, readHead } from './files.js';
 import { IMAGE_EXTENSIONS, assertFolder, decodeImages, listImageFolder, probeImage, type FolderListing } from './folder.js';
 import { loadIdxPair, readIdxHeader } from './idx.js';
@@ -88,23 +88,24 @@ function idxLabelsFor(images: string): string | undefined {
   return firstExisting(dirname(images), cands);
 }
 
-// ---------- CIFAR-10 ----------
+// ---------- CIFAR-10 / CIFAR-100 ----------
 
 const CIFAR_TRAIN = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);
+/** Each version's batch files per split, as in its archive. */
+const CIFAR_FILES = new Map<CifarFormat, Record<'train' | 'test', string[]>>([
+  [CIFAR10, { train: CIFAR_TRAIN, test: ['test_batch.bin'] }],
+  [CIFAR100, { train: ['train.bin'], test: ['test.bin'] }],
+]);
 
-function cifarBinEntry(split: string, files: string[], name: string): SplitEntry {
+function cifarBinEntry(split: string, files: string[], name: string, f: CifarFormat = CIFAR10): SplitEntry {
   return {
-    split, format: 'CIFAR-10 binary', source: files.length === 1 ? files[0]! : dirname(files[0]!), decoded: false, classes: CIFAR10_CLASSES,
+    split, format: `${f.title} binary`, source: files.length === 1 ? files[0]! : dirname(files[0]!), decoded: false, classes: f.classes,
     async info() {
       let count = 0;
-      for (const f of files) {
-        const size = fileSize(f);
-        if (size % CIFAR_RECORD !== 0) checkCifarBatch(new Uint8Array(size % CIFAR_RECORD || CIFAR_RECORD), f);
-        count += size / CIFAR_RECORD;
-      }
+      for (const p of files) count += checkCifarSize(fileSize(p), p, f);
       return { count, shape: [3, 32, 32] };
     },
-    async load(o) { return limited(loadCifarBatches(files, `${name}:${split}`), o.limit); },
+    async load(o) { return limited(loadCifarBatches(files, `${name}:${split}`, f), o.limit); },
   };
 }
 
@@ -123,35 +124,43 @@ function scanCifarBinDir(dir: string, name: string): SplitEntry[] {
   return out;
 }
 
-/** The CIFAR-10 tarball as downloaded, read in memory. */
+/** `cifar-100-binary/{train,test}.bin` as unpacked from cifar-100-binary.tar.gz, or the two files directly in `dir`. */
+function scanCifar100BinDir(dir: string, name: string): SplitEntry[] {
+  const d = isDir(join(dir, 'cifar-100-binary')) ? join(dir, 'cifar-100-binary') : dir;
+  return (['train', 'test'] as const).flatMap((s) => {
+    const p = join(d, `${s}.bin`);
+    return isFile(p) ? [cifarBinEntry(s, [p], name, CIFAR100)] : [];
+  });
+}
+
+/**
+ * A CIFAR binary tarball as downloaded, read in memory. The version is told by the members inside (data_batch_*.bin
+ * or train.bin); until the archive is read, the file name guesses it for `format` and `classes`.
+ */
 function cifarTarEntries(path: string, name: string): SplitEntry[] {
+  let known = /cifar-?100/i.test(basename(path)) ? CIFAR100 : CIFAR10;
   const read = (): Map<string, Uint8Array> => {
     const buf = maybeGunzip(readBytes(path, 'tar archive'), path, 'tar archive');
     return new Map(readTar(buf, path).map((e) => [basename(e.name), e.data]));
   };
-  const mk = (split: string, names: string[]): SplitEntry => ({
-    split, format: 'CIFAR-10 binary (tar.gz)', source: path, decoded: false, classes: CIFAR10_CLASSES,
+  const mk = (split: 'train' | 'test'): SplitEntry => ({
+    split, source: path, decoded: false,
+    get format() { return `${known.title} binary (tar.gz)`; },
+    get classes() { return known.classes; },
     async info() { const set = await this.load({}); return { count: set.shape[0], shape: [3, 32, 32] }; },
     async load(o) {
       const m = read();
-      const parts = names.map((n) => {
+      const f = m.has('data_batch_1.bin') || m.has('test_batch.bin') ? CIFAR10 : m.has('train.bin') || m.has('test.bin') ? CIFAR100 : known;
+      known = f;
+      const parts = CIFAR_FILES.get(f)![split].map((n) => {
         const d = m.get(n);
-        if (!d) throw new OodgenError(`tar archive ${path}: no ${n} inside; not the CIFAR-10 binary archive`);
-        checkCifarBatch(d, `${path}:${n}`);
-        return d;
+        if (!d) throw new OodgenError(`tar archive ${path}: no ${n} inside; not the ${f.title} binary archive`);
+        return { data: d, path: `${path}:${n}` };
       });
-      const all = Buffer.concat(parts);
-      const n = all.length / CIFAR_RECORD;
-      const images = new Uint8Array(n * 3072);
-      const labels = new Int32Array(n);
-      for (let i = 0; i < n; i++) {
-        labels[i] = all[i * CIFAR_RECORD]!;
-        images.set(all.subarray(i * CIFAR_RECORD + 1, (i + 1) * CIFAR_RECORD), i * 3072);
-      }
-      return limited({ images, shape: [n, 3, 32, 32], labels, name: `${name}:${split}`, source: path }, o.limit);
+      return limited(cifarSet(parts, f, `${name}:${split}`, path), o.limit);
     },
   });
-  return [mk('train', CIFAR_TRAIN), mk('test', ['test_batch.bin'])];
+  return [mk('train'), mk('test')];
 }
 
 // ---------- SVHN ----------
@@ -272,7 +281,7 @@ function scanTensorDir(dir: string, name: string): SplitEntry[] {
 
 // ---------- detection ----------
 
-export type DirKind = 'idx' | 'cifar-bin' | 'svhn' | 'celeba' | 'tensors' | 'images' | 'unknown';
+export type DirKind = 'idx' | 'cifar-bin' | 'cifar100-bin' | 'svhn' | 'celeba' | 'tensors' | 'images' | 'unknown';
 
 export function detectDir(dir: string): DirKind {
   let names: string[];
@@ -283,6 +292,7 @@ export function detectDir(dir: string): DirKind {
   }
   if (names.some((n) => /-(images|labels)[-.]idx[13]-ubyte(\.gz)?$/.test(n))) return 'idx';
   if (names.includes('cifar-10-batches-bin') || names.some((n) => /^(data_batch_\d|test_batch)\.bin$/.test(n))) return 'cifar-bin';
+  if (names.includes('cifar-100-binary') || names.some((n) => /^(train|test)\.bin$/.test(n))) return 'cifar100-bin';
   if (names.some((n) => /^(train|test|extra)_32x32\.mat$/.test(n))) return 'svhn';
   if (names.includes('img_align_celeba')) return 'celeba';
   if (TENSOR_SPLITS.some((sp) => names.includes(`${sp}.safetensors`))) return 'tensors';
@@ -295,12 +305,24 @@ export function scanDir(dir: string, name: string, kind = detectDir(dir)): Split
   switch (kind) {
     case 'idx': return scanIdxDir(dir, name);
     case 'cifar-bin': return scanCifarBinDir(dir, name);
+    case 'cifar100-bin': return scanCifar100BinDir(dir, name);
     case 'svhn': return scanSvhnDir(dir, name);
     case 'celeba': return scanCelebaDir(dir, name);
     case 'tensors': return scanTensorDir(dir, name);
     case 'images': return scanImageTree(dir, name);
     case 'unknown': return [];
   }
+}
+
+/**
+ * Which CIFAR version a lone .bin file is: by its size (whole records of one and not the other), else by the
+ * CIFAR-100 names train.bin / test.bin; CIFAR-10 otherwise. Loading still checks sizes and label ranges.
+ */
+function cifarFileFormat(path: string): CifarFormat {
+  const size = fileSize(path);
+  if (size > 0 && size % recordSize(CIFAR10) === 0) return CIFAR10;
+  if (size > 0 && size % recordSize(CIFAR100) === 0) return CIFAR100;
+  return /^(train|test)\.bin$/.test(basename(path).toLowerCase()) ? CIFAR100 : CIFAR10;
 }
 
 /** A single file: IDX, CIFAR batch, CIFAR tarball, MAT-file or safetensors, recognized by content first. */
@@ -316,12 +338,12 @@ export function scanFile(path: string, name: string): SplitEntry[] {
   if (lower.endsWith('.mat') || Buffer.from(head.subarray(0, 10)).toString('latin1') === 'MATLAB 5.0') return [svhnEntry(split, path, name)];
   if (lower.endsWith('.tar.gz') || lower.endsWith('.tgz') || lower.endsWith('.tar')) return cifarTarEntries(path, name);
   if (head.length >= 4 && head[0] === 0 && head[1] === 0 && head[2] === 8) return [idxEntry(split, path, idxLabelsFor(path), name)];
-  if (lower.endsWith('.bin')) return [cifarBinEntry(split, [path], name)];
+  if (lower.endsWith('.bin')) return [cifarBinEntry(split, [path], name, cifarFileFormat(path))];
   if (lower.includes('idx')) return [idxEntry(split, path, idxLabelsFor(path), name)];
   if (IMAGE_EXTENSIONS.has(extname(lower))) {
     return [folderEntry(split, () => ({ root: dirname(path), files: [path] }), path, name, 'image file')];
   }
-  throw new OodgenError(`data file ${path}: unrecognized format (expected IDX, CIFAR-10 .bin, .mat, .safetensors, a CIFAR-10 .tar.gz, or an image)`);
+  throw new OodgenError(`data file ${path}: unrecognized format (expected IDX, CIFAR-10/100 .bin, .mat, .safetensors, a CIFAR-10/100 .tar.gz, or an image)`);
 }
 
 /** Splits of a file or folder path. */
@@ -331,7 +353,7 @@ export function scanPath(path: string, name = basename(path)): SplitEntry[] {
     assertFolder(path, 'dataset folder');
     const entries = scanDir(path, name);
     if (entries.length === 0) {
-      throw new OodgenError(`dataset folder ${path}: found no dataset files (IDX, CIFAR-10 batches, *_32x32.mat, img_align_celeba, <split>.safetensors, or images)`);
+      throw new OodgenError(`dataset folder ${path}: found no dataset files (IDX, CIFAR-10 batches, CIFAR-100 train.bin/test.bin, *_32x32.mat, img_align_celeba, <split>.safetensors, or images)`);
     }
     return entries;
   }

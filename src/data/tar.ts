@@ -1,7 +1,7 @@
 /**
- * Just enough of ustar/GNU tar to pull regular files out of cifar-10-binary.tar.gz: 512-byte headers with an
- * octal size, data padded to 512. Written here because the archive is one fixed, well-formed file and a
- * tar dependency would be larger than this reader.
+ * Just enough of ustar/GNU tar to pull regular files out of cifar-10-binary.tar.gz and cifar-100-binary.tar.gz:
+ * 512-byte headers with an octal size, data padded to 512. Written here because the archives are fixed,
+ * well-formed files and a tar dependency would be larger than this reader.
  */
 import { OodgenError } from '../errors.js';
 

@@ -145,7 +145,10 @@ test('oodgen benchmark --suite FILE --out DIR --limit N writes results.json, res
     experiments: [{ name: 'a', models: ['tiny-vae'], detectors: ['elbo', 'typicality-batch'], bn: ['eval'], pairs: [...SYNTH_PAIRS, 'cifar10-cifar100'], recon: 4 }],
   }));
   const prevZoo = process.env.OODGEN_ZOO;
+  const prevData = process.env.OODGEN_DATA;
   process.env.OODGEN_ZOO = zoo;
+  // An empty data cache: the cifar10-cifar100 pair is skipped even where the developer has fetched CIFAR-100.
+  process.env.OODGEN_DATA = join(dir, 'no-data');
   let text = '';
   const logs: string[] = [];
   try {
@@ -154,6 +157,7 @@ test('oodgen benchmark --suite FILE --out DIR --limit N writes results.json, res
     await program.parseAsync(['node', 'oodgen', 'benchmark', '--suite', file, '--out', out, '--limit', '16']);
   } finally {
     if (prevZoo === undefined) delete process.env.OODGEN_ZOO; else process.env.OODGEN_ZOO = prevZoo;
+    if (prevData === undefined) delete process.env.OODGEN_DATA; else process.env.OODGEN_DATA = prevData;
   }
   // Progress: what runs, and the time left.
   assert.ok(logs.some((l) => /^\[1\/2\] a: tiny-vae \/ elbo \/ bn=eval \/ gaussian-noise:24 vs g-noise, g-const: running/.test(l)), logs.join('\n'));
@@ -167,7 +171,7 @@ test('oodgen benchmark --suite FILE --out DIR --limit N writes results.json, res
   const tb = j.rows.find((r: { score: string }) => r.score === 'typicality-batch');
   assert.equal(tb.granularity, 'batch');
   assert.equal(tb.nId, 2);
-  assert.ok(j.skipped.some((s: { why: string }) => /CIFAR-100/.test(s.why)));
+  assert.ok(j.skipped.some((s: { what: string; why: string }) => /pair cifar10-cifar100/.test(s.what) && /oodgen data fetch/.test(s.why)), JSON.stringify(j.skipped));
   const md = readFileSync(join(out, 'results.md'), 'utf8');
   assert.match(md, /\| tiny-vae \| elbo +\| per-sample \| eval \| g-noise/);
   assert.match(md, /typicality-batch \| batch/);

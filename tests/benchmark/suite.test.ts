@@ -58,7 +58,7 @@ test('absent data and absent zoo models are skipped with a note, not an error', 
     const r = dataIdentity('svhn:test');
     assert.equal(r.ok, false);
     assert.match((r as { why: string }).why, /oodgen data fetch svhn/);
-    assert.match((dataIdentity('cifar100:test') as { why: string }).why, /CIFAR-100/);
+    assert.match((dataIdentity('cifar100:test') as { why: string }).why, /cifar100:test not found.*oodgen data fetch cifar100/);
     assert.deepEqual(dataIdentity('noise:10'), { ok: true, source: 'synthetic' });
     const s = parseSuite({ name: 'x', experiments: [{ name: 'e', models: ['not-trained'], detectors: ['elbo'], pairs: ['cifar10-svhn', { name: 'n', id: 'gaussian-noise:8', ood: 'noise:8' }] }] }, 'here');
     const plan = planBenchmark({ suite: s, zoo: dir });

@@ -52,6 +52,20 @@ export function cifarBytes(n: number, seed = 0): { bytes: Uint8Array; images: Ui
   return { bytes, images, labels };
 }
 
+/** CIFAR-100 binary records: coarse label byte, fine label byte, 3072 pixel bytes (CHW). */
+export function cifar100Bytes(n: number, seed = 0): { bytes: Uint8Array; images: Uint8Array; fine: number[]; coarse: number[] } {
+  const images = pattern(n, 3072, seed);
+  const fine = Array.from({ length: n }, (_, i) => (i * 37 + seed) % 100);
+  const coarse = Array.from({ length: n }, (_, i) => (i * 7 + seed) % 20);
+  const bytes = new Uint8Array(n * 3074);
+  for (let i = 0; i < n; i++) {
+    bytes[i * 3074] = coarse[i]!;
+    bytes[i * 3074 + 1] = fine[i]!;
+    bytes.set(images.subarray(i * 3072, (i + 1) * 3072), i * 3074 + 2);
+  }
+  return { bytes, images, fine, coarse };
+}
+
 // ---- MATLAB level 5 ----
 
 const CLASS = { double: 6, uint8: 9 } as const;
