@@ -52,9 +52,17 @@ export function hashSource(path: string): string {
     }
   };
   walk(path);
-  files.sort();
+  return hashFiles(path, files.sort());
+}
+
+/**
+ * SHA-256 of a list of files in the order given, each by its path relative to `root` (a class folder is a label)
+ * and its bytes: the identity of one split of a folder dataset, as its loader lists it (a CelebA split is the
+ * partition file's choice of images, so moving an image between splits changes the split's identity).
+ */
+export function hashFiles(root: string, files: readonly string[]): string {
   const h = createHash('sha256');
-  for (const f of files) h.update(`${relative(path, f)}\u0000${hashFile(f)}\n`);
+  for (const f of files) h.update(`${relative(root, f)}\u0000${hashFile(f)}\n`);
   return h.digest('hex');
 }
 

@@ -3,7 +3,7 @@
 // at the model's size and channels, so "MNIST vs a CIFAR-10 model" means MNIST as 3-channel 32x32.
 // Pairs whose data is not on this machine are skipped with a note saying how to get it, never an error.
 import { existsSync } from 'node:fs';
-import { hashSource } from './cache.js';
+import { hashFiles, hashSource } from './cache.js';
 import { OodgenError } from '../errors.js';
 import { resolveSpec, parseSpec } from '../data/registry.js';
 import { splitTransforms } from '../data/transforms.js';
@@ -69,7 +69,8 @@ const SYNTHETIC = new Set(['noise', 'uniform-noise', 'gaussian-noise', 'normal-n
 
 /**
  * Where a dataset spec's images come from, for cache keys and availability: `{ ok: true, source }` with the SHA-256
- * of the source file's or folder's content (a changed image changes the key; a moved or re-copied one does not), or
+ * of the split's files (folder datasets) or the source file's content (a changed image, or one moved to another
+ * split, changes the key; a data folder moved or re-copied does not), or
  * `{ ok: false, why }` when the data is not here.
  */
 export function dataIdentity(spec: string): { ok: true; source: string } | { ok: false; why: string } {
@@ -84,8 +85,11 @@ export function dataIdentity(spec: string): { ok: true; source: string } | { ok:
   try {
     const r = resolveSpec(base);
     let source = r.entry.source;
-    // A file or folder tree: its content (cache.ts hashSource); a virtual source: its name is the identity.
-    if (existsSync(source)) source = `sha256:${hashSource(source)}`;
+    // A folder dataset: the split's own files as its loader lists them (cache.ts hashFiles); a file or folder: its
+    // content (hashSource); a virtual source: its name is the identity.
+    const files = r.entry.files?.();
+    if (files) source = `sha256:${hashFiles(r.entry.source, files)}`;
+    else if (existsSync(source)) source = `sha256:${hashSource(source)}`;
     return { ok: true, source };
   } catch (e) {
     return { ok: false, why: (e as Error).message };

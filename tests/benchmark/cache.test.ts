@@ -56,3 +56,25 @@ test('dataIdentity of a dataset file does not change when the file is re-copied 
     if (prev === undefined) delete process.env.OODGEN_DATA; else process.env.OODGEN_DATA = prev;
   }
 });
+
+test('dataIdentity of a folder dataset is its split\'s files: moving a CelebA image between splits changes it', () => {
+  const root = join(dir, 'celeba-data');
+  const img = join(root, 'celeba', 'img_align_celeba');
+  mkdirSync(img, { recursive: true });
+  for (let i = 1; i <= 4; i++) writeFileSync(join(img, `00000${i}.jpg`), Buffer.from([0xff, 0xd8, i]));
+  const partition = join(root, 'celeba', 'partition.txt');
+  writeFileSync(partition, '000001.jpg 0\n000002.jpg 0\n000003.jpg 2\n000004.jpg 2\n');
+  const prev = process.env.OODGEN_DATA;
+  try {
+    process.env.OODGEN_DATA = root;
+    const test1 = dataIdentity('celeba:test'), train1 = dataIdentity('celeba:train');
+    assert.ok(test1.ok && train1.ok, JSON.stringify([test1, train1]));
+    assert.notDeepEqual(test1, train1);
+    writeFileSync(partition, '000001.jpg 0\n000002.jpg 2\n000003.jpg 2\n000004.jpg 2\n'); // same images, another split
+    assert.notDeepEqual(dataIdentity('celeba:test'), test1);
+    writeFileSync(partition, '000001.jpg 0\n000002.jpg 0\n000003.jpg 2\n000004.jpg 2\n');
+    assert.deepEqual(dataIdentity('celeba:test'), test1, 'back to the first partition, back to the first identity');
+  } finally {
+    if (prev === undefined) delete process.env.OODGEN_DATA; else process.env.OODGEN_DATA = prev;
+  }
+});

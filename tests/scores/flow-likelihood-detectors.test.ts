@@ -104,7 +104,7 @@ test('a Glow gets every single-model likelihood detector (exact log p), and none
   });
   assert.deepEqual(dose.settings().stats, ['loglik', 'logpz', 'logdet']);
   // A state fitted on a VAE (its five statistics) does not load into a flow's DoSE.
-  assert.throws(() => dose.loadState!({ meta: { stats: ['loglik', 'rate'], bandwidth: { loglik: 1, rate: 1 }, n: 2 }, arrays: { loglik: { data: [1, 2], shape: [2] }, rate: { data: [1, 2], shape: [2] } } }),
+  assert.throws(() => dose.loadState!({ meta: { stats: ['loglik', 'rate'], bandwidth: { loglik: 1, rate: 1 }, n: 2 }, arrays: { loglik: { data: Float64Array.of(1, 2), shape: [2] }, rate: { data: Float64Array.of(1, 2), shape: [2] } } }),
     /DoSE statistics rate are not this flow's \(loglik, logpz, logdet\)/);
   g.dispose();
   assert.equal(liveTensors(), start);
