@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { liveTensors } from '../../src/engine/index.js';
-import type { ImageSet } from '../../src/data/types.js';
 import type { ModelConfig } from '../../src/models/types.js';
 import { parseTrainOptions } from '../../src/cli/train-options.js';
 import { earlyStoppingStep, type EarlyStoppingState } from '../../src/train/early-stopping.js';
 import { train } from '../../src/train/trainer.js';
 import { readRunState } from '../../src/train/run.js';
 import { tempDir } from '../helpers/tmp.js';
+import { tinySet } from './tiny-set.js';
 
 const dir = tempDir('early-stop');
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -56,12 +56,6 @@ test('--min-delta is validated and may be changed on --resume', async () => {
   const o = await parseTrainOptions({ out: join(dir, 'x'), resume: true, minDelta: '0.5' });
   assert.equal(o.minDelta, 0.5);
 });
-
-function tinySet(n = 24): ImageSet {
-  const images = new Float32Array(n * 32 * 32);
-  for (let i = 0; i < images.length; i++) images[i] = ((i * 7919 + (i >> 10) * 13) % 256) / 255;
-  return { images, shape: [n, 1, 32, 32], name: 'tiny:train', source: 'test' };
-}
 
 test('training stops once no epoch beats the reference by more than --min-delta, and the config records it', async () => {
   const start = liveTensors();

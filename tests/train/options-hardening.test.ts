@@ -6,7 +6,6 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { Generator, liveTensors, checkCudaIndex, resolveDevice, cuda } from '../../src/engine/index.js';
 import { OodgenError } from '../../src/errors.js';
-import type { ImageSet } from '../../src/data/types.js';
 import { createModel } from '../../src/models/factory.js';
 import type { ModelConfig } from '../../src/models/types.js';
 import { saveStateDict } from '../../src/io/checkpoint.js';
@@ -16,6 +15,7 @@ import { runScore } from '../../src/cli/score.js';
 import { loadForModel } from '../../src/cli/args.js';
 import { writeIdxPair } from '../data/helpers.js';
 import { tempDir } from '../helpers/tmp.js';
+import { tinySet } from './tiny-set.js';
 
 const dir = tempDir('item5');
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,12 +39,6 @@ test('a CUDA index that does not exist is a user error naming the device and the
   const n = cuda.deviceCount();
   assert.throws(() => resolveDevice(`cuda:${n + 6}`), (e: Error) => e instanceof OodgenError && e.message.includes(`cuda:${n + 6}`));
 });
-
-function tinySet(n = 24): ImageSet {
-  const images = new Float32Array(n * 32 * 32);
-  for (let i = 0; i < images.length; i++) images[i] = ((i * 7919 + (i >> 10) * 13) % 256) / 255;
-  return { images, shape: [n, 1, 32, 32], name: 'tiny:train', source: 'test' };
-}
 
 test('valFraction 0: no validation (no val ELBO, early stopping or best.safetensors), never the training set as validation', async () => {
   const start = liveTensors();
