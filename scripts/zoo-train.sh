@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Trains the model zoo (issue 13) in the background, one queue per CPU core, each model resumed where it stopped.
-#   scripts/zoo-train.sh QUEUE RUNS_DIR     (QUEUE: a | b | c | flows | sintro ; RUNS_DIR outside the repository)
+#   scripts/zoo-train.sh QUEUE RUNS_DIR     (QUEUE: a | b | c | flows | fig31 | glow | sintro ; RUNS_DIR outside the repository)
 # Each line is the exact command recorded in zoo/NAME/command.txt on export (scripts/zoo-export.mjs). A run folder
 # that already has state.json is continued with --resume, so the queue can be restarted after an interruption or in
 # a later session; a finished run (early stopping or its epoch cap) is a no-op on resume.
 # This machine (2 cores): `scripts/zoo-train.sh a RUNS &` and `(scripts/zoo-train.sh b RUNS; scripts/zoo-train.sh c RUNS) &`;
-# then `flows`. Finished models are exported with scripts/zoo-export.mjs (zoo/README.md).
+# then `flows` (or its two halves `fig31` and `glow` side by side). Finished models are exported with scripts/zoo-export.mjs (zoo/README.md).
 # Run it from a checkout that does not change underneath (a detached worktree), niced, --threads 1: on these 2-vCPU
 # machines one libtorch thread per process is the fastest setting (docs/benchmarks.md).
 set -u
@@ -64,27 +64,32 @@ case $queue in
     # defaults). Trained on a GPU by scripts/gpu/zoo.sh (~2.5 s per step on one core here); this resumes that run.
     train fm-sintro --model sintro --data fashion-mnist:train --epochs 200 --patience 5
     ;;
-  flows)
+  flows|fig31|glow)
     # issue 16: the blur study's panels (Fig. 3.1) and Glow as an OoD model. Fixed step counts (not --time-budget) so
     # a panel is the same run whatever the machine's load. Per step on one quiet core (oodgen bench flow-step,
     # docs/benchmarks.md "Flow models"): f-VAE 0.43 s at z = 1024 (fm-a..c, 4,000 steps ~29 min, ~4.7 Fashion-MNIST
     # epochs), 0.25 s at z = 64 (fm-e, celeba-e; z = 128 not measured), 0.66 s at z = 3072 (celeba-a..c, 3,000 steps
     # ~33 min); Glow 0.56 s (fm-glow) and 0.71 s (c10-glow), 6,000 steps ~56 and ~71 min: ~6 h for the queue. Niced
     # beside two other jobs a step costs ~2.8x that (1.2 s measured at z = 1024). Study runs, not zoo models.
-    F=(--model fvae --data fashion-mnist:train --batch-size 64 --max-steps 4000 --val-fraction 0)
-    train fig31/fm-a "${F[@]}" --z-dim 1024 --sigma2 learned
-    train fig31/fm-b "${F[@]}" --z-dim 1024 --sigma2 0.1
-    train fig31/fm-c "${F[@]}" --z-dim 1024 --sigma2 0.1 --beta 10
-    train fig31/fm-d "${F[@]}" --z-dim 128  --sigma2 0.1 --beta 10
-    train fig31/fm-e "${F[@]}" --z-dim 64   --sigma2 0.1 --beta 10
-    C=(--model fvae --data celeba:train --batch-size 64 --max-steps 3000 --val-fraction 0)
-    train fig31/celeba-a "${C[@]}" --z-dim 3072 --sigma2 learned
-    train fig31/celeba-b "${C[@]}" --z-dim 3072 --sigma2 0.1
-    train fig31/celeba-c "${C[@]}" --z-dim 3072 --sigma2 0.1 --beta 10
-    train fig31/celeba-d "${C[@]}" --z-dim 128  --sigma2 0.1 --beta 10
-    train fig31/celeba-e "${C[@]}" --z-dim 64   --sigma2 0.1 --beta 10
-    train fm-glow  --model glow --data fashion-mnist:train --batch-size 64 --max-steps 6000 --patience 0
-    train c10-glow --model glow --data cifar10:train --batch-size 64 --max-steps 6000 --patience 0
+    # `fig31` and `glow` are the two halves of `flows`, for running them on two cores at once.
+    if [ "$queue" != glow ]; then
+      F=(--model fvae --data fashion-mnist:train --batch-size 64 --max-steps 4000 --val-fraction 0)
+      train fig31/fm-a "${F[@]}" --z-dim 1024 --sigma2 learned
+      train fig31/fm-b "${F[@]}" --z-dim 1024 --sigma2 0.1
+      train fig31/fm-c "${F[@]}" --z-dim 1024 --sigma2 0.1 --beta 10
+      train fig31/fm-d "${F[@]}" --z-dim 128  --sigma2 0.1 --beta 10
+      train fig31/fm-e "${F[@]}" --z-dim 64   --sigma2 0.1 --beta 10
+      C=(--model fvae --data celeba:train --batch-size 64 --max-steps 3000 --val-fraction 0)
+      train fig31/celeba-a "${C[@]}" --z-dim 3072 --sigma2 learned
+      train fig31/celeba-b "${C[@]}" --z-dim 3072 --sigma2 0.1
+      train fig31/celeba-c "${C[@]}" --z-dim 3072 --sigma2 0.1 --beta 10
+      train fig31/celeba-d "${C[@]}" --z-dim 128  --sigma2 0.1 --beta 10
+      train fig31/celeba-e "${C[@]}" --z-dim 64   --sigma2 0.1 --beta 10
+    fi
+    if [ "$queue" != fig31 ]; then
+      train fm-glow  --model glow --data fashion-mnist:train --batch-size 64 --max-steps 6000 --patience 0
+      train c10-glow --model glow --data cifar10:train --batch-size 64 --max-steps 6000 --patience 0
+    fi
     ;;
   *) echo "unknown queue $queue" >&2; exit 2 ;;
 esac
