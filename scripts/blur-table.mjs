@@ -108,7 +108,7 @@ for (const [prefix, name] of DATA) {
   out.push(`| ${g.map((x) => `![${name} panel ${x.p}](${x.link})`).join(' | ')} |`);
 }
 writeFileSync(join(study, 'results.md'), out.join('\n') + '\n');
-const r = spawnSync(process.execPath, [join(root, 'scripts', 'results-doc.mjs'), 'fig31', study, '--doc', doc], { encoding: 'utf8' });
+const r = spawnSync(process.execPath, [join(root, 'scripts', 'results-doc.mjs'), 'fig31', study, '--doc', doc, '--runs', runs], { encoding: 'utf8' });
 process.stdout.write(r.stdout);
 process.stderr.write(r.stderr);
 process.exit(r.status ?? 1);

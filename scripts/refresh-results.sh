@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 blocks=("$@"); [ ${#blocks[@]} -eq 0 ] && blocks=(seed fm-detectors c10-detectors celeba-detectors glow fig31)
 bench() { # BLOCK SUITE ZOO
   node bin/oodgen.js --threads "${THREADS:-1}" benchmark --suite "$2" --out "$runs/bench-$1" --cache "$runs/bench-cache" --zoo "$3" --no-grids
-  node scripts/results-doc.mjs "$1" "$runs/bench-$1"
+  node scripts/results-doc.mjs "$1" "$runs/bench-$1" --runs "$runs"
 }
 for b in "${blocks[@]}"; do
   case $b in

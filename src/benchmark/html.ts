@@ -65,7 +65,7 @@ function pageRows(r: BenchmarkResult): PageRow[] {
         const rc = rocCurve(a, b);
         roc = thin(rc.fpr, rc.tpr);
       }
-      const pub = publishedFor(row.pair, row.score);
+      const pub = publishedFor(row.pair, row.score, row.bn);
       out.push({
         experiment: row.experiment, model: row.model, score: row.score, detector: row.detector, kind: row.granularity === 'batch' ? 'batch' : 'per-sample',
         bn: row.bn, pair: row.pair, id: row.id, ood: row.ood, nId: row.nId, nOod: row.nOod,

@@ -56,7 +56,13 @@ export const PUBLISHED: PublishedFigure[] = [
 ];
 
 /** Published figures for a pair; those matching `detector` first. */
-export function publishedFor(pair: string, detector?: string): PublishedFigure[] {
+/**
+ * The published figures for a pair (and a report row's detector). With `bn`, only an eval-mode row gets one: the
+ * papers score with BatchNorm's running statistics, so a figure beside a batch-statistics row (Fig. 3.7's enc / dec /
+ * both) would compare different settings.
+ */
+export function publishedFor(pair: string, detector?: string, bn?: string): PublishedFigure[] {
+  if (bn !== undefined && bn !== 'eval') return [];
   const all = PUBLISHED.filter((x) => x.pair === pair);
   return detector === undefined ? all : all.filter((x) => x.detector === detector);
 }

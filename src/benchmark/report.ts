@@ -14,8 +14,8 @@ import type { LatentUnitResult, Proportion } from './latent.js';
 const GRANULARITY = { sample: 'per-sample', batch: 'batch' } as const;
 
 /** Published AUROCs for a row's pair and detector, e.g. "0.99 [lpath]". */
-export function publishedCell(r: Pick<BenchRow, 'pair' | 'score'>): string {
-  return publishedFor(r.pair, r.score).map((p) => `${p.auroc.toFixed(2)} [${p.source}]`).join('; ');
+export function publishedCell(r: Pick<BenchRow, 'pair' | 'score' | 'bn'>): string {
+  return publishedFor(r.pair, r.score, r.bn).map((p) => `${p.auroc.toFixed(2)} [${p.source}]`).join('; ');
 }
 
 export function resultsJson(r: BenchmarkResult, command: string): Record<string, unknown> {

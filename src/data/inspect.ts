@@ -136,11 +136,31 @@ export function formatInspect(r: InspectReport): string {
     lines.push(`  ${s.split}: ${s.count} images of ${h}x${w}x${c} ${s.dtype}, values ${fmt(s.min)}..${fmt(s.max)}  [${s.format}] ${s.source}`);
     if (s.sizes && Object.keys(s.sizes).length > 1) lines.push(`    sizes: ${Object.entries(s.sizes).map(([k, v]) => `${k} x${v}`).join(', ')}`);
     if (s.sampled !== undefined && s.sampled < s.count) lines.push(`    value range from ${s.sampled} evenly spaced images (--full decodes all)`);
-    if (s.labels) lines.push(`    labels: ${s.labels.count}, ${s.labels.min}..${s.labels.max}${s.labels.classes ? ` (${s.labels.classes.join(', ')})` : ''}`);
+    if (s.labels) {
+      const cls = s.labels.classes;
+      // A short list stays on the labels line; CIFAR-100's 100 names are wrapped under it instead of one 900-column line.
+      if (cls && cls.length > 10) {
+        lines.push(`    labels: ${s.labels.count}, ${s.labels.min}..${s.labels.max}, ${cls.length} classes:`);
+        lines.push(...wrapList(cls, 100, '      '));
+      } else lines.push(`    labels: ${s.labels.count}, ${s.labels.min}..${s.labels.max}${cls ? ` (${cls.join(', ')})` : ''}`);
+    }
   }
   return lines.join('\n');
 }
 
 function fmt(v: number): string {
   return Number.isInteger(v) ? String(v) : v.toFixed(4);
+}
+
+/** Comma-separated items as lines of at most `width` characters (an item longer than that gets a line of its own). */
+export function wrapList(items: readonly string[], width: number, indent: string): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const [i, it] of items.entries()) {
+    const piece = it + (i < items.length - 1 ? ',' : '');
+    if (line && indent.length + line.length + 1 + piece.length > width) { out.push(indent + line); line = piece; }
+    else line = line ? `${line} ${piece}` : piece;
+  }
+  if (line) out.push(indent + line);
+  return out;
 }

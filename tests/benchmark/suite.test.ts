@@ -8,7 +8,8 @@ import { BUILTIN_SUITES } from '../../src/benchmark/builtin-suites.js';
 import { expandPairs, PAIRS, dataIdentity } from '../../src/benchmark/pairs.js';
 import { planBenchmark } from '../../src/benchmark/run.js';
 import { detectorSpec } from '../../src/scores/registry.js';
-import { PUBLISHED, SOURCES } from '../../src/benchmark/published.js';
+import { PUBLISHED, SOURCES, publishedFor } from '../../src/benchmark/published.js';
+import { publishedCell } from '../../src/benchmark/report.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const dir = tempDir('suite');
@@ -83,4 +84,11 @@ test('published figures: the issue\'s numbers, each with a known source', () => 
   assert.equal(get('cifar10-vflip', 'best published'), 0.65);
   assert.equal(get('fmnist-mnist', 'likelihood regret'), 0.99);
   assert.equal(get('fmnist-vflip', 'best published'), 0.89);
+});
+
+test('published figures sit beside eval-mode rows only (the papers score with running statistics)', () => {
+  assert.deepEqual(publishedFor('fmnist-mnist', 'elbo', 'eval').map((p) => p.auroc), [0.87]);
+  for (const bn of ['enc', 'dec', 'both']) assert.deepEqual(publishedFor('fmnist-mnist', 'elbo', bn), [], bn);
+  assert.equal(publishedCell({ pair: 'fmnist-mnist', score: 'elbo', bn: 'enc' }), '');
+  assert.equal(publishedCell({ pair: 'fmnist-mnist', score: 'elbo', bn: 'eval' }), '0.87 [lpath]');
 });

@@ -15,6 +15,7 @@ import { extractCifar, fetchDataset, fetchFile, REMOTE, unpackFetched } from '..
 import { loadDataset, listDatasets, parseSpec } from '../../src/data/registry.js';
 import { detectDir, scanPath } from '../../src/data/sources.js';
 import { OodgenError } from '../../src/errors.js';
+import { formatInspect, inspectTarget, wrapList } from '../../src/data/inspect.js';
 import { PY, runPython } from '../helpers/python.js';
 import { assertBadFile, cifar100Bytes, cifarBytes, put, tarBytes, tempDir, writePng } from './helpers.js';
 
@@ -227,4 +228,16 @@ test('oodgen data fetch cifar100: the official URL and md5; a checked download u
   assert.equal(logs.length, 1, 'already unpacked: nothing redone');
   const r = await loadDataset('cifar100:test', { root: cache });
   assert.deepEqual([...r.set.labels!], tst.fine);
+});
+
+test('data inspect on CIFAR-100: the 100 class names are wrapped under the labels line, every name kept', async (t) => {
+  const d = tempDir(t);
+  put(join(d, 'cifar-100-binary', 'test.bin'), records([99, 0, 42, 7], [19, 0, 5, 3]));
+  const text = formatInspect(await inspectTarget(d));
+  const lines = text.split('\n');
+  assert.ok(lines.some((l) => /labels: 4, 0\.\.99, 100 classes:$/.test(l)), text);
+  for (const l of lines.filter((x) => x.startsWith('      '))) assert.ok(l.length <= 100, `line of ${l.length} characters: ${l}`);
+  const names = lines.filter((l) => l.startsWith('      ')).join(' ').split(',').map((x) => x.trim()).filter(Boolean);
+  assert.deepEqual(names, [...scanPath(d)[0]!.classes!]);
+  assert.deepEqual(wrapList(['a', 'bb', 'cc'], 8, '  '), ['  a, bb,', '  cc']);
 });
