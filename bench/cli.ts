@@ -95,7 +95,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--only <names>', 'comma-separated detectors', (v: string) => v.split(','))
     .option('--json', 'print one JSON line')
     .action(async (o) => {
-      const r = benchDetectors({ size: o.size, n: o.n, only: o.only });
+      const r = await benchDetectors({ size: o.size, n: o.n, only: o.only });
       if (o.json) console.log(JSON.stringify(r));
       else {
         console.log(`detector cost, ${r.size} model, ${r.env.threads} thread(s), load ${r.env.loadavg1.toFixed(2)} on ${r.env.cpus} CPUs:`);

@@ -64,7 +64,7 @@ export function benchRegret(o: { size?: string; n?: number; steps?: number; k?: 
 export interface DetectorCost { detector: string; images_per_s: number; seconds: number; n: number; fit_seconds?: number; note?: string }
 
 /** images/s of every registered single-model detector (multi-model ones with copies of the same model). */
-export function benchDetectors(o: { size?: string; n?: number; only?: string[]; batch?: number } = {}): { size: string; costs: DetectorCost[]; env: ReturnType<typeof env>; live: number } {
+export async function benchDetectors(o: { size?: string; n?: number; only?: string[]; batch?: number } = {}): Promise<{ size: string; costs: DetectorCost[]; env: ReturnType<typeof env>; live: number }> {
   const size = o.size ?? 'demo', n = o.n ?? 100, batch = o.batch ?? 100;
   const m = model(size), m2 = model(size);
   const start = liveTensors();
@@ -80,7 +80,7 @@ export function benchDetectors(o: { size?: string; n?: number; only?: string[]; 
     if (det.fit) {
       const id = images(m, 200, 5);
       const t = performance.now();
-      void det.fit({ images: id.toFloat32Array(), shape: id.shape as [number, number, number, number], name: 'random' }, { batchSize: batch });
+      await det.fit({ images: id.toFloat32Array(), shape: id.shape as [number, number, number, number], name: 'random' }, { batchSize: batch });
       fitSeconds = (performance.now() - t) / 1000;
       id.dispose();
     }

@@ -79,7 +79,8 @@ case $queue in
     # a panel is the same run whatever the machine's load. Per step on one quiet core (oodgen bench flow-step,
     # docs/benchmarks.md "Flow models"): f-VAE 0.43 s at z = 1024 (fm-a..c, 4,000 steps ~29 min, ~4.7 Fashion-MNIST
     # epochs), 0.25 s at z = 64 (fm-e, celeba-e; z = 128 not measured), 0.66 s at z = 3072 (celeba-a..c, 3,000 steps
-    # ~33 min); Glow 0.56 s (fm-glow) and 0.71 s (c10-glow), 6,000 steps ~56 and ~71 min: ~6 h for the queue. Niced
+    # ~33 min); Glow 0.56 s (fm-glow) and 0.71 s (c10-glow), 6,000 steps ~56 and ~71 min, twice (with the background
+    # Glows), and ten small Glows for WAIC: ~9.5 h for the queue. Niced
     # beside two other jobs a step costs ~2.8x that (1.2 s measured at z = 1024). Study runs, not zoo models.
     # `fig31` and `glow` are the two halves of `flows`, for running them on two cores at once.
     if [ "$queue" != glow ]; then
@@ -95,10 +96,19 @@ case $queue in
       train fig31/celeba-c "${C[@]}" --z-dim 3072 --sigma2 0.1 --beta 10
       train fig31/celeba-d "${C[@]}" --z-dim 128  --sigma2 0.1 --beta 10
       train fig31/celeba-e "${C[@]}" --z-dim 64   --sigma2 0.1 --beta 10
+      # WAIC's ensembles (bench/suites/glow.json): five seeds of a smaller Glow (3 levels x 4 steps, width 64; about
+      # 0.46 / 0.70 s per step on a loaded core for 1 / 3 channels, a third of the full size's), 3,000 steps each.
+      E=(--model glow --batch-size 64 --max-steps 3000 --patience 0 --flow-levels 3 --flow-steps 4 --flow-width 64)
+      for s in 0 1 2 3 4; do train fm-glow-ens$s "${E[@]}" --data fashion-mnist:train --seed $s; done
+      for s in 0 1 2 3 4; do train c10-glow-ens$s "${E[@]}" --data cifar10:train --seed $s; done
     fi
     if [ "$queue" != fig31 ]; then
       train fm-glow  --model glow --data fashion-mnist:train --batch-size 64 --max-steps 6000 --patience 0
       train c10-glow --model glow --data cifar10:train --batch-size 64 --max-steps 6000 --patience 0
+      # likelihood-ratio's background Glows: the same size and steps on inputs with 20% of the values replaced by
+      # uniform noise (--mutate 0.2, as fm-vae-bg), Ren et al. 2019.
+      train fm-glow-bg  --model glow --data fashion-mnist:train --batch-size 64 --max-steps 6000 --patience 0 --mutate 0.2
+      train c10-glow-bg --model glow --data cifar10:train --batch-size 64 --max-steps 6000 --patience 0 --mutate 0.2
     fi
     ;;
   *) echo "unknown queue $queue" >&2; exit 2 ;;

@@ -31,7 +31,7 @@ import type { LinearSvm } from '../analysis/svm.js';
 import type { EvalSet } from '../ood/evaluate.js';
 import { hashOf } from './cache.js';
 import { availablePairs, dataIdentity, type Pair } from './pairs.js';
-import { modelEntry, type ModelEntry } from './models.js';
+import { modelEntry, type ModelEntry, type ResolveOptions } from './models.js';
 import type { LatentExperiment, Suite } from './suite.js';
 
 /** Bumped when a latent unit's stored content or meaning changes. */
@@ -99,14 +99,14 @@ export interface LatentUnit {
 }
 
 /** Every latent unit of one experiment; what cannot run goes to `skipped` with the reason. */
-export function planLatent(ex: LatentExperiment, s: Suite, zoo: string, cap: number | undefined, skipped: { what: string; why: string }[]): LatentUnit[] {
+export function planLatent(ex: LatentExperiment, s: Suite, zoo: string, cap: number | undefined, skipped: { what: string; why: string }[], resolve: ResolveOptions = {}): LatentUnit[] {
   const units: LatentUnit[] = [];
   const { byId } = availablePairs(ex.name, ex.pairs, skipped);
   const limit = Math.min(cap ?? Infinity, ex.limit ?? s.limit);
   for (const ref of ex.models) {
     let entry: ModelEntry;
     try {
-      entry = modelEntry(ref, zoo);
+      entry = modelEntry(ref, zoo, resolve);
     } catch (e) {
       skipped.push({ what: `${ex.name}: model ${ref}`, why: (e as Error).message });
       continue;

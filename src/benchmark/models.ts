@@ -1,6 +1,6 @@
 // Models of a suite: a zoo name (`<zoo>/NAME/`, a run folder with model.safetensors and config.json) or a run
 // folder path; each hashed by content (weights and model config) for the cache.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { OodgenError } from '../errors.js';
 import { repoRoot } from '../data/paths.js';
@@ -26,14 +26,32 @@ export interface ResolvedRun {
   hash: string;
 }
 
+export interface ResolveOptions {
+  /**
+   * Also take a run folder whose training has not ended (its state.json says done: false): by default such a run is
+   * refused, because its weights change under the benchmark while it trains, and a table of a half-trained model is
+   * easily mistaken for the converged one's (a cached unit is keyed by the weights, so nothing stale is reused).
+   */
+  unfinished?: boolean;
+}
+
 /** A zoo name or run folder -> its folder, config and content hash; an OodgenError saying what is missing. */
-export function resolveRun(ref: string, zoo: string): ResolvedRun {
+export function resolveRun(ref: string, zoo: string, o: ResolveOptions = {}): ResolvedRun {
   const dir = looksLikePath(ref) || (existsSync(ref) && existsSync(join(ref, RUN_FILES.config))) ? resolve(ref) : join(zoo, ref);
   const weights = join(dir, RUN_FILES.model);
   if (!existsSync(dir) || !existsSync(weights)) {
     throw new OodgenError(looksLikePath(ref)
       ? `run folder ${dir} has no ${RUN_FILES.model}`
       : `zoo model '${ref}' is not in ${zoo} (no ${RUN_FILES.model}); train it (issue 13's zoo) or name a run folder`);
+  }
+  const state = join(dir, RUN_FILES.state);
+  if (!o.unfinished && existsSync(state)) {
+    let st: { done?: unknown; step?: unknown };
+    try { st = JSON.parse(readFileSync(state, 'utf8')) as typeof st; } catch (e) { throw new OodgenError(`${state}: not readable JSON (${(e as Error).message})`); }
+    if (st.done !== true) {
+      throw new OodgenError(`run ${dir} has not finished training (${state}: done is ${JSON.stringify(st.done)} at step ${JSON.stringify(st.step)}): `
+        + 'benchmark it when it ends, or pass --unfinished to score its weights as they are now');
+    }
   }
   const config = readRunConfig(dir);
   return { ref, dir, config, hash: hashOf({ weights: hashFile(weights), model: config.model }) };
@@ -49,9 +67,9 @@ export interface ModelEntry {
   largeLatent?: string;
 }
 
-export function modelEntry(ref: ModelRef, zoo: string): ModelEntry {
-  if (typeof ref === 'string') return { name: ref, main: resolveRun(ref, zoo) };
-  return { name: ref.name ?? ref.run, main: resolveRun(ref.run, zoo), ensemble: ref.ensemble, background: ref.background, largeLatent: ref.largeLatent };
+export function modelEntry(ref: ModelRef, zoo: string, o: ResolveOptions = {}): ModelEntry {
+  if (typeof ref === 'string') return { name: ref, main: resolveRun(ref, zoo, o) };
+  return { name: ref.name ?? ref.run, main: resolveRun(ref.run, zoo, o), ensemble: ref.ensemble, background: ref.background, largeLatent: ref.largeLatent };
 }
 
 /**

@@ -82,6 +82,8 @@ export interface BenchmarkOptions {
   /** Cache folder (default `<out>/cache` chosen by the caller). */
   cacheDir: string;
   zoo?: string;
+  /** Also score run folders whose training has not ended (models.ts ResolveOptions); refused by default. */
+  unfinished?: boolean;
   device?: string;
   /** Checked between units: when aborted the run stops after the unit in progress and reports what is done. */
   signal?: AbortSignal;
@@ -143,7 +145,7 @@ export function etaText(left: { model: string; detector: string; images: number 
 }
 
 /** Every unit of the suite, with its cache key; what cannot run goes to `skipped` with the reason. */
-export function planBenchmark(o: Pick<BenchmarkOptions, 'suite' | 'limit' | 'zoo'>): { units: Unit[]; latent: LatentUnit[]; skipped: Skip[]; models: BenchmarkResult['models'] } {
+export function planBenchmark(o: Pick<BenchmarkOptions, 'suite' | 'limit' | 'zoo' | 'unfinished'>): { units: Unit[]; latent: LatentUnit[]; skipped: Skip[]; models: BenchmarkResult['models'] } {
   const s = o.suite;
   const zoo = zooDir(o.zoo);
   const units: Unit[] = [];
@@ -153,19 +155,19 @@ export function planBenchmark(o: Pick<BenchmarkOptions, 'suite' | 'limit' | 'zoo
   const extraRuns = new Map<string, ResolvedRun | { skip: string }>();
   const resolveExtra = (ref: string): ResolvedRun | { skip: string } => {
     if (!extraRuns.has(ref)) {
-      try { extraRuns.set(ref, resolveRun(ref, zoo)); } catch (e) { extraRuns.set(ref, { skip: (e as Error).message }); }
+      try { extraRuns.set(ref, resolveRun(ref, zoo, { unfinished: o.unfinished })); } catch (e) { extraRuns.set(ref, { skip: (e as Error).message }); }
     }
     return extraRuns.get(ref)!;
   };
   for (const ex of s.experiments) {
-    if (ex.kind === 'latent') { latent.push(...planLatent(ex, s, zoo, o.limit, skipped)); continue; }
+    if (ex.kind === 'latent') { latent.push(...planLatent(ex, s, zoo, o.limit, skipped, { unfinished: o.unfinished })); continue; }
     const detectors = ex.detectors.includes('*') ? detectorNames() : ex.detectors;
     for (const d of detectors) detectorSpec(d); // unknown names fail now, listing the registry
     const { pairs, byId } = availablePairs(ex.name, ex.pairs, skipped);
     for (const ref of ex.models) {
       let entry: ModelEntry;
       try {
-        entry = modelEntry(ref, zoo);
+        entry = modelEntry(ref, zoo, { unfinished: o.unfinished });
       } catch (e) {
         skipped.push({ what: `${ex.name}: model ${typeof ref === 'string' ? ref : ref.run}`, why: (e as Error).message });
         continue;

@@ -16,6 +16,7 @@ export interface BenchmarkCliOptions {
   limit?: number;
   cache?: string;
   zoo?: string;
+  unfinished?: boolean;
   device?: string;
   grids?: boolean;
   signal?: AbortSignal;
@@ -28,7 +29,7 @@ export interface BenchmarkCliOptions {
 export async function runBenchmarkCommand(o: BenchmarkCliOptions): Promise<{ files: string[]; interrupted: boolean; counts: { planned: number; computed: number; cached: number } }> {
   const suite = loadSuite(o.suite);
   const command = `oodgen benchmark --suite ${o.suite} --out ${o.out}${o.limit ? ` --limit ${o.limit}` : ''}`;
-  const r = await runBenchmark({ suite, limit: o.limit, cacheDir: o.cache ?? join(o.out, 'cache'), zoo: o.zoo, device: o.device, signal: o.signal, stopNow: o.stopNow, log: o.log });
+  const r = await runBenchmark({ suite, limit: o.limit, cacheDir: o.cache ?? join(o.out, 'cache'), zoo: o.zoo, unfinished: o.unfinished, device: o.device, signal: o.signal, stopNow: o.stopNow, log: o.log });
   const grids = o.grids === false || r.interrupted ? [] : await modelGrids(r, { device: o.device, seed: suite.seed });
   const files = await writeBenchmarkReport(r, o.out, { command, grids });
   return { files, interrupted: r.interrupted, counts: r.counts };
@@ -44,6 +45,7 @@ export function registerBenchmarkCommand(program: Command, io: { write?: (s: str
     .option('--limit <n>', 'at most this many images per set (caps the suite\'s limits)', intArg('--limit', 1))
     .option('--cache <dir>', 'cache of fitted detectors and scores (default OUT/cache)')
     .option('--zoo <dir>', 'where zoo names are looked up (default: OODGEN_ZOO or <repo>/zoo)')
+    .option('--unfinished', 'also score run folders still training (state.json done: false), their weights as they are now; refused by default')
     .option('--no-grids', 'no sample / reconstruction grids in report.html')
     .option('--device <device>', 'cpu | cuda', 'cpu')
     .action(async (o) => {

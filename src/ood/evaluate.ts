@@ -54,7 +54,7 @@ export interface EvaluateOptions {
   progressBars?: boolean;
   log?: (s: string) => void;
   /**
-   * Makes the scoring interruptible (Ctrl-C): the event loop gets a turn after every batch and every optimizer
+   * Makes fitting and scoring interruptible (Ctrl-C): the event loop gets a turn after every batch (of a fit too) and every optimizer
    * step of a stepped detector (likelihood regret), and when the signal aborts, evaluate() rejects with
    * signal.reason within one step, its native memory freed and nothing returned. Without a signal the scoring
    * runs without pausing, as before. Not used inside a sharded (processGroup) pass, whose ranks do not pause.
@@ -115,13 +115,13 @@ const meanOf = (a: Float32Array): number => {
 };
 
 /** Fits (or loads the saved state of) a detector that needs it; returns a sentence saying which. */
-async function prepare(det: Detector, o: EvaluateOptions, batchSize: number): Promise<string | null> {
+async function prepare(det: Detector, o: EvaluateOptions, batchSize: number, signal?: AbortSignal): Promise<string | null> {
   if (!det.fit) return null;
   const dir = o.fit?.runDir;
   if (dir && det.loadState && loadDetectorState(dir, det)) return `loaded from ${dir}/detectors/${det.name}.*`;
   const data = o.fit?.data;
   if (!data) throw new OodgenError(`detector '${det.name}' must be fitted on in-distribution data first: give fit.data (ID training or validation images) or a run folder with a saved state`);
-  await det.fit(data, { batchSize, data: data.name });
+  await det.fit(data, { batchSize, data: data.name, signal });
   const group = o.processGroup ?? shardingGroup();
   if (group && group.rank !== 0) return `fitted on ${data.name} (${data.shape[0]} images)`;
   if (dir && det.saveState) saveDetectorState(dir, det);
@@ -156,9 +156,12 @@ async function evaluateHere(o: EvaluateOptions): Promise<EvalResult> {
   if (new Set(names).size !== names.length) throw new OodgenError(`evaluate: detector listed twice (${names.join(', ')})`);
   const sets = [o.id, ...o.ood];
   for (const s of sets) for (const m of models) checkImagesFit(m, s, s.name);
+  // Interruptible only in one process: a sharded pass must not leave its peer ranks waiting in a collective.
+  const signal = o.processGroup || shardingGroup() ? undefined : o.signal;
+  signal?.throwIfAborted();
   const fitted: Record<string, string> = {};
   for (const d of first) {
-    const how = await prepare(d, o, batchSize);
+    const how = await prepare(d, o, batchSize, signal);
     if (how) { fitted[d.name] = how; log(`  ${d.name}: ${how}`); }
   }
   const bars = o.progressBars ?? true;
@@ -166,8 +169,6 @@ async function evaluateHere(o: EvaluateOptions): Promise<EvalResult> {
 
   const raw: EvalResult['raw'] = {};
   const seconds: Record<string, number> = {};
-  // Interruptible only in one process: a sharded pass must not leave its peer ranks waiting in a collective.
-  const signal = o.processGroup || shardingGroup() ? undefined : o.signal;
   signal?.throwIfAborted();
   for (const bn of modes) {
     for (const [di, proto] of first.entries()) {

@@ -124,8 +124,8 @@ export class DoseDetector implements Detector {
     });
     return doseStatistics(c, iwaeColumn(model, x, this.k, this.noise));
   }
-  fit(id: ImageSource, ctx: FitContext = {}): void {
-    const stats = collectColumns(this.model, id, (x) => this.statistics(x) as Record<string, Float32Array>, { batchSize: ctx.batchSize });
+  async fit(id: ImageSource, ctx: FitContext = {}): Promise<void> {
+    const stats = await collectColumns(this.model, id, (x) => this.statistics(x) as Record<string, Float32Array>, { batchSize: ctx.batchSize, signal: ctx.signal });
     this.state = fitDose(stats, this.stats);
     this.meta = { stats: this.state.stats, n: id.shape[0], k: this.k, samples: this.samples, data: ctx.data ?? id.name ?? 'in-distribution images' };
   }

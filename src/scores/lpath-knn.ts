@@ -140,10 +140,10 @@ export class LpathKnnDetector implements Detector {
   private inputs(x: Tensor): { stats: Record<string, Float32Array>; mu: Float32Array } {
     return { stats: lpathStatistics(this.model, x), mu: posteriorMeans(this.model, x) };
   }
-  fit(id: ImageSource, ctx: FitContext = {}): void {
+  async fit(id: ImageSource, ctx: FitContext = {}): Promise<void> {
     const z = this.model.config.zDim, n = id.shape[0];
-    const stats = collectColumns(this.model, id, (x) => lpathStatistics(this.model, x), { batchSize: ctx.batchSize });
-    const mu = collectRows(this.model, id, z, (x) => posteriorMeans(this.model, x), { batchSize: ctx.batchSize });
+    const stats = await collectColumns(this.model, id, (x) => lpathStatistics(this.model, x), { batchSize: ctx.batchSize, signal: ctx.signal });
+    const mu = await collectRows(this.model, id, z, (x) => posteriorMeans(this.model, x), { batchSize: ctx.batchSize, signal: ctx.signal });
     this.state = fitLpathKnn(stats, mu, n, z, this.neighbours);
     this.meta = { used: this.state.used, dropped: this.state.dropped, neighbours: this.neighbours, n, zDim: z, data: ctx.data ?? id.name ?? 'in-distribution images' };
   }

@@ -136,8 +136,8 @@ export class LpathDetector implements Detector {
   }
   get fitted(): boolean { return this.state !== null; }
   statistics(x: Tensor) { return lpathStatistics(this.model, x, this.large); }
-  fit(id: ImageSource, ctx: FitContext = {}): void {
-    const stats = collectColumns(this.model, id, (x) => this.statistics(x), { batchSize: ctx.batchSize });
+  async fit(id: ImageSource, ctx: FitContext = {}): Promise<void> {
+    const stats = await collectColumns(this.model, id, (x) => this.statistics(x), { batchSize: ctx.batchSize, signal: ctx.signal });
     this.state = fitLpath(stats, this.secondStage);
     this.meta = {
       secondStage: this.secondStage, used: this.state.used, dropped: this.state.dropped, n: this.state.n, twoModels: this.large !== this.model,

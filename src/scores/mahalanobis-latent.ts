@@ -30,10 +30,10 @@ export class MahalanobisLatentDetector implements Detector {
   private meta: Record<string, unknown> = {};
   constructor(readonly model: LatentModel) {}
   get fitted(): boolean { return this.mean !== null; }
-  fit(id: ImageSource, ctx: FitContext = {}): void {
+  async fit(id: ImageSource, ctx: FitContext = {}): Promise<void> {
     const z = this.model.config.zDim;
     const n = id.shape[0];
-    const X = collectRows(this.model, id, z, (x) => posteriorMeans(this.model, x), { batchSize: ctx.batchSize });
+    const X = await collectRows(this.model, id, z, (x) => posteriorMeans(this.model, x), { batchSize: ctx.batchSize, signal: ctx.signal });
     const m = fitMahalanobis(X, n, z);
     this.mean = Float64Array.from(m.mean);
     this.cov = Float64Array.from(m.covariance);

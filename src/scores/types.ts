@@ -43,6 +43,8 @@ export interface FitContext {
   /** A description of the fitting data (dataset spec and split), recorded in the state. */
   data?: string;
   onProgress?: (done: number, total: number) => void;
+  /** A fit that runs the model over the data checks it between batches and stops with signal.reason. */
+  signal?: AbortSignal;
 }
 
 export interface Detector {

@@ -132,8 +132,8 @@ abstract class TypicalityBase implements Detector {
     if (this.state?.m !== m) this.state = fitTypicality(this.idLogLik, { m, alpha: this.alpha, bootstrap: this.bootstrap, seed: this.seed });
     return this.state;
   }
-  fit(id: ImageSource, ctx: FitContext = {}): void {
-    const cols = collectColumns(this.model, id, (x) => ({ loglik: this.loglik(x) }), { batchSize: ctx.batchSize });
+  async fit(id: ImageSource, ctx: FitContext = {}): Promise<void> {
+    const cols = await collectColumns(this.model, id, (x) => ({ loglik: this.loglik(x) }), { batchSize: ctx.batchSize, signal: ctx.signal });
     this.idLogLik = Float64Array.from(cols.loglik!);
     this.state = null;
     const s = this.stateFor(1);

@@ -63,4 +63,7 @@ test('glow.json plans the exact likelihood and every single-model likelihood det
   assert.ok(plan.units.every((u) => u.entry.name === 'fm-glow' && u.pairs.some((p) => p.name === 'fmnist-mnist')));
   assert.ok(plan.skipped.some((s) => /cifar10-glow: model c10-glow/.test(s.what)), 'the CIFAR-10 Glow, not trained here, is skipped with a note');
   assert.ok(plan.skipped.some((s) => /fm-glow \/ elbo/.test(s.what) && /lacks what elbo needs/.test(s.why)));
+  // The likelihood ratio and WAIC on Glow wait for their background Glow and ensemble, skipped with the reason.
+  assert.ok(plan.skipped.some((s) => s.what === 'fmnist-glow-ratio: fm-glow / likelihood-ratio' && /'fm-glow-bg' is not in/.test(s.why)), JSON.stringify(plan.skipped));
+  assert.ok(plan.skipped.some((s) => s.what === 'fmnist-glow-waic: model fm-glow-ens0' && /'fm-glow-ens0' is not in/.test(s.why)));
 });

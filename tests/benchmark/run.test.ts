@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { evaluate, liveTensors, loadDataset } from '../../src/index.js';
 import { parseSuite, type Suite } from '../../src/benchmark/suite.js';
-import { runBenchmark, allRows, etaText, timingKey } from '../../src/benchmark/run.js';
+import { runBenchmark, allRows, etaText, timingKey, planBenchmark } from '../../src/benchmark/run.js';
 import { b64ToF32 } from '../../src/benchmark/cache.js';
 import { resultsMarkdown } from '../../src/benchmark/report.js';
 import { loadRun } from '../../src/train/run.js';
@@ -325,4 +325,21 @@ test('ETA: seconds per image keyed by (model, detector); other models\' mean as 
   await runBenchmark({ suite: s, cacheDir: join(dir, 'cache-eta'), zoo, progressBars: false, log: (l) => logs.push(l) });
   assert.ok(logs.some((l) => /^\[1\/2\] .*tiny-vae \/ rec .*: [0-9.]+ s; 1 to run, about [0-9]+ s left \(1 unit estimated from the detector's time on other models\)$/.test(l)), logs.join('\n'));
   assert.ok(logs.some((l) => /^\[2\/2\] .*tiny-ae \/ rec .*: running \(about [0-9]+ s left \(1 unit estimated/.test(l)), logs.join('\n'));
+});
+
+test('a run folder still training (state.json done: false) is skipped with the reason; --unfinished takes it; a finished one is taken', () => {
+  const z = join(dir, 'zoo-unfinished');
+  const run = writeRun(z, 'half', TINY, 7);
+  const s = parseSuite({ name: 'u', limit: 8, experiments: [{ name: 'e', models: ['half', { run: 'half', background: 'half' }], detectors: ['elbo', 'likelihood-ratio'], pairs: SYNTH_PAIRS.slice(0, 1) }] }, 'test');
+  const state = (done: boolean) => writeFileSync(join(run, 'state.json'), JSON.stringify({ format: 'oodgen-state/1', step: 40, epoch: 0, done, stopReason: done ? 'max-steps' : null }));
+  state(false);
+  const refused = planBenchmark({ suite: s, zoo: z });
+  assert.equal(refused.units.length, 0);
+  assert.ok(refused.skipped.some((k) => k.what === 'e: model half' && k.why.includes(`${join(run, 'state.json')}: done is false at step 40`) && /--unfinished/.test(k.why)), JSON.stringify(refused.skipped));
+  const taken = planBenchmark({ suite: s, zoo: z, unfinished: true });
+  assert.deepEqual(taken.units.map((u) => u.detector).sort(), ['elbo', 'elbo', 'likelihood-ratio']);
+  state(true);
+  assert.equal(planBenchmark({ suite: s, zoo: z }).units.length, 3);
+  writeFileSync(join(run, 'state.json'), '{ torn');
+  assert.ok(planBenchmark({ suite: s, zoo: z }).skipped.some((k) => /state\.json: not readable JSON/.test(k.why)));
 });

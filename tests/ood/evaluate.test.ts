@@ -98,6 +98,31 @@ test('an ensemble detector gets every model; bad sets and duplicate detectors ar
   }
 });
 
+test('evaluate({ signal }): an abort during a fit (between its batches) rejects before the fit ends; nothing is saved', async () => {
+  const base = liveTensors();
+  const model = createModel(CFG, { generator: Generator.cpu(5) });
+  const withModel = liveTensors();
+  const id = set('id', 24, (i, j) => ((i * 17 + j) % 89) / 89), ood = set('ood', 8, (i, j) => ((i + j) % 3) / 3);
+  const fitData = set('fit', 64, (i, j) => ((i * 13 + j) % 83) / 83);
+  const runDir = join(dir, 'abort-fit');
+  const o = { model, detectors: ['mahalanobis-latent', 'dose'], id, ood: [ood], batchSize: 8, bootstrap: 5, progressBars: false, fit: { data: fitData, runDir } };
+  const ac = new AbortController();
+  const reason = new Error('stop the fit');
+  const logs: string[] = [];
+  // The first pause is before the fit's first batch; aborting at the third leaves 6 of its 8 batches undone.
+  setImmediate(() => setImmediate(() => setImmediate(() => ac.abort(reason))));
+  await assert.rejects(evaluate({ ...o, signal: ac.signal, log: (l) => logs.push(l) }), (e) => e === reason);
+  assert.equal(logs.length, 0, `no detector reported as fitted: ${logs.join('; ')}`);
+  assert.equal(existsSync(join(runDir, 'detectors')), false, 'no fitted state written');
+  assert.equal(liveTensors(), withModel, 'the aborted batch and the partial statistics are freed');
+  // Without an abort the same call fits both and saves their state.
+  const r = await evaluate({ ...o, signal: new AbortController().signal, log: (l) => logs.push(l) });
+  assert.equal(logs.filter((l) => /fitted on fit \(64 images\)/.test(l)).length, 2, logs.join('\n'));
+  assert.equal(r.rows.length, 2);
+  model.dispose();
+  assert.equal(liveTensors(), base);
+});
+
 test('evaluate({ signal }): the same rows as without; an abort between batches rejects and frees the partial work', async () => {
   const base = liveTensors();
   const model = createModel(CFG, { generator: Generator.cpu(4) });

@@ -41,13 +41,13 @@ test('every field detector is registered, and takes the number of models it decl
   x.dispose(); m.dispose(); ae.dispose();
 });
 
-test('mahalanobis-latent: fitted on ID codes, equals scikit-learn LedoitWolf on PyTorch codes; state round-trips', { skip: skipNoTorch }, () => {
+test('mahalanobis-latent: fitted on ID codes, equals scikit-learn LedoitWolf on PyTorch codes; state round-trips', { skip: skipNoTorch }, async () => {
   const start = liveTensors();
   const dir = tmp();
   const model = tinyModel({}, 2);
   const idX = blobs(60, 3), testX = blobs(8, 4);
   const det = createDetector('mahalanobis-latent', model);
-  det.fit!(source(idX, 'blobs:train'), { batchSize: 16 });
+  await det.fit!(source(idX, 'blobs:train'), { batchSize: 16 });
   const mine = det.score(testX);
   const w = exportModel(dir, 'm', model);
   const ref = oracle(dir, { cmd: 'encode-mu', ...w, train: exportTensors(dir, 'xt', { x: idX }), test: exportTensors(dir, 'xs', { x: testX }) });
@@ -63,7 +63,7 @@ test('mahalanobis-latent: fitted on ID codes, equals scikit-learn LedoitWolf on 
   assert.equal(liveTensors(), start);
 });
 
-test('DoSE: the KDE stage equals scipy.stats.gaussian_kde (Scott) summed over statistics; the detector round-trips', { skip: skipNoTorch }, () => {
+test('DoSE: the KDE stage equals scipy.stats.gaussian_kde (Scott) summed over statistics; the detector round-trips', { skip: skipNoTorch }, async () => {
   const rng = new Rng(5);
   const mk = (n: number) => Object.fromEntries(DOSE_STATS.map((k, j) => [k, Float64Array.from({ length: n }, () => (j + 1) * 10 + Math.exp(0.4 * rng.normal()) * (j + 1))]));
   const train = mk(200), probe = mk(10);
@@ -78,7 +78,7 @@ test('DoSE: the KDE stage equals scipy.stats.gaussian_kde (Scott) summed over st
   const model = tinyModel({}, 6);
   const idX = blobs(40, 7), testX = blobs(6, 8);
   const det = createDetector('dose', model, { k: 4 });
-  det.fit!(source(idX, 'id'), { batchSize: 20 });
+  await det.fit!(source(idX, 'id'), { batchSize: 20 });
   const saved = det.saveState!();
   saveDetectorState(dir, det);
   const b = createDetector('dose', model, { k: 4 });
@@ -96,7 +96,7 @@ test('DoSE: the KDE stage equals scipy.stats.gaussian_kde (Scott) summed over st
   assert.equal(liveTensors(), start);
 });
 
-test('lpath: fitted on ID statistics, both second stages and the two-model variant round-trip through the run folder', () => {
+test('lpath: fitted on ID statistics, both second stages and the two-model variant round-trip through the run folder', async () => {
   const start = liveTensors();
   const small = tinyModel({ zDim: 2 }, 8), large = tinyModel({ zDim: 32 }, 9);
   const idX = blobs(50, 10), testX = blobs(6, 11);
@@ -104,7 +104,7 @@ test('lpath: fitted on ID statistics, both second stages and the two-model varia
     for (const models of [[small], [small, large]]) {
       const dir = tmp();
       const det = createDetector('lpath', models, { secondStage });
-      det.fit!(source(idX, 'id'), { batchSize: 25 });
+      await det.fit!(source(idX, 'id'), { batchSize: 25 });
       const s1 = det.score(testX);
       saveDetectorState(dir, det);
       const again = createDetector('lpath', models, { secondStage });
@@ -116,19 +116,19 @@ test('lpath: fitted on ID statistics, both second stages and the two-model varia
   }
   const dir = tmp();
   const det = createDetector('lpath', small, { secondStage: 'copod' });
-  det.fit!(source(idX, 'id'));
+  await det.fit!(source(idX, 'id'));
   saveDetectorState(dir, det);
   assert.throws(() => loadDetectorState(dir, createDetector('lpath', small, { secondStage: 'mahalanobis' })), /second stage copod/);
   idX.dispose(); testX.dispose(); small.dispose(); large.dispose();
   assert.equal(liveTensors(), start);
 });
 
-test('typicality: H is the mean ID NLL of the even half; the batch form scores disjoint batches; state round-trips', () => {
+test('typicality: H is the mean ID NLL of the even half; the batch form scores disjoint batches; state round-trips', async () => {
   const start = liveTensors();
   const model = tinyModel({}, 12);
   const idX = blobs(40, 13), testX = blobs(12, 14);
   const det = createDetector('typicality', model, { k: 4, seed: 3 });
-  det.fit!(source(idX, 'id'), { batchSize: 40 });
+  await det.fit!(source(idX, 'id'), { batchSize: 40 });
   const ll = iwae(model, idX, 4, 3); // the same noise stream the detector used for its one fitting batch
   let h = 0;
   for (let i = 0; i < 40; i += 2) h -= ll[i]! / 20;

@@ -55,14 +55,14 @@ test('a Glow gets every single-model likelihood detector (exact log p), and none
   for (let i = 0; i < llFit.length; i += 2) { h -= llFit[i]!; n++; }
   h /= n;
   const typ = createDetector('typicality', g, { k: 3 });
-  typ.fit!({ images: fitSet.images, shape: fitSet.shape, name: 'fit' });
+  await typ.fit!({ images: fitSet.images, shape: fitSet.shape, name: 'fit' });
   const r = scoreDataset(typ, { images: evalSet.images, shape: evalSet.shape }, { batchSize: 4 });
   r.columns.loglik!.forEach((v, i) => close(v, llEval[i]!, 1e-5, `typicality loglik[${i}]`));
   r.score.forEach((v, i) => close(v, Math.abs(-llEval[i]! - h), 1e-4, `typicality[${i}]`));
   assert.equal(typ.settings().estimator, 'exact');
   // the batch test on M = 2 images: |mean -log p - H|
   const tb = createDetector('typicality-batch', g, { bootstrap: 100 });
-  tb.fit!({ images: fitSet.images, shape: fitSet.shape, name: 'fit' });
+  await tb.fit!({ images: fitSet.images, shape: fitSet.shape, name: 'fit' });
   const two = fromTypedArray((evalSet.images as Float32Array).slice(0, 2 * 1024), [2, 1, 32, 32]);
   const stat = tb.evaluate(two).score[0]!;
   two.dispose();
@@ -95,7 +95,7 @@ test('a Glow gets every single-model likelihood detector (exact log p), and none
     return Math.log(pts.reduce((a, p) => a + Math.exp(-0.5 * ((x - p) / h) ** 2), 0) / (n * h * Math.sqrt(2 * Math.PI)));
   };
   const dose = createDetector('dose', g, {});
-  dose.fit!({ images: fitSet.images, shape: fitSet.shape, name: 'fit' });
+  await dose.fit!({ images: fitSet.images, shape: fitSet.shape, name: 'fit' });
   const rd = scoreDataset(dose, { images: evalSet.images, shape: evalSet.shape }, { batchSize: 4 });
   const fitCols = { loglik: Array.from(llFit), logpz: Array.from(tf.logpz), logdet: Array.from(tf.logdet) };
   rd.score.forEach((v, i) => {

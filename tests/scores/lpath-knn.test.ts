@@ -63,14 +63,14 @@ test('Fisher score and k-th neighbour distances equal scikit-learn + NumPy (ties
   assert.ok(mine.score.every((v) => v >= 0 && v <= max + 1e-9));
 });
 
-test('lpath-knn detector end to end equals the oracle on the PyTorch reference model; state round trip; no leaked tensors', { skip: skipNoTorch }, () => {
+test('lpath-knn detector end to end equals the oracle on the PyTorch reference model; state round trip; no leaked tensors', { skip: skipNoTorch }, async () => {
   const start = liveTensors();
   const dir = tmp();
   const model = tinyModel({ decoder: 'gaussian', sigma2: 'learned' }, 7);
   const xTrain = blobs(48, 3), xTest = blobs(12, 9);
   const images: Images = { images: xTrain.toFloat32Array(), shape: [48, 1, 28, 28], name: 'blobs' };
   const det = new LpathKnnDetector(model, { neighbours: 4 });
-  det.fit(images, { batchSize: 20 });
+  await det.fit(images, { batchSize: 20 });
   const r = det.evaluate(xTest);
   const ref = knnOracle(dir, {
     cmd: 'model', ...exportModel(dir, 'm', model), neighbours: 4,

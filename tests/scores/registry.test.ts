@@ -83,7 +83,7 @@ test('registerDetector validates specs and refuses duplicates', () => {
   assert.throws(() => registerDetector({ ...meanDistanceSpec, name: 'x-models', models: { min: 0 } }), /models.min/);
 });
 
-test('a detector registered from outside src/ fits on ID data, saves and loads its state in the run folder', () => {
+test('a detector registered from outside src/ fits on ID data, saves and loads its state in the run folder', async () => {
   registerDetector(meanDistanceSpec);
   const dir = tempDir('detstate');
   const m = createModel(CFG, { generator: Generator.cpu(2) });
@@ -92,7 +92,7 @@ test('a detector registered from outside src/ fits on ID data, saves and loads i
     const id = images(20, 1, 0.5), ood = images(6, 2);
     const det = createDetector('test-mean-distance', m);
     assert.equal(det.fitted, false);
-    det.fit!(id);
+    await det.fit!(id);
     const files = saveDetectorState(dir, det);
     assert.deepEqual(files.map((f) => f.slice(dir.length + 1)).sort(), ['detectors/test-mean-distance.json', 'detectors/test-mean-distance.safetensors']);
     const again = createDetector('test-mean-distance', m);
