@@ -5,6 +5,9 @@ import { OodgenError } from '../errors.js';
 import { buildInfo, getNumThreads, resolveDevice } from '../engine/index.js';
 import { createDetector, detectorNames, detectorSpec, type Detector } from '../scores/index.js';
 import { runFitData } from '../scores/fit-run.js';
+import { bnModeProblem } from '../scores/bn-mode.js';
+import { hasCapabilities } from '../models/capabilities.js';
+import type { GenerativeModel } from '../models/types.js';
 import { addDetectorFlags, detectorModels, detectorOptions, type DetectorCliOptions } from './fit.js';
 import type { ProcessGroup } from '../engine/distributed.js';
 import { evaluate, type EvalRow } from '../ood/evaluate.js';
@@ -17,8 +20,10 @@ export interface EvalOptions extends DetectorCliOptions {
   checkpoint: string;
   id: string;
   ood: string[];
-  scores: string[];
-  bn: string[];
+  /** Default: defaultEvalScores(model). */
+  scores?: string[];
+  /** Default: defaultBnModes(model). */
+  bn?: string[];
   k?: number;
   samples?: number;
   batchSize?: number;
@@ -45,12 +50,16 @@ export type { EvalRow };
 export async function runEval(o: EvalOptions): Promise<{ rows: EvalRow[]; files: string[]; markdown: string }> {
   const log = o.log ?? (() => undefined);
   if (o.ood.length === 0) throw new OodgenError('--ood: give at least one OoD dataset');
-  for (const s of o.scores) detectorSpec(s);
+  for (const s of o.scores ?? []) detectorSpec(s);
   const device = resolveDevice(o.device ?? 'cpu');
   const run = await loadCheckpoint(o.checkpoint, device, o.which);
   const model = run.model;
   const extra: { dispose: () => void }[] = [];
   try {
+    // Defaults that suit the model: a flow has no ELBO and no BatchNorm, an AE only its reconstruction error.
+    const scores = o.scores ?? defaultEvalScores(model);
+    const bn = o.bn ?? defaultBnModes(model);
+    if (!o.scores || !o.bn) log(`${o.checkpoint}: ${[!o.scores && `--scores ${scores.join(',')}`, !o.bn && `--bn ${bn.join(',')}`].filter(Boolean).join(', ')} (the defaults for a ${model.config.kind} model)`);
     const seed = o.seed ?? 0;
     const shape = { strictShape: o.strictShape, log };
     const id = await loadForModel(o.id, model, o.limit, seed, shape);
@@ -60,18 +69,18 @@ export async function runEval(o: EvalOptions): Promise<{ rows: EvalRow[]; files:
     const sets = [id, ...oods].map(evalSet);
     // Fitted detectors fit on the run's own held-out validation split (its config's training spec, fraction and
     // seed; at most --fit-limit images), never on the evaluated sets.
-    const needsFit = o.scores.some((s) => detectorSpec(s).fits);
+    const needsFit = scores.some((s) => detectorSpec(s).fits);
     const fitData = needsFit ? (await runFitData(run.config as never, { limit: o.fitLimit })).images : undefined;
     // Multi-model detectors get the runs named by --ensemble / --background / --large-latent.
     const detectorOpts = { k: o.k, samples: o.samples, ...detectorOptions(o) };
     const detectors: (string | Detector)[] = [];
-    for (const s of o.scores) {
+    for (const s of scores) {
       const e = await detectorModels(s, model, o, device);
       extra.push(e);
       detectors.push(e.models.length > 1 ? createDetector(s, e.models, { seed, ...detectorOpts }) : s);
     }
     const r = await evaluate({
-      model, detectors, id: sets[0]!, ood: sets.slice(1), bn: o.bn, detectorOptions: detectorOpts,
+      model, detectors, id: sets[0]!, ood: sets.slice(1), bn, detectorOptions: detectorOpts,
       fit: { data: fitData ? { ...fitData, name: fitData.name ?? 'ID validation split' } : undefined, runDir: o.checkpoint },
       batchSize: o.batchSize, seed, bootstrap: o.bootstrap, mixedBatches: o.mixedBatches, log,
       processGroup: o.processGroup,
@@ -98,8 +107,8 @@ export function registerEvalCommand(program: Command, io: { write?: (s: string) 
     .requiredOption('--checkpoint <dir>', 'run folder')
     .requiredOption('--id <spec>', 'in-distribution test set, e.g. fashion-mnist:test')
     .requiredOption('--ood <specs>', 'comma-separated OoD sets, e.g. mnist:test,noise,constant', list)
-    .option('--scores <names>', `comma-separated registered detectors (\`oodgen detectors\`): ${detectorNames().join(', ')}`, list, ['elbo', 'iwae', 'components'])
-    .option('--bn <modes>', 'comma-separated BatchNorm modes: eval, enc, dec, both', list, ['eval', 'enc'])
+    .option('--scores <names>', `comma-separated registered detectors (\`oodgen detectors\`): ${detectorNames().join(', ')} (default: elbo,iwae,components; a flow: exact-nll; an AE: rec)`, list)
+    .option('--bn <modes>', 'comma-separated BatchNorm modes: eval, enc, dec, both (default: eval,enc; eval for a model without encoder BatchNorm, e.g. a flow)', list)
     .option('--k <n>', 'IWAE / bpd importance samples', intArg('--k', 1), 50)
     .option('--samples <n>', 'ELBO / components reconstruction samples', intArg('--samples', 1), 1)
     .option('--batch-size <n>', 'images per batch', intArg('--batch-size', 1), 100)
@@ -121,4 +130,19 @@ export function registerEvalCommand(program: Command, io: { write?: (s: string) 
         runEval({ ...o, out: lead ? o.out : scratch(), mixedBatches: !!o.mixedBatches, which: o.best ? 'best' : 'final', log, processGroup: pg }));
       write(r.markdown);
     });
+}
+
+/** `oodgen eval`'s default detectors: the likelihood and its terms where the model has them, else what it can run. */
+export function defaultEvalScores(model: GenerativeModel): string[] {
+  const can = (d: string) => hasCapabilities(model, detectorSpec(d).needs);
+  const likelihood = ['elbo', 'iwae', 'components'].filter(can);
+  if (likelihood.length) return likelihood;
+  if (can('exact-nll')) return ['exact-nll'];
+  if (can('rec')) return ['rec'];
+  throw new OodgenError(`a ${model.config.kind} model runs none of elbo, iwae, components, exact-nll, rec: name its detectors with --scores`);
+}
+
+/** `oodgen eval`'s default BatchNorm modes: running statistics, plus the encoder's batch statistics (Chen 2021 section 3.3.5) where the model has encoder BatchNorm. */
+export function defaultBnModes(model: GenerativeModel): string[] {
+  return bnModeProblem(model, 'enc') === null ? ['eval', 'enc'] : ['eval'];
 }

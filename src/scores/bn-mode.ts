@@ -43,16 +43,25 @@ function parts(model: GenerativeModel): { encoder: Module | null; decoder: Modul
   return { encoder: g.encoder ?? null, decoder: g.decoder ?? null };
 }
 
+/** Why the model cannot be put in BatchNorm mode `mode` (it lacks the part whose batch statistics it uses), or null. */
+export function bnModeProblem(model: GenerativeModel, mode: BnMode): string | null {
+  const uses = bnUsesBatchStats(parseBnMode(mode));
+  const { encoder, decoder } = parts(model);
+  if ((uses.encoder && !encoder) || (uses.decoder && !decoder)) {
+    return `BatchNorm mode '${mode}' needs a model with an ${uses.encoder && !encoder ? 'encoder' : 'decoder'} part (batchNormGroups); a ${model.config.kind} model has none: use --bn eval`;
+  }
+  return null;
+}
+
 /**
  * Puts the model in eval mode with the BatchNorm statistics of `mode`; returns a function that restores every
  * module's training flag and every BatchNorm's previous statistics mode.
  */
 export function applyBnMode(model: GenerativeModel, mode: BnMode): () => void {
+  const problem = bnModeProblem(model, mode);
+  if (problem) throw new OodgenError(problem);
   const uses = bnUsesBatchStats(parseBnMode(mode));
   const { encoder, decoder } = parts(model);
-  if ((uses.encoder && !encoder) || (uses.decoder && !decoder)) {
-    throw new OodgenError(`BatchNorm mode '${mode}' needs a model with an ${uses.encoder && !encoder ? 'encoder' : 'decoder'} part (batchNormGroups); a ${model.config.kind} model has none: use --bn eval`);
-  }
   const training = model.namedModules().map(([, m]) => [m, m.training] as const);
   const all = batchNorms(model);
   const previous = all.map((b) => [b, b.statsMode] as const);
