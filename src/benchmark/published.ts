@@ -19,7 +19,7 @@ export interface PublishedFigure {
 }
 
 export const SOURCES: PublishedSource[] = [
-  { key: 'lpath', citation: 'Inference, Fast and Slow: Reinterpreting VAEs for OOD Detection (the likelihood path principle, LPath), arXiv 2024; tables compiled there for VAEs on these pairs' },
+  { key: 'lpath', citation: 'Huang, He, Lui. Inference, Fast and Slow: Reinterpreting VAEs for OOD Detection (the likelihood path principle, LPath). NeurIPS 2024 Safe Generative AI Workshop; earlier version arXiv:2401.04933. Tables compiled there for VAEs on these pairs', url: 'https://openreview.net/forum?id=K1VpgaYPnX' },
   { key: 'regret', citation: 'Xiao, Yan, Amit. Likelihood Regret: An Out-of-Distribution Detection Score for Variational Auto-encoder. NeurIPS 2020' },
   { key: 'ic', citation: 'Serra et al. Input Complexity and Out-of-distribution Detection with Likelihood-based Generative Models. ICLR 2020' },
   { key: 'dose', citation: 'Morningstar et al. Density of States Estimation for Out-of-Distribution Detection. AISTATS 2021' },

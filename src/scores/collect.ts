@@ -14,6 +14,8 @@ export interface CollectOptions {
   bn?: BnMode;
   /** Checked before every batch: the collection stops with signal.reason (no partial result). */
   signal?: AbortSignal;
+  /** Every model `fn` runs, when more than `model` (LPath's large-latent model): each is put in the BN mode too. */
+  models?: readonly GenerativeModel[];
 }
 
 // Not through driver.ts: the driver imports the registry, which imports the detectors that import this file.
@@ -28,7 +30,14 @@ export async function collectColumns(
   if (n < 1) throw new OodgenError(`${images.name ?? 'images'}: no images to fit on`);
   if (!Number.isInteger(bs) || bs < 1) throw new OodgenError(`batch size must be a positive integer, got ${bs}`);
   const out: Record<string, Float32Array> = {};
-  const restore = applyBnMode(model, o.bn ?? 'eval');
+  const restores: (() => void)[] = [];
+  const restore = () => { for (const r of restores.reverse()) r(); };
+  try {
+    for (const m of new Set([model, ...(o.models ?? [])])) restores.push(applyBnMode(m, o.bn ?? 'eval'));
+  } catch (e) {
+    restore();
+    throw e;
+  }
   try {
     for (let s = 0; s < n; s += bs) {
       await new Promise((resolve) => setImmediate(resolve));

@@ -57,6 +57,24 @@ export interface ScoreDatasetResult {
 
 const isModelLike = (d: Detector): LatentModel | null => (d.model as LatentModel | undefined) ?? null;
 
+/**
+ * Puts every model the detector scores with (Detector.models: an ensemble, a background model, LPath's large-latent
+ * model; else its one model) in BatchNorm mode `bn`, so no model of a multi-model score runs in another mode than the
+ * row says; returns the function that restores them all.
+ */
+function applyBnModeAll(detector: Detector, bn: BnMode): () => void {
+  const models = [...new Set(detector.models ?? (detector.model ? [detector.model] : []))];
+  const restores: (() => void)[] = [];
+  const restoreAll = () => { for (const r of restores.reverse()) r(); };
+  try {
+    for (const m of models) restores.push(applyBnMode(m, bn));
+  } catch (e) {
+    restoreAll();
+    throw e;
+  }
+  return restoreAll;
+}
+
 /** Batches of `size` over positions 0..n-1; a short last batch is widened backwards to full size. */
 export function fixedSizeBatches(n: number, size: number): { start: number; keepFrom: number }[] {
   if (!Number.isInteger(size) || size < 1) throw new OodgenError(`batch size must be a positive integer, got ${size}`);
@@ -119,11 +137,10 @@ function* runBatches(
   batchOf: (b: { start: number; keepFrom: number }, size: number) => { positions: ArrayLike<number>; x: () => Tensor },
   onProgress: ((done: number, total: number) => void) | undefined, stepped: boolean,
 ): Steps<{ score: Float32Array; columns: Record<string, Float32Array>; size: number }> {
-  const model = isModelLike(detector);
   const size = Math.min(batchSize, n);
   const score = new Float32Array(n).fill(NaN);
   const columns: Record<string, Float32Array> = {};
-  const restore = model ? applyBnMode(model, bn) : () => undefined;
+  const restore = applyBnModeAll(detector, bn);
   try {
     let done = 0;
     const evalBatch = (b: { start: number; keepFrom: number }): number => {
@@ -163,8 +180,7 @@ function* scoreGroups(detector: Detector, images: ImageSource, o: ScoreDatasetOp
   const size = o.batchSize ?? 100;
   const groups = Math.floor(n / size);
   if (groups < 1) throw new OodgenError(`${images.name ?? 'images'}: batch detector '${detector.name}' needs at least one batch of ${size} images, got ${n}`);
-  const model = isModelLike(detector);
-  const restore = model ? applyBnMode(model, bn) : () => undefined;
+  const restore = applyBnModeAll(detector, bn);
   const score = new Float32Array(groups);
   const columns: Record<string, Float32Array> = {};
   try {

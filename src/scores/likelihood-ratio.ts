@@ -29,6 +29,7 @@ export class LikelihoodRatioDetector implements Detector {
   readonly seed: number;
   private readonly noise: Noise;
   private readonly noiseBg: Noise;
+  get models(): readonly GenerativeModel[] { return [this.model, this.background]; }
   constructor(readonly model: GenerativeModel, readonly background: GenerativeModel, o: Record<string, unknown> = {}) {
     const a = model.config, b = background.config;
     if (a.kind !== b.kind || a.channels !== b.channels || a.imageSize !== b.imageSize || a.decoder !== b.decoder) {

@@ -130,6 +130,7 @@ export class LpathDetector implements Detector {
   private state: LpathState | null = null;
   private meta: Record<string, unknown> = {};
   readonly secondStage: SecondStage;
+  get models(): readonly LatentModel[] { return [this.model, this.large]; }
   constructor(readonly model: LatentModel, readonly large: LatentModel = model, o: Record<string, unknown> = {}) {
     this.secondStage = parseSecondStage(o.secondStage);
     this.description = `${this.secondStage === 'copod' ? 'COPOD' : 'Mahalanobis'} score of the inference-path statistics u, v, w, s${large === model ? '' : ' (u, s from the small-latent model, v, w from the large-latent one)'} (LPath)`;
@@ -137,7 +138,7 @@ export class LpathDetector implements Detector {
   get fitted(): boolean { return this.state !== null; }
   statistics(x: Tensor) { return lpathStatistics(this.model, x, this.large); }
   async fit(id: ImageSource, ctx: FitContext = {}): Promise<void> {
-    const stats = await collectColumns(this.model, id, (x) => this.statistics(x), { batchSize: ctx.batchSize, signal: ctx.signal });
+    const stats = await collectColumns(this.model, id, (x) => this.statistics(x), { batchSize: ctx.batchSize, signal: ctx.signal, models: this.models });
     this.state = fitLpath(stats, this.secondStage);
     this.meta = {
       secondStage: this.secondStage, used: this.state.used, dropped: this.state.dropped, n: this.state.n, twoModels: this.large !== this.model,

@@ -54,6 +54,8 @@ export interface Detector {
   readonly description: string;
   /** The model the detector scores with (the first, for detectors of several models); the driver sets its BN mode. */
   readonly model?: GenerativeModel;
+  /** Every model it scores with, for a detector of several (ensemble, background, large latent): the driver sets each one's BN mode. Default: [model]. */
+  readonly models?: readonly GenerativeModel[];
   /**
    * Fits the detector on in-distribution data only (training or validation split; never OoD data). Detectors
    * without `fit` need no fitting.

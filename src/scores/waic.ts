@@ -42,6 +42,7 @@ export class WaicDetector implements Detector {
   readonly name = 'waic';
   readonly description: string;
   readonly model: GenerativeModel;
+  get models(): readonly GenerativeModel[] { return this.members; }
   private readonly noises: Noise[];
   readonly k: number;
   readonly seed: number;

@@ -112,3 +112,23 @@ test('uint8 images are scaled by 1/255; an AE offers only the reconstruction err
   assert.equal(liveTensors(), start);
   ae.dispose();
 });
+
+test('a multi-model detector: the driver puts every model (background, ensemble members) in the row\'s BN mode and restores them', () => {
+  const start = liveTensors();
+  const a = model(), b = createModel(CFG, { generator: Generator.cpu(4) });
+  b.train();
+  const encModes = (m: typeof a) => m.encoder.namedModules().map(([, s]) => s).filter((s): s is BatchNorm2d => s instanceof BatchNorm2d).map((s) => s.statsMode);
+  for (const name of ['likelihood-ratio', 'waic']) {
+    const det = createDetector(name, [a, b], { k: 2 });
+    const seen: string[][] = [];
+    const inner = det.evaluate.bind(det);
+    (det as { evaluate: typeof det.evaluate }).evaluate = (x) => { seen.push([...encModes(a), ...encModes(b), String(b.training)]); return inner(x); };
+    const r = scoreDataset(det, images(8, 5), { batchSize: 4, bn: 'enc' });
+    assert.equal(r.score.length, 8);
+    assert.deepEqual(seen, [['batch', 'batch', 'batch', 'batch', 'false'], ['batch', 'batch', 'batch', 'batch', 'false']], name);
+    assert.deepEqual(encModes(b), ['auto', 'auto'], `${name}: restored`);
+    assert.equal(b.training, true, `${name}: training flag restored`);
+  }
+  a.dispose(); b.dispose();
+  assert.equal(liveTensors(), start);
+});
