@@ -9,7 +9,8 @@
 // --runs DIR: this machine's runs folder, written as `RUNS` in the block (commands, paths, the stamp), so the committed
 // document names no folder of the machine that produced it; the text around the blocks says what RUNS is.
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { homedir } from 'node:os';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -79,6 +80,14 @@ if (runsArg) {
   const re = new RegExp(`${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-]|\\.\\w)`, 'g');
   body = body.replace(re, 'RUNS');
   stamp = stamp.replace(re, 'RUNS');
+}
+// This checkout's folder, the shared data folder beside it and the home folder, written as the reader's own: the
+// skip notes name where data and zoo models were looked for (/home/me/oodgen/zoo -> zoo, /root/.cache -> ~/.cache).
+const esc = (x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const checkout = resolve(root);
+for (const [from, to] of [[`${dirname(checkout)}/shared/`, '../shared/'], [`${checkout}/`, ''], [`${homedir()}/`, '~/']]) {
+  if (from === '/' || from === '//') continue;
+  body = body.replace(new RegExp(`(?<![\\w./-])${esc(from)}`, 'g'), to);
 }
 const next = [...lines.slice(0, s + 1), stamp, '', body, '', ...lines.slice(e)].join('\n');
 const tmp = `${doc}.tmp-${process.pid}`;

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { homedir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -104,4 +105,15 @@ test('--runs DIR: the runs folder is written RUNS in the block and the stamp, an
   assert.ok(got.includes('Command: `oodgen benchmark --suite seed --out RUNS/bench-seed`; runs from RUNS.'), got);
   assert.ok(got.includes(`Not ${dir}2/x or ${dir}-old.`), 'a longer folder name is not a RUNS path');
   assert.equal(run('seed', out, '--doc', doc, '--runs').status, 2, 'a --runs without its folder is a usage error');
+});
+
+test('the checkout, the shared data folder beside it and the home folder are written as the reader\'s own paths', (t) => {
+  const { doc, out } = setup(t);
+  const checkout = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
+  const shared = `${checkout.replace(/\/[^/]+$/, '')}/shared/data/svhn`;
+  writeFileSync(join(out, 'results.md'), `# Benchmark: seed\n\n- not in ${checkout}/zoo (no model); looked in ${homedir()}/.cache/oodgen/svhn, ${shared}; kept: /x${checkout}/zoo\n`);
+  const r = run('seed', out, '--doc', doc);
+  assert.equal(r.status, 0, r.stderr);
+  const got = readFileSync(doc, 'utf8');
+  assert.ok(got.includes(`- not in zoo (no model); looked in ~/.cache/oodgen/svhn, ../shared/data/svhn; kept: /x${checkout}/zoo`), got);
 });
