@@ -84,6 +84,12 @@ if [ -z "${MODELS:-}" ]; then
   [ -d "$W/data/fashion-mnist" ] && MODELS="fm-sintro fm-vae-cat fm-ae fm-vae-bern"
   [ -d "$W/data/celeba" ] && MODELS="$MODELS celeba-vae"
   [ -n "$MODELS" ] || { log "no training data in .gpu/data (bash scripts/gpu/prepare.sh)"; exit 2; }
+  # Not the ones already in the committed zoo (trained on the CPU meanwhile): the GPU's minutes go to the rest.
+  if [ "$DRY" != 1 ]; then
+    keep=""; for m in $MODELS; do if [ -f "zoo/$m/model.safetensors" ]; then log "$m: already in zoo/, not trained here"; else keep="$keep $m"; fi; done
+    MODELS=${keep# }
+    [ -n "$MODELS" ] || { log "every model of this data is already in zoo/; nothing to train"; exit 2; }
+  fi
 fi
 if [ "$DRY" = 1 ]; then
   DEV=cpu; THREADS=1
