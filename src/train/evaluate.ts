@@ -91,12 +91,17 @@ export function evaluateElbo(model: TrainableModel, set: ImageSet, o: { batchSiz
     model.train(wasTraining);
   }
   const [, c, h, w] = set.shape;
-  const imageElbo = problem ? null : sElbo8 / n;
+  const D = c * h * w;
+  // A flow (no probability of the 8-bit image, an exact density instead): its bits/dim is the one its papers report,
+  // from the density of uniformly dequantized images rescaled to [0, 256)^D, a bound on the 8-bit image's (Theis,
+  // van den Oord & Bethge 2016): -(E log p(x~) - D log 256) / (D log 2), the same as its training loss.
+  const flowBpd = problem !== null && deq && typeof (model as { bitsPerDim?: unknown }).bitsPerDim === 'function';
+  const imageElbo = problem ? (flowBpd ? sElbo / n - D * Math.log(256) : null) : sElbo8 / n;
   return {
     elbo: sElbo / n, logLik: sLl / n, kl: sKl / n,
-    bitsPerDim: imageElbo === null ? null : bitsPerDim(imageElbo, c * h * w),
+    bitsPerDim: imageElbo === null ? null : bitsPerDim(imageElbo, D),
     imageElbo,
-    bitsPerDimNote: problem ?? (model.continuousLikelihood
+    bitsPerDimNote: flowBpd ? 'bits/dim from the exact density of the uniformly dequantized images on [0, 256)^D (the flow\'s training objective; a bound on the 8-bit image\'s)' : problem ?? (model.continuousLikelihood
       ? 'bits/dim of the 8-bit image from the ELBO with the Gaussian integrated over each level\'s bin (discretized Gaussian)'
       : 'bits/dim of the 8-bit image from the ELBO with the decoder\'s probability of the 8-bit levels'),
     n, dequantized: deq,

@@ -10,6 +10,7 @@ import { discretizedGaussianLogLik } from '../../src/models/discretized-gaussian
 import { klStdNormal } from '../../src/models/likelihoods.js';
 import { reparameterize, type VAE } from '../../src/models/vae.js';
 import { evaluateElbo, batchTensor } from '../../src/train/evaluate.js';
+import { dequantizeTensor } from '../../src/data/batches.js';
 
 function tinySet(n: number): ImageSet {
   const images = new Float32Array(n * 32 * 32);
@@ -56,6 +57,29 @@ test('evaluateElbo: a NaN weight gives an error naming the set and the image, no
   set.images[6 * 1024 + 17] = 0.5;
   assert.ok(Number.isFinite(evaluateElbo(good, set, { batchSize: 3, limit: 4 }).elbo));
   good.dispose();
+  m.dispose();
+  assert.equal(liveTensors(), start);
+});
+
+test('evaluateElbo bits/dim of a Glow: its training loss on the same dequantized images, -(log p - D log 256) / (D ln 2); none without dequantization', () => {
+  const start = liveTensors();
+  const m = createModel({ kind: 'glow', decoder: 'gaussian', channels: 1, imageSize: 32, zDim: 1, width: 8, flow: { levels: 2, steps: 1, width: 8, lu: true } }, { generator: Generator.cpu(5) });
+  const set = tinySet(4);
+  const r = evaluateElbo(m, set, { batchSize: 4, seed: 3, dequantize: true });
+  // Oracle: the model's own per-image bits/dim of the same dequantized batch (evaluateElbo's noise: Generator seed 3).
+  m.eval();
+  const want = tidy(() => noGrad(() => {
+    const x = batchTensor(set, Int32Array.from([0, 1, 2, 3]), 'cpu');
+    const g = Generator.cpu(3);
+    const deq = dequantizeTensor(x, g);
+    return mean((m as unknown as { bitsPerDim(x: typeof deq): typeof deq }).bitsPerDim(deq)).item();
+  }));
+  m.train();
+  assert.ok(Number.isFinite(r.bitsPerDim!), `bits/dim ${r.bitsPerDim}`);
+  assert.ok(Math.abs(r.bitsPerDim! - (-(r.elbo - 1024 * Math.log(256)) / (1024 * Math.LN2))) < 1e-9);
+  assert.ok(Math.abs(r.bitsPerDim! - want) < 1e-4, `bits/dim ${r.bitsPerDim} vs the model's ${want}`);
+  assert.match(r.bitsPerDimNote, /dequantized/);
+  assert.equal(evaluateElbo(m, set, { batchSize: 4, dequantize: false }).bitsPerDim, null, 'a density at the stored levels is no bound on the 8-bit bits/dim');
   m.dispose();
   assert.equal(liveTensors(), start);
 });
