@@ -2,14 +2,14 @@
 // only its reconstruction error), where they were the VAE's for every model and a Glow run failed without flags.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, liveTensors } from '../../src/engine/index.js';
 import { createModel } from '../../src/models/factory.js';
-import { saveStateDict } from '../../src/io/checkpoint.js';
 import type { ModelConfig } from '../../src/models/types.js';
 import { defaultBnModes, defaultEvalScores, runEval } from '../../src/cli/eval.js';
 import { tempDir } from '../helpers/tmp.js';
+import { writeRun } from '../benchmark/helpers.js';
 
 const dir = tempDir('cli-eval-defaults');
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,21 +17,6 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const VAE: ModelConfig = { kind: 'vae', decoder: 'gaussian', channels: 1, imageSize: 32, zDim: 4, width: 4, sigma2: 0.1 };
 const AE: ModelConfig = { ...VAE, kind: 'ae' };
 const GLOW: ModelConfig = { kind: 'glow', decoder: 'gaussian', channels: 1, imageSize: 32, zDim: 1, width: 8, flow: { levels: 2, steps: 1, width: 8, lu: true } };
-
-function makeRun(name: string, cfg: ModelConfig): string {
-  const runDir = join(dir, name);
-  mkdirSync(runDir, { recursive: true });
-  const m = createModel(cfg, { generator: Generator.cpu(3) });
-  saveStateDict(join(runDir, 'model.safetensors'), m);
-  m.dispose();
-  writeFileSync(join(runDir, 'config.json'), JSON.stringify({
-    format: 'oodgen-run/1', model: cfg,
-    data: { train: 'noise:40', valFraction: 0.2, valLimit: 100, imageSize: 32, channels: 1, dequantize: true, preprocessing: null, trainCount: 32, valCount: 8 },
-    training: { batchSize: 8, lr: 1e-3, betas: [0.9, 0.999], epochs: 1, maxSteps: null, timeBudgetMin: null, checkpointEvery: 100, logEvery: 10, patience: null },
-    seed: 0, device: 'cpu', engine: { torch: '1.13.0', oodgen: '0.1.0' }, createdAt: new Date().toISOString(),
-  }));
-  return runDir;
-}
 
 test('defaults by model: VAE elbo,iwae,components x eval,enc; AE rec x eval,enc; Glow exact-nll x eval', () => {
   const start = liveTensors();
@@ -50,7 +35,7 @@ test('defaults by model: VAE elbo,iwae,components x eval,enc; AE rec x eval,enc;
 
 test('oodgen eval on a Glow run with neither --scores nor --bn scores its exact likelihood under eval and says so', async () => {
   const start = liveTensors();
-  const run = makeRun('glow', GLOW);
+  const run = writeRun(dir, 'glow', GLOW, 3);
   const log: string[] = [];
   const r = await runEval({ checkpoint: run, id: 'noise:8', ood: ['constant:8'], k: 2, batchSize: 8, bootstrap: 0, charts: false, recon: 0, out: join(dir, 'eval-glow'), log: (s) => log.push(s) });
   assert.deepEqual(r.rows.map((x) => [x.score, x.bn]), [['exact-nll', 'eval']]);
