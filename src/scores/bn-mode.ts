@@ -79,6 +79,23 @@ export function applyBnMode(model: GenerativeModel, mode: BnMode): () => void {
   };
 }
 
+/**
+ * applyBnMode for several models at once (a multi-model detector's ensemble, background or large-latent model: no
+ * model of one score runs in another mode than the row says); each model once; returns the function that restores
+ * them all, and restores those already set when one of them fails.
+ */
+export function applyBnModes(models: Iterable<GenerativeModel>, mode: BnMode): () => void {
+  const restores: (() => void)[] = [];
+  const restoreAll = () => { for (const r of restores.splice(0).reverse()) r(); };
+  try {
+    for (const m of new Set(models)) restores.push(applyBnMode(m, mode));
+  } catch (e) {
+    restoreAll();
+    throw e;
+  }
+  return restoreAll;
+}
+
 /** Runs fn with the model in BatchNorm mode `mode`, restoring the model afterwards (also when fn throws). */
 export function withBnMode<T>(model: GenerativeModel, mode: BnMode, fn: () => T): T {
   const restore = applyBnMode(model, mode);

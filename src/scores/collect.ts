@@ -6,7 +6,7 @@ import { tidy, type Tensor } from '../engine/index.js';
 import { imageBatch } from '../data/batches.js';
 import type { GenerativeModel, LatentModel } from '../models/types.js';
 import type { ImageSource } from './types.js';
-import { applyBnMode, type BnMode } from './bn-mode.js';
+import { applyBnModes, type BnMode } from './bn-mode.js';
 import { OodgenError } from '../errors.js';
 
 export interface CollectOptions {
@@ -30,14 +30,7 @@ export async function collectColumns(
   if (n < 1) throw new OodgenError(`${images.name ?? 'images'}: no images to fit on`);
   if (!Number.isInteger(bs) || bs < 1) throw new OodgenError(`batch size must be a positive integer, got ${bs}`);
   const out: Record<string, Float32Array> = {};
-  const restores: (() => void)[] = [];
-  const restore = () => { for (const r of restores.reverse()) r(); };
-  try {
-    for (const m of new Set([model, ...(o.models ?? [])])) restores.push(applyBnMode(m, o.bn ?? 'eval'));
-  } catch (e) {
-    restore();
-    throw e;
-  }
+  const restore = applyBnModes([model, ...(o.models ?? [])], o.bn ?? 'eval');
   try {
     for (let s = 0; s < n; s += bs) {
       await new Promise((resolve) => setImmediate(resolve));

@@ -10,7 +10,7 @@ import { GOLDEN, mulberry32, shuffle } from '../data/rng.js';
 import { keep, tidy, type Tensor } from '../engine/index.js';
 import type { LatentModel } from '../models/types.js';
 import type { Detector, ImageSource, ScoreBatch } from './types.js';
-import { applyBnMode, type BnMode } from './bn-mode.js';
+import { applyBnModes, type BnMode } from './bn-mode.js';
 import { OodgenError } from '../errors.js';
 import { detectorNames, detectorSpec } from './registry.js';
 import { runShardedBatches, shardingGroup } from './sharded.js';
@@ -57,23 +57,9 @@ export interface ScoreDatasetResult {
 
 const isModelLike = (d: Detector): LatentModel | null => (d.model as LatentModel | undefined) ?? null;
 
-/**
- * Puts every model the detector scores with (Detector.models: an ensemble, a background model, LPath's large-latent
- * model; else its one model) in BatchNorm mode `bn`, so no model of a multi-model score runs in another mode than the
- * row says; returns the function that restores them all.
- */
-function applyBnModeAll(detector: Detector, bn: BnMode): () => void {
-  const models = [...new Set(detector.models ?? (detector.model ? [detector.model] : []))];
-  const restores: (() => void)[] = [];
-  const restoreAll = () => { for (const r of restores.reverse()) r(); };
-  try {
-    for (const m of models) restores.push(applyBnMode(m, bn));
-  } catch (e) {
-    restoreAll();
-    throw e;
-  }
-  return restoreAll;
-}
+/** Every model the detector scores with (Detector.models, else its one model) in the row's BatchNorm mode. */
+const applyBnModeAll = (detector: Detector, bn: BnMode): (() => void) =>
+  applyBnModes(detector.models ?? (detector.model ? [detector.model] : []), bn);
 
 /** Batches of `size` over positions 0..n-1; a short last batch is widened backwards to full size. */
 export function fixedSizeBatches(n: number, size: number): { start: number; keepFrom: number }[] {
