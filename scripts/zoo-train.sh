@@ -17,6 +17,12 @@ train() { # NAME ARGS...
   mkdir -p "$(dirname "$out")"
   # A resumed run takes everything from its own config.json (train refuses the model/data flags with --resume), except
   # --min-delta, a stop condition that may be given on resume (it was added to runs started without it).
+  # A finished run (early stopping, or its step cap: state.json done) is left as it is: nothing to resume, and a run
+  # trained on a GPU comes back without its optimizer state once finished (scripts/gpu/zoo.sh).
+  if [ -f "$out/state.json" ] && [ "$(node -p "require('$out/state.json').done" 2>/dev/null)" = true ]; then
+    echo "{\"queue\":\"$queue\",\"model\":\"$name\",\"finished\":true}"
+    return 0
+  fi
   if [ -f "$out/state.json" ]; then
     local i keep=(--resume)
     for ((i = 0; i < ${#args[@]}; i++)); do [ "${args[i]}" = --min-delta ] && keep+=(--min-delta "${args[i+1]}"); done

@@ -16,6 +16,9 @@ NODE_INC=$(dirname "$(command -v node)")/../include/node
 cp "$NODE_INC"/node_api*.h "$NODE_INC"/js_native_api*.h .gpu/include/
 cp "$(node -p "require('node-addon-api').include_dir")"/napi*.h .gpu/include/
 bash scripts/gpu/bundle.sh
+# The models already in zoo/, which zoo.sh does not train again: the call may leave zoo/ behind to fit in 64 MiB
+# (scripts/gpu/README.md, "zoo.sh").
+ls zoo | grep -v README > .gpu/in-zoo.txt
 rm -f .gpu/ops-test.mjs   # not used by issue15.sh; keeps the carry small
 xz -T1 -6 -c .gpu/oodgen.mjs > .gpu/oodgen.mjs.xz && rm .gpu/oodgen.mjs
 # The training set as uint8 safetensors, xz-compressed: Fashion-MNIST 28x28 (21 MB; the IDX .gz is 26 MB) or CelebA
