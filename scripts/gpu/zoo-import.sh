@@ -40,7 +40,7 @@ for first in "$OUTDIR"/*.tar "$OUTDIR"/*.tar.part00; do
     const c = JSON.parse(fs.readFileSync(p, "utf8"));
     fs.writeFileSync(dir + "/gpu-import.json", JSON.stringify({ trainedOn: c.device, importedFrom: from, importedAt: new Date().toISOString() }) + "\n");
     if (c.device !== "cpu") { c.device = "cpu"; fs.writeFileSync(p + ".tmp", JSON.stringify(c, null, 2) + "\n"); fs.renameSync(p + ".tmp", p); }' "$RUNS/$name" "$OUTDIR"
-  read -r step epoch reason done <<< "$(node -p "const s = require('$RUNS/$name/state.json'); [s.step, s.epoch, s.stopReason, s.done].join(' ')")"
+  read -r step epoch reason done <<< "$(node -p "const s = require('$RUNS/$name/state.json'); [s.step, s.epoch, s.stopReason ?? 'no-stop-reason', s.done].join(' ')")"
   if [ "$reason" = early-stopping ]; then
     node "$EXPORT" "$RUNS/$name" "$name" "$(node -p "require('$RUNS/$name/config.json').command")"
     echo "$name: imported and exported (early stopping at step $step, epoch $epoch)"

@@ -22,7 +22,9 @@ function rawOptions(line: string): Record<string, unknown> {
     assert.ok(a.startsWith('--'), `unexpected argument '${a}' in: ${line}`);
     const key = a.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
     const next = args[i + 1];
-    if (next === undefined || next.startsWith('--')) raw[key] = true;
+    // commander's negatable flags: --no-grids gives { grids: false }
+    if (/^no[A-Z]/.test(key) && (next === undefined || next.startsWith('--'))) raw[key[2]!.toLowerCase() + key.slice(3)] = false;
+    else if (next === undefined || next.startsWith('--')) raw[key] = true;
     else { raw[key] = next; i++; }
   }
   return raw;
@@ -35,6 +37,9 @@ test('zoo/*/command.txt reproduces each model\'s config.json (model, data, batch
     assert.ok(first, `${name}: command.txt has no train line`);
     const raw = rawOptions(first);
     assert.notEqual(raw.resume, true, `${name}: the first train line must be the one that started the run`);
+    // Where a model trained (a lent GPU's --device cuda) is not part of it, and this machine may have no such device.
+    assert.ok(raw.device === undefined || /^(cpu|cuda(:\d+)?)$/.test(String(raw.device)), `${name}: --device ${String(raw.device)}`);
+    delete raw.device;
     const o = await parseTrainOptions(raw, ['node', 'oodgen', 'train']);
     const cfg = JSON.parse(readFileSync(join(zoo, name, 'config.json'), 'utf8'));
     assert.deepEqual(resolveModelConfig(o.model!), resolveModelConfig(cfg.model), `${name}: model`);
