@@ -105,6 +105,16 @@ fi
 
 # ---- 3. seconds per epoch (the goals: sintro <= 5 s, vae <= 1 s) -----------------------------------------------------
 EP=("${OOD[@]}" bench epoch --device $DEV --data fashion-mnist:train --batch-size 128 --z-dim 32 "${EPOCH_ARGS[@]}")
+# QUICK=1 (a call with only a few minutes of device time left): the headline figures first, the eager epoch of each
+# model and one round of the plain training step against PyTorch at both batch sizes (tagged r0), then the rest.
+if [ "${QUICK:-0}" = 1 ]; then
+  record epoch-sintro 120 "${EP[@]}" --model sintro
+  record epoch-vae 60 "${EP[@]}" --model vae
+  for b in $BATCHES; do
+    record "step-b$b-r0-oodgen" 60 "${OOD[@]}" bench train-step --device $DEV --steps $STEPS --warmup $WARM --batch $b --json
+    record "step-b$b-r0-pytorch" 60 $PY bench/pytorch/dcgan_vae.py bench --device $DEV --steps $STEPS --warmup $WARM --batch $b --json
+  done
+fi
 record epoch-sintro 120 "${EP[@]}" --model sintro
 record epoch-vae 60 "${EP[@]}" --model vae
 record epoch-sintro-cl-bf16 120 "${EP[@]}" --model sintro --channels-last --autocast $AC
