@@ -45,5 +45,6 @@ const status = {
 put('status.json', (tmp) => writeFileSync(tmp, JSON.stringify(status, null, 2) + '\n'));
 const du = (d) => readdirSync(d).reduce((s, f) => { const p = join(d, f); const st = statSync(p); return s + (st.isDirectory() ? du(p) : st.size); }, 0);
 const mb = du(zoo) / 1e6;
-console.log(`${out}: ${weights} at step ${state.step} (epoch ${state.epoch}); ${zoo} holds ${mb.toFixed(1)} MB of 80`);
+const which = weights === 'best.safetensors' && state.bestStep != null ? `the best weights (step ${state.bestStep})` : weights;
+console.log(`${out}: ${which} of the run at step ${state.step} (epoch ${state.epoch}); ${zoo} holds ${mb.toFixed(1)} MB of 80`);
 if (mb > 80) { console.error(`zoo-export: ${zoo} is over 80 MB`); process.exit(1); }

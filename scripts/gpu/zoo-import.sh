@@ -23,34 +23,34 @@ for first in "$OUTDIR"/*.tar "$OUTDIR"/*.tar.part00; do
   if [[ $first == *.part00 ]]; then cat "$OUTDIR/$tarname.tar.part"* | tar xf - -C "$tmp"; else tar xf "$first" -C "$tmp"; fi
   # A tar holds one run folder, or several (one job's models trained in turn: fm-glow-ens.tar holds fm-glow-ens0..4).
   for dir in "$tmp"/*/; do
-  name=$(basename "$dir")
-  if [ ! -f "$tmp/$name/state.json" ]; then echo "$name: no state.json in $tarname (never checkpointed); skipped" >&2; continue; fi
-  if [ -e "$RUNS/$name/state.json" ]; then
-    if [ "${FORCE:-0}" != 1 ]; then
-      echo "$name: $RUNS/$name already holds a run (step $(node -p "require('$RUNS/$name/state.json').step")); the GPU run (step $(node -p "require('$tmp/$name/state.json').step")) is not imported; FORCE=1 moves the old one aside" >&2
-      continue
+    name=$(basename "$dir")
+    if [ ! -f "$tmp/$name/state.json" ]; then echo "$name: no state.json in $tarname (never checkpointed); skipped" >&2; continue; fi
+    if [ -e "$RUNS/$name/state.json" ]; then
+      if [ "${FORCE:-0}" != 1 ]; then
+        echo "$name: $RUNS/$name already holds a run (step $(node -p "require('$RUNS/$name/state.json').step")); the GPU run (step $(node -p "require('$tmp/$name/state.json').step")) is not imported; FORCE=1 moves the old one aside" >&2
+        continue
+      fi
+      mv "$RUNS/$name" "$RUNS/$name.pre-gpu-$(date +%Y%m%d-%H%M%S)"
     fi
-    mv "$RUNS/$name" "$RUNS/$name.pre-gpu-$(date +%Y%m%d-%H%M%S)"
-  fi
-  rm -rf "$RUNS/$name"; mv "$tmp/$name" "$RUNS/$name"
-  # The device is where a run trains next, not part of the model: a run trained on cuda resumes here on the cpu.
-  # (config.json is read strictly, so where it trained is noted beside it, in gpu-import.json.)
-  node -e '
-    const fs = require("fs"); const [dir, from] = process.argv.slice(1); const p = dir + "/config.json";
-    const c = JSON.parse(fs.readFileSync(p, "utf8"));
-    fs.writeFileSync(dir + "/gpu-import.json", JSON.stringify({ trainedOn: c.device, importedFrom: from, importedAt: new Date().toISOString() }) + "\n");
-    if (c.device !== "cpu") { c.device = "cpu"; fs.writeFileSync(p + ".tmp", JSON.stringify(c, null, 2) + "\n"); fs.renameSync(p + ".tmp", p); }' "$RUNS/$name" "$OUTDIR"
-  read -r step epoch reason done <<< "$(node -p "const s = require('$RUNS/$name/state.json'); [s.step, s.epoch, s.stopReason ?? 'no-stop-reason', s.done].join(' ')")"
-  if [ "$reason" = early-stopping ]; then
-    node "$EXPORT" "$RUNS/$name" "$name" "$(node -p "require('$RUNS/$name/config.json').command")"
-    echo "$name: imported and exported (early stopping at step $step, epoch $epoch)"
-  elif [ "$done" = true ]; then
-    # A study run with a step budget (the Glows: --max-steps, --patience 0) ends here; it is read from the runs
-    # folder (--zoo RUNS), not exported.
-    echo "$name: imported, finished ($reason at step $step); a study run, read from $RUNS"
-  else
-    echo "$name: imported at step $step, epoch $epoch ($reason); not finished: scripts/zoo-train.sh resumes it (or: node bin/oodgen.js --threads 1 train --out $RUNS/$name --resume)"
-  fi
+    rm -rf "$RUNS/$name"; mv "$tmp/$name" "$RUNS/$name"
+    # The device is where a run trains next, not part of the model: a run trained on cuda resumes here on the cpu.
+    # (config.json is read strictly, so where it trained is noted beside it, in gpu-import.json.)
+    node -e '
+      const fs = require("fs"); const [dir, from] = process.argv.slice(1); const p = dir + "/config.json";
+      const c = JSON.parse(fs.readFileSync(p, "utf8"));
+      fs.writeFileSync(dir + "/gpu-import.json", JSON.stringify({ trainedOn: c.device, importedFrom: from, importedAt: new Date().toISOString() }) + "\n");
+      if (c.device !== "cpu") { c.device = "cpu"; fs.writeFileSync(p + ".tmp", JSON.stringify(c, null, 2) + "\n"); fs.renameSync(p + ".tmp", p); }' "$RUNS/$name" "$OUTDIR"
+    read -r step epoch reason done <<< "$(node -p "const s = require('$RUNS/$name/state.json'); [s.step, s.epoch, s.stopReason ?? 'no-stop-reason', s.done].join(' ')")"
+    if [ "$reason" = early-stopping ]; then
+      node "$EXPORT" "$RUNS/$name" "$name" "$(node -p "require('$RUNS/$name/config.json').command")"
+      echo "$name: imported and exported (early stopping at step $step, epoch $epoch)"
+    elif [ "$done" = true ]; then
+      # A study run with a step budget (the Glows: --max-steps, --patience 0) ends here; it is read from the runs
+      # folder (--zoo RUNS), not exported.
+      echo "$name: imported, finished ($reason at step $step); a study run, read from $RUNS"
+    else
+      echo "$name: imported at step $step, epoch $epoch ($reason); not finished: scripts/zoo-train.sh resumes it (or: node bin/oodgen.js --threads 1 train --out $RUNS/$name --resume)"
+    fi
   done
   rm -rf "$tmp"
 done
