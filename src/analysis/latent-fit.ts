@@ -131,6 +131,12 @@ export async function fitLatent(o: LatentAnalysisOptions): Promise<LatentFit> {
   const slugs = o.ood.map((s) => slugOf(s.name));
   if (new Set(slugs).size !== slugs.length) throw new OodgenError(`OoD set names must differ after slugging (${slugs.join(', ')})`);
   const progress = o.onProgress ?? (() => {});
+  // A macrotask turn before each stage, so a Ctrl-C handler (a libuv signal callback) can run and abort the fit.
+  const checkpoint = async () => {
+    if (!o.signal) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    o.signal.throwIfAborted();
+  };
   const idName = o.idName ?? o.idTrain.name ?? 'ID';
   await mkdir(o.outDir, { recursive: true });
 
@@ -144,6 +150,7 @@ export async function fitLatent(o: LatentAnalysisOptions): Promise<LatentFit> {
   const total = idTrain.shape[0] + idTest.shape[0] + oods.reduce((a, s) => a + s.set.shape[0], 0);
   let done = 0;
   const enc = async (set: Images, nll: boolean, label: string) => {
+    await checkpoint();
     const before = done;
     const r = await encodeSet(model, set, { bn, batchSize, nll, nllSamples: o.nllSamples, seed, onBatch: (m) => progress(`encode ${label}`, before + m, total) });
     done = before + set.shape[0];
@@ -175,6 +182,7 @@ export async function fitLatent(o: LatentAnalysisOptions): Promise<LatentFit> {
     { name: `${idName} test`, role: 'id-test', available: o.idTest.shape[0], used: idTest.shape[0], heldOut: idTest.shape[0] },
   ];
   for (let s = 0; s < oods.length; s++) {
+    await checkpoint();
     progress(`svm ${oods[s]!.name}`);
     const n = oods[s]!.set.shape[0];
     const perm = Int32Array.from({ length: n }, (_, i) => i);

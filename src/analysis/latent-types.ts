@@ -44,6 +44,8 @@ export interface LatentAnalysisOptions {
   meta?: Record<string, unknown>;
   /** Progress: stage name and, for long stages, done / total. */
   onProgress?: (stage: string, done?: number, total?: number) => void;
+  /** Stops the fit between its stages (each encoded set, each OoD set's SVMs): it rejects with signal.reason. */
+  signal?: AbortSignal;
 }
 
 export interface TableRow {

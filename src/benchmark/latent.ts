@@ -144,7 +144,8 @@ export function planLatent(ex: LatentExperiment, s: Suite, zoo: string, cap: num
 type LoadSet = (spec: string, limit: number, size: number, channels: number) => Promise<EvalSet>;
 
 /** Runs one latent unit (no files kept; `scratch` is a folder it may create and removes). */
-export async function runLatentUnit(u: LatentUnit, s: Suite, device: string, loadSet: LoadSet, scratch: string): Promise<LatentUnitResult> {
+/** One latent unit; `signal` (the benchmark's stop-now signal) aborts it between stages, rejecting with its reason. */
+export async function runLatentUnit(u: LatentUnit, s: Suite, device: string, loadSet: LoadSet, scratch: string, signal?: AbortSignal): Promise<LatentUnitResult> {
   const run = loadRun(u.entry.main.dir, { device });
   const model = run.model as LatentModel;
   try {
@@ -156,10 +157,11 @@ export async function runLatentUnit(u: LatentUnit, s: Suite, device: string, loa
     for (const p of u.pairs) oods.push({ name: p.ood, set: await load(p.ood) });
     const bn = u.experiment.bn;
     const fit = await fitLatent({
-      model, idTrain, idTest, ood: oods, idName: u.id, outDir: scratch, bn, seed: s.seed, embed: 'none', batchSize: s.batchSize, svmC: u.experiment.svmC,
+      model, idTrain, idTest, ood: oods, idName: u.id, outDir: scratch, bn, seed: s.seed, embed: 'none', batchSize: s.batchSize, svmC: u.experiment.svmC, signal,
     });
     const pairs: LatentPairResult[] = [];
     for (let j = 0; j < u.pairs.length; j++) {
+      if (signal) { await new Promise((resolve) => setImmediate(resolve)); signal.throwIfAborted(); }
       const pr = fit.pairs[j]!, h = fit.held[j]!, row = fit.table[2 * j]!, pix = fit.table[2 * j + 1]!;
       const nId = row.heldOut.positive, nOod = row.heldOut.negative;
       const pc = (acc: number, n: number) => wilson(Math.round(acc * n), n);

@@ -306,8 +306,13 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     const t0 = performance.now();
     let r: LatentUnitResult;
     try {
-      r = await runLatentUnit(u, s, device, loadSet, join(o.cacheDir, 'scratch', u.key));
+      r = await runLatentUnit(u, s, device, loadSet, join(o.cacheDir, 'scratch', u.key), o.stopNow);
     } catch (e) {
+      if (o.stopNow?.aborted) {
+        interrupted = true;
+        log(`${label}: interrupted after ${((performance.now() - t0) / 1000).toFixed(1)} s; not cached (a rerun computes it)`);
+        break;
+      }
       if (!(e instanceof OodgenError)) throw e;
       skipped.push({ what: `${u.experiment.name}: ${u.entry.name} / latent / ${u.id}`, why: `failed: ${e.message}` });
       log(`${label}: failed: ${e.message}`);

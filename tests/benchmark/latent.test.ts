@@ -145,3 +145,29 @@ test('latent experiment: validated like the rest; a model without its training d
   assert.deepEqual(r.skipped.map((x) => x.what).sort(), ['e: in-mem', 'e: model absent']);
   assert.match(r.skipped.find((x) => x.what === 'e: in-mem')!.why, /training data in-memory \(the ID codes the SVM fits on\) is not here/);
 });
+
+test('latent experiment: the stop-now signal interrupts a latent unit mid-way; nothing cached, no leak', async () => {
+  const zoo = join(dir, 'zoo-stop');
+  writeZoo(zoo);
+  const base = liveTensors();
+  const suite = parseSuite({
+    name: 'lat', limit: 24, bootstrap: 10, batchSize: 8,
+    experiments: [{ name: 'lat', kind: 'latent', models: ['tiny-vae'], pairs: SYNTH_PAIRS, svmC: 0.5 }],
+  }, 'test');
+  const cacheDir = join(dir, 'cache-stop');
+  const finish = new AbortController(), now = new AbortController();
+  const logs: string[] = [];
+  // Both signals fire as the unit starts (the second Ctrl-C of the CLI): the unit must stop at its next stage
+  // instead of running its encodings and SVMs to the end.
+  const r = await runBenchmark({
+    suite, cacheDir, zoo, signal: finish.signal, stopNow: now.signal, progressBars: false,
+    log: (l) => { logs.push(l); if (/latent SVM .*: running/.test(l)) { finish.abort(); now.abort(); } },
+  });
+  assert.equal(r.interrupted, true);
+  assert.deepEqual(r.counts, { planned: 1, computed: 0, cached: 0 });
+  assert.equal(r.latent.length, 0);
+  assert.ok(logs.some((l) => /latent SVM .*: interrupted after [0-9.]+ s; not cached/.test(l)), logs.join('\n'));
+  assert.equal(liveTensors(), base);
+  const again = await runBenchmark({ suite, cacheDir, zoo, progressBars: false });
+  assert.deepEqual(again.counts, { planned: 1, computed: 1, cached: 0 });
+});
