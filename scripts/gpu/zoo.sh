@@ -80,7 +80,7 @@ declare -A CMD=(
   [fm-vae-bern]="--model vae --decoder bernoulli ${FM[*]} --width 32 --patience 5"
   [fm-sintro]="--model sintro --data fashion-mnist:train --epochs 200 --patience 5"
   [celeba-vae]="--model vae --decoder gaussian --sigma2 learned --data celeba:train --z-dim 128 --width 32 --batch-size 64 --epochs 200 --patience 5"
-  [fm-glow-bg]="--model glow --data fashion-mnist:train --batch-size 64 --max-steps 6000 --patience 0 --mutate 0.2"
+  [fm-glow-bg]="--model glow --data fashion-mnist:train --batch-size 64 --max-steps 6000 --patience 0 --mutate 0.2 --max-grad-norm 100"
 )
 for s in 0 1 2 3 4; do CMD[fm-glow-ens$s]="${GLOW_ENS[*]} --seed $s"; done
 # A job is one model, or several (the small ensemble Glows) trained one after another in one slot; each job comes back

@@ -42,7 +42,7 @@ function flowSizes(o: { flowLevels?: number; flowSteps?: number; flowWidth?: num
 }
 
 /** CLI flags of family training hyper-parameters (ModelFamily.defaults().hyper keys). */
-const HYPER_FLAGS = { betaKl: '--beta-kl', betaRec: '--beta-rec', betaNeg: '--beta-neg', gammaR: '--gamma-r' } as const;
+const HYPER_FLAGS = { betaKl: '--beta-kl', betaRec: '--beta-rec', betaNeg: '--beta-neg', gammaR: '--gamma-r', maxGradNorm: '--max-grad-norm' } as const;
 
 const TrainCliSchema = z.object({
   model: z.string().refine((k) => modelKinds().includes(k), (k) => ({ message: `--model must be one of ${modelKinds().join(', ')}, got '${k}'` })).optional(),
@@ -77,6 +77,7 @@ const TrainCliSchema = z.object({
   betaKl: num('--beta-kl').optional(),
   betaRec: num('--beta-rec').optional(),
   betaNeg: num('--beta-neg').optional(),
+  maxGradNorm: num('--max-grad-norm').refine((v) => v >= 0, '--max-grad-norm must be >= 0 (0: no clipping)').optional(),
   gammaR: num('--gamma-r').optional(),
   dequantize: z.boolean().optional(),
   mutate: num('--mutate').refine((v) => v >= 0 && v <= 1, '--mutate must be a rate in [0, 1]').optional(),
@@ -131,7 +132,7 @@ export async function parseTrainOptions(raw: Record<string, unknown>, argv: stri
   };
   if (o.resume) {
     const fixed = (['model', 'decoder', 'data', 'zDim', 'width', 'imageSize', 'channels', 'sigma2', 'beta', 'batchSize', 'lr', 'seed', 'limit',
-      'valFraction', 'valLimit', 'flowLevels', 'flowSteps', 'flowWidth', 'lu', 'betaKl', 'betaRec', 'betaNeg', 'gammaR', 'dequantize', 'mutate', 'checkpointEvery', 'logEvery'] as const)
+      'valFraction', 'valLimit', 'flowLevels', 'flowSteps', 'flowWidth', 'lu', 'betaKl', 'betaRec', 'betaNeg', 'gammaR', 'maxGradNorm', 'dequantize', 'mutate', 'checkpointEvery', 'logEvery'] as const)
       .filter((k) => o[k] !== undefined);
     if (fixed.length) {
       throw new OodgenError(`--resume continues the run in ${o.out} with its own config.json; drop ${fixed.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')} (only --epochs, --max-steps, --time-budget, --patience, --min-delta, --device, --progress and the speed flags may change)`);

@@ -87,6 +87,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--beta-kl <v>', 'Soft-IntroVAE beta_kl (default 1)')
     .option('--beta-rec <v>', 'Soft-IntroVAE beta_rec (default 1)')
     .option('--beta-neg <v>', 'Soft-IntroVAE beta_neg (default 256)')
+    .option('--max-grad-norm <v>', 'Glow: clip the global gradient norm at v before each Adam step (default 0: off)')
     .option('--gamma-r <v>', 'Soft-IntroVAE gamma_r (default 1e-8)')
     .option('--dequantize', 'train on dequantized pixels (default: on for gaussian)')
     .option('--no-dequantize', 'train on the raw pixel values')

@@ -5,7 +5,7 @@
 //   invertible 1x1    y = W x (per pixel)                     logdet = H W log|det W|
 //     LU form         W = P L (U + diag(sign(s) exp(log|s|)))  logdet = H W sum(log|s|)
 //   affine coupling   xa, xb = split(x); (t, s~) = NN(xa); s = sigmoid(s~ + 2)
-//                     y = concat(xa, (xb + t) * s)            logdet = sum log s
+//                     y = concat(xa, (xb + t) * s)            logdet = sum log s, as log_sigmoid(s~ + 2)
 //
 // Parameter names follow the PyTorch transcription tests/fixtures/glow_ref.py, so state_dicts load there with
 // strict=True. Conventions shared with it: actnorm's data-dependent initialisation (Glow section 3.1) sets
@@ -16,7 +16,7 @@ import type { Tensor } from '../engine/tensor.js';
 import type { Generator } from '../engine/random.js';
 import {
   add, cat, conv2d, copy_, div, exp, fill_, full, log, logAbsDet, matmul, mean as meanOp, mul, narrow, neg, randn,
-  reshape, sigmoid, sub, sum, toDtype, variance, view, permute, inverse, diag, fromTypedArray, zeros, sqrt,
+  reshape, sigmoid, logSigmoid, sub, sum, toDtype, variance, view, permute, inverse, diag, fromTypedArray, zeros, sqrt,
 } from '../engine/ops/index.js';
 import { noGrad } from '../engine/autograd.js';
 import { toMemoryFormat, type MemoryFormat } from '../engine/memory-format.js';
@@ -290,18 +290,23 @@ export class AffineCoupling extends FlowLayer {
       new ZeroConv2d(width, 2 * this.cb),
     ));
   }
-  /** shift t and scale s = sigmoid(s~ + 2) from the kept half. */
-  private shiftScale(xa: Tensor): { t: Tensor; s: Tensor } {
+  /** shift t, scale s = sigmoid(s~ + 2) from the kept half, and the scale's pre-activation s~ + 2. */
+  private shiftScale(xa: Tensor): { t: Tensor; s: Tensor; pre: Tensor } {
     const h = this.net.forward(couplingLayout(xa)); // (B, 2 cb, H, W)
     const t = narrow(h, 1, 0, this.cb);
-    const s = sigmoid(add(narrow(h, 1, this.cb, this.cb), 2));
-    return { t, s };
+    const pre = add(narrow(h, 1, this.cb, this.cb), 2);
+    return { t, s: sigmoid(pre), pre };
   }
   forwardFlow(x: Tensor): { y: Tensor; logdet: Tensor } {
     const xa = narrow(x, 1, 0, this.ca), xb = narrow(x, 1, this.ca, this.cb);
-    const { t, s } = this.shiftScale(xa);
+    const { t, s, pre } = this.shiftScale(xa);
     const y = cat([xa, mul(add(xb, t), s)], 1);
-    return { y, logdet: sumPerSample(log(s)) };
+    // log s as log_sigmoid(pre), not log(sigmoid(pre)): the same number wherever sigmoid is representable, but once a
+    // coupling pushes pre below about -88 float32's sigmoid underflows to 0, log gives -inf and its gradient
+    // 0 * inf = NaN. Seen: the Fashion-MNIST background Glow (--mutate 0.2, lr 1e-3) ended in an infinite loss at
+    // step 3,970 on a GPU and at step 5,047 on the CPU; what wrecked it first, a single batch's 1.5e10 loss 20 steps
+    // earlier, is what the trainer's --max-grad-norm guards against (glow.ts).
+    return { y, logdet: sumPerSample(logSigmoid(pre)) };
   }
   reverse(y: Tensor): Tensor {
     const ya = narrow(y, 1, 0, this.ca), yb = narrow(y, 1, this.ca, this.cb);
