@@ -95,16 +95,14 @@ if [ -z "${JOBS:-}" ]; then
   # Not the ones already in the committed zoo (trained on the CPU meanwhile): the GPU's minutes go to the rest.
   # .gpu/in-zoo.txt (prepare.sh) lists them too, for a call that leaves zoo/ behind to fit in 64 MiB. (The dry run
   # trains the same models as the GPU call.)
-  if :; then
-    inzoo=" $(ls zoo 2>/dev/null | tr '\n' ' ') $(tr '\n' ' ' < .gpu/in-zoo.txt 2>/dev/null) "
-    keep=""; IFS='|' read -ra js <<< "$JOBS"
-    for j in "${js[@]}"; do
-      k=""; for m in $j; do if [[ $inzoo == *" $m "* ]]; then log "$m: already in zoo/, not trained here"; else k="$k $m"; fi; done
-      [ -n "$k" ] && keep="$keep|${k# }"
-    done
-    JOBS=${keep#|}
-    [ -n "$JOBS" ] || { log "every model of this data is already in zoo/; nothing to train"; exit 2; }
-  fi
+  inzoo=" $(ls zoo 2>/dev/null | tr '\n' ' ') $(tr '\n' ' ' < .gpu/in-zoo.txt 2>/dev/null) "
+  keep=""; IFS='|' read -ra js <<< "$JOBS"
+  for j in "${js[@]}"; do
+    k=""; for m in $j; do if [[ $inzoo == *" $m "* ]]; then log "$m: already in zoo/, not trained here"; else k="$k $m"; fi; done
+    [ -n "$k" ] && keep="$keep|${k# }"
+  done
+  JOBS=${keep#|}
+  [ -n "$JOBS" ] || { log "every model of this data is already in zoo/; nothing to train"; exit 2; }
 fi
 IFS='|' read -ra JOB <<< "$JOBS"
 MODELS=$(echo "${JOB[*]}")
