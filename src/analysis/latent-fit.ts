@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { OodgenError } from '../errors.js';
 import type { LatentModel } from '../models/types.js';
 import { parseBnMode, type BnMode } from '../scores/bn-mode.js';
+import { macrotaskTurn } from '../scores/steps.js';
 import { oodMetrics } from '../eval/metrics.js';
 import { encodeSet, gatherImages, DEFAULT_BATCH, type Encoded, type Images } from './encode.js';
 import { mulberry32, shuffle, takeRows } from './matrix.js';
@@ -131,12 +132,8 @@ export async function fitLatent(o: LatentAnalysisOptions): Promise<LatentFit> {
   const slugs = o.ood.map((s) => slugOf(s.name));
   if (new Set(slugs).size !== slugs.length) throw new OodgenError(`OoD set names must differ after slugging (${slugs.join(', ')})`);
   const progress = o.onProgress ?? (() => {});
-  // A macrotask turn before each stage, so a Ctrl-C handler (a libuv signal callback) can run and abort the fit.
-  const checkpoint = async () => {
-    if (!o.signal) return;
-    await new Promise((resolve) => setImmediate(resolve));
-    o.signal.throwIfAborted();
-  };
+  // A macrotask turn before each stage, so a Ctrl-C handler can run and abort the fit.
+  const checkpoint = async () => { if (o.signal) await macrotaskTurn(o.signal); };
   const idName = o.idName ?? o.idTrain.name ?? 'ID';
   await mkdir(o.outDir, { recursive: true });
 

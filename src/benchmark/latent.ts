@@ -25,6 +25,7 @@ import { loadRun } from '../train/run.js';
 import { capabilitiesOf } from '../models/capabilities.js';
 import type { LatentModel } from '../models/types.js';
 import type { BnMode } from '../scores/bn-mode.js';
+import { macrotaskTurn } from '../scores/steps.js';
 import { fitLatent } from '../analysis/latent-fit.js';
 import { decodeCodes, encodeSet, type Images } from '../analysis/encode.js';
 import type { LinearSvm } from '../analysis/svm.js';
@@ -161,7 +162,7 @@ export async function runLatentUnit(u: LatentUnit, s: Suite, device: string, loa
     });
     const pairs: LatentPairResult[] = [];
     for (let j = 0; j < u.pairs.length; j++) {
-      if (signal) { await new Promise((resolve) => setImmediate(resolve)); signal.throwIfAborted(); }
+      if (signal) await macrotaskTurn(signal);
       const pr = fit.pairs[j]!, h = fit.held[j]!, row = fit.table[2 * j]!, pix = fit.table[2 * j + 1]!;
       const nId = row.heldOut.positive, nOod = row.heldOut.negative;
       const pc = (acc: number, n: number) => wilson(Math.round(acc * n), n);

@@ -13,6 +13,7 @@ import { loadRun } from '../train/run.js';
 import { runFitData } from '../scores/fit-run.js';
 import { detectorNames, detectorSpec, reportRows, rowSeries, detectorsFor } from '../scores/registry.js';
 import { detectorStatePaths } from '../scores/state.js';
+import { macrotaskTurn } from '../scores/steps.js';
 import type { LatentModel } from '../models/types.js';
 import { evaluate, type EvalRow, type EvalSet } from '../ood/evaluate.js';
 import { BenchCache, f32ToB64, hashOf } from './cache.js';
@@ -247,7 +248,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
   for (const u of units) {
     // Scoring is synchronous and its awaits resolve as microtasks, so without a macrotask turn here a Ctrl-C
     // (a libuv signal callback) would not be seen until the whole suite had run.
-    await new Promise((resolve) => setImmediate(resolve));
+    await macrotaskTurn();
     if (o.signal?.aborted || o.stopNow?.aborted) { interrupted = true; break; }
     done++;
     const label = `[${done}/${planned}] ${u.experiment.name}: ${u.entry.name} / ${u.detector} / bn=${u.bn} / ${u.id} vs ${u.pairs.map((p) => p.name).join(', ')}`;
@@ -291,7 +292,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
   // Latent units after the detector units (they are few, and their time is not per-detector).
   const latentResults: LatentUnitResult[] = [];
   for (const u of interrupted ? [] : latent) {
-    await new Promise((resolve) => setImmediate(resolve));
+    await macrotaskTurn();
     if (o.signal?.aborted || o.stopNow?.aborted) { interrupted = true; break; }
     done++;
     const label = `[${done}/${planned}] ${u.experiment.name}: ${u.entry.name} / latent SVM / bn=${u.experiment.bn} / ${u.id} vs ${u.pairs.map((p) => p.name).join(', ')}`;

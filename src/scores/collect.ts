@@ -7,6 +7,7 @@ import { imageBatch } from '../data/batches.js';
 import type { GenerativeModel, LatentModel } from '../models/types.js';
 import type { ImageSource } from './types.js';
 import { applyBnModes, type BnMode } from './bn-mode.js';
+import { macrotaskTurn } from './steps.js';
 import { OodgenError } from '../errors.js';
 
 export interface CollectOptions {
@@ -33,8 +34,7 @@ export async function collectColumns(
   const restore = applyBnModes([model, ...(o.models ?? [])], o.bn ?? 'eval');
   try {
     for (let s = 0; s < n; s += bs) {
-      await new Promise((resolve) => setImmediate(resolve));
-      o.signal?.throwIfAborted();
+      await macrotaskTurn(o.signal);
       const idx = Array.from({ length: Math.min(bs, n - s) }, (_, i) => s + i);
       const cols = tidy(() => fn(imageBatch(images, idx, model.device)));
       for (const [k, v] of Object.entries(cols)) {

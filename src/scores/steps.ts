@@ -21,6 +21,15 @@ export function drain<T>(g: Steps<T>): T {
  * it held. Each stretch between two yields runs inside `tidy`, so a tensor held across a yield must be `keep()`-ed
  * by the generator (and disposed in its `finally`).
  */
+/**
+ * One macrotask turn, then signal.reason thrown if the signal aborted. Synchronous scoring resolves its awaits as
+ * microtasks, so without such a turn a Ctrl-C handler (a libuv signal callback) would not run until the work ended.
+ */
+export async function macrotaskTurn(signal?: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  signal?.throwIfAborted();
+}
+
 export async function drainAsync<T>(g: Steps<T>, signal?: AbortSignal): Promise<T> {
   let finished = false;
   try {
@@ -28,8 +37,7 @@ export async function drainAsync<T>(g: Steps<T>, signal?: AbortSignal): Promise<
     for (;;) {
       const r = tidy(() => g.next());
       if (r.done) { finished = true; return r.value; }
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      signal?.throwIfAborted();
+      await macrotaskTurn(signal);
     }
   } finally {
     if (!finished) tidy(() => { g.return(undefined as T); });
