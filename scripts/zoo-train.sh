@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Trains the model zoo (issue 13) in the background, one queue per CPU core, each model resumed where it stopped.
-#   scripts/zoo-train.sh QUEUE RUNS_DIR     (QUEUE: a | b | c | c10bg | flows | fig31 | glow | sintro ; RUNS_DIR outside the repository)
+#   scripts/zoo-train.sh QUEUE RUNS_DIR     (QUEUE: a | b | c | c10bg | flows | fig31 | glow | glow-fm | glow-c10 | sintro ; RUNS_DIR outside the repository)
 # Each line is the exact command recorded in zoo/NAME/command.txt on export (scripts/zoo-export.mjs). A run folder
 # that already has state.json is continued with --resume, so the queue can be restarted after an interruption or in
 # a later session; a finished run (early stopping or its epoch cap) is a no-op on resume.
@@ -80,7 +80,7 @@ case $queue in
     # defaults). Trained on a GPU by scripts/gpu/zoo.sh (~2.5 s per step on one core here); this resumes that run.
     train fm-sintro --model sintro --data fashion-mnist:train --epochs 200 --patience 5
     ;;
-  flows|fig31|glow)
+  flows|fig31|glow|glow-fm|glow-c10)
     # issue 16: the blur study's panels (Fig. 3.1) and Glow as an OoD model. Fixed step counts (not --time-budget) so
     # a panel is the same run whatever the machine's load. Per step on one quiet core (oodgen bench flow-step,
     # docs/benchmarks.md "Flow models"): f-VAE 0.43 s at z = 1024 (fm-a..c, 4,000 steps ~29 min, ~4.7 Fashion-MNIST
@@ -88,8 +88,9 @@ case $queue in
     # ~33 min); Glow 0.56 s (fm-glow) and 0.71 s (c10-glow), 6,000 steps ~56 and ~71 min, twice (with the background
     # Glows), and ten small Glows for WAIC: ~9.5 h for the queue. Niced
     # beside two other jobs a step costs ~2.8x that (1.2 s measured at z = 1024). Study runs, not zoo models.
-    # `fig31` and `glow` are the two halves of `flows`, for running them on two cores at once.
-    if [ "$queue" != glow ]; then
+    # `fig31` and `glow` are the two halves of `flows`, for running them on two cores at once; `glow-fm` and `glow-c10`
+    # split `glow` by dataset, so the two background Glows can train side by side.
+    if [ "$queue" = flows ] || [ "$queue" = fig31 ]; then
       F=(--model fvae --data fashion-mnist:train --batch-size 64 --max-steps 4000 --val-fraction 0)
       train fig31/fm-a "${F[@]}" --z-dim 1024 --sigma2 learned
       train fig31/fm-b "${F[@]}" --z-dim 1024 --sigma2 0.1
@@ -108,14 +109,20 @@ case $queue in
       for s in 0 1 2 3 4; do train fm-glow-ens$s "${E[@]}" --data fashion-mnist:train --seed $s; done
       for s in 0 1 2 3 4; do train c10-glow-ens$s "${E[@]}" --data cifar10:train --seed $s; done
     fi
-    if [ "$queue" != fig31 ]; then
+    if [ "$queue" != fig31 ] && [ "$queue" != glow-c10 ]; then
       train fm-glow  --model glow --data fashion-mnist:train --batch-size 64 --max-steps 6000 --patience 0
+    fi
+    if [ "$queue" != fig31 ] && [ "$queue" != glow-fm ]; then
       train c10-glow --model glow --data cifar10:train --batch-size 64 --max-steps 6000 --patience 0
-      # likelihood-ratio's background Glows: the same size and steps on inputs with 20% of the values replaced by
-      # uniform noise (--mutate 0.2, as fm-vae-bg), Ren et al. 2019; with the gradient norm clipped at 100 (typical
-      # norms 10-180): without it fm-glow-bg was wrecked by one batch's 1.5e10-bits/dim loss at step 5,027 and ended in
-      # an infinite loss (twice: on a GPU at step 3,970, on the CPU at 5,047; docs/flows.md).
+    fi
+    # likelihood-ratio's background Glows: the same size and steps on inputs with 20% of the values replaced by
+    # uniform noise (--mutate 0.2, as fm-vae-bg), Ren et al. 2019; with the gradient norm clipped at 100 (typical
+    # norms 10-180): without it fm-glow-bg was wrecked by one batch's 1.5e10-bits/dim loss at step 5,027 and ended in
+    # an infinite loss (twice: on a GPU at step 3,970, on the CPU at 5,047; docs/flows.md).
+    if [ "$queue" != fig31 ] && [ "$queue" != glow-c10 ]; then
       train fm-glow-bg  --model glow --data fashion-mnist:train --batch-size 64 --max-steps 6000 --patience 0 --mutate 0.2 --max-grad-norm 100
+    fi
+    if [ "$queue" != fig31 ] && [ "$queue" != glow-fm ]; then
       train c10-glow-bg --model glow --data cifar10:train --batch-size 64 --max-steps 6000 --patience 0 --mutate 0.2 --max-grad-norm 100
     fi
     ;;
