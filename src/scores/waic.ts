@@ -8,6 +8,11 @@
 // Inputs on which the ensemble disagrees (high variance) are penalised even when each member finds them likely.
 // Score = -WAIC (higher = more OoD). Var is the population variance over the M members (1/M), as in the paper's
 // ensemble moments.
+// Range: the moments are taken in float64, and a score (or column) beyond float32's range saturates at the largest
+// float32 (same sign) instead of becoming Infinity. Far-OoD inputs reach it: the five small CIFAR-10 Glows of
+// bench/suites/glow.json give uniform noise -log p from 2.5e5 to 7.3e27 nats (each finite in float32), so the variance
+// over members is ~1e55 nats^2, which float32 cannot hold. Saturation keeps the order of every score that fits and
+// ranks the saturated ones above them (ties among themselves), where an Infinity would fail the unit as non-finite.
 import { OodgenError } from '../errors.js';
 import type { Tensor } from '../engine/index.js';
 import type { GenerativeModel } from '../models/types.js';
@@ -15,7 +20,15 @@ import type { Detector, DetectorSpec, ScoreBatch } from './types.js';
 import { Noise } from './latent.js';
 import { intOption, likelihoodEstimator, likelihoodModel, logLikColumn } from './fitted.js';
 
-/** perModel[m][i]: log p_m(x_i), nats. Returns score = -(mean - var) and the mean and variance columns. */
+/** The largest finite float32. */
+const F32_MAX = 3.4028234663852886e38;
+/** v as float32, saturated at +-F32_MAX where float32 would round it to +-Infinity (NaN and Infinity pass through). */
+function saturateF32(v: number): number {
+  return Number.isFinite(v) ? Math.max(-F32_MAX, Math.min(F32_MAX, v)) : v;
+}
+
+/** perModel[m][i]: log p_m(x_i), nats. Returns score = -(mean - var) and the mean and variance columns (float64
+ *  moments, saturated to float32's range: see the header). */
 export function waicScore(perModel: ArrayLike<number>[]): { score: Float32Array; mean: Float32Array; variance: Float32Array } {
   const M = perModel.length;
   if (M < 2) throw new OodgenError(`waic needs an ensemble of at least 2 models (--ensemble RUN1,RUN2,...), got ${M}`);
@@ -29,9 +42,9 @@ export function waicScore(perModel: ArrayLike<number>[]): { score: Float32Array;
     let v = 0;
     for (let m = 0; m < M; m++) v += (perModel[m]![i]! - mu) ** 2;
     v /= M;
-    mean[i] = mu;
-    variance[i] = v;
-    score[i] = -(mu - v);
+    mean[i] = saturateF32(mu);
+    variance[i] = saturateF32(v);
+    score[i] = saturateF32(v - mu);
   }
   return { score, mean, variance };
 }
