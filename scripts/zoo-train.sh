@@ -109,22 +109,16 @@ case $queue in
       for s in 0 1 2 3 4; do train fm-glow-ens$s "${E[@]}" --data fashion-mnist:train --seed $s; done
       for s in 0 1 2 3 4; do train c10-glow-ens$s "${E[@]}" --data cifar10:train --seed $s; done
     fi
-    if [ "$queue" != fig31 ] && [ "$queue" != glow-c10 ]; then
-      train fm-glow  --model glow --data fashion-mnist:train --batch-size 64 --max-steps 6000 --patience 0
-    fi
-    if [ "$queue" != fig31 ] && [ "$queue" != glow-fm ]; then
-      train c10-glow --model glow --data cifar10:train --batch-size 64 --max-steps 6000 --patience 0
-    fi
+    fm=false; c10=false # which datasets' full-size Glows this queue trains
+    case $queue in flows|glow) fm=true; c10=true ;; glow-fm) fm=true ;; glow-c10) c10=true ;; esac
+    if $fm;  then train fm-glow  --model glow --data fashion-mnist:train --batch-size 64 --max-steps 6000 --patience 0; fi
+    if $c10; then train c10-glow --model glow --data cifar10:train --batch-size 64 --max-steps 6000 --patience 0; fi
     # likelihood-ratio's background Glows: the same size and steps on inputs with 20% of the values replaced by
     # uniform noise (--mutate 0.2, as fm-vae-bg), Ren et al. 2019; with the gradient norm clipped at 100 (typical
     # norms 10-180): without it fm-glow-bg was wrecked by one batch's 1.5e10-bits/dim loss at step 5,027 and ended in
     # an infinite loss (twice: on a GPU at step 3,970, on the CPU at 5,047; docs/flows.md).
-    if [ "$queue" != fig31 ] && [ "$queue" != glow-c10 ]; then
-      train fm-glow-bg  --model glow --data fashion-mnist:train --batch-size 64 --max-steps 6000 --patience 0 --mutate 0.2 --max-grad-norm 100
-    fi
-    if [ "$queue" != fig31 ] && [ "$queue" != glow-fm ]; then
-      train c10-glow-bg --model glow --data cifar10:train --batch-size 64 --max-steps 6000 --patience 0 --mutate 0.2 --max-grad-norm 100
-    fi
+    if $fm;  then train fm-glow-bg  --model glow --data fashion-mnist:train --batch-size 64 --max-steps 6000 --patience 0 --mutate 0.2 --max-grad-norm 100; fi
+    if $c10; then train c10-glow-bg --model glow --data cifar10:train --batch-size 64 --max-steps 6000 --patience 0 --mutate 0.2 --max-grad-norm 100; fi
     ;;
   *) echo "unknown queue $queue" >&2; exit 2 ;;
 esac

@@ -16,12 +16,6 @@ export function drain<T>(g: Steps<T>): T {
 }
 
 /**
- * Runs the steps, yielding to the event loop between them; when `signal` aborts, stops at the next step with
- * signal.reason (an AbortError unless the aborter gave one) after the generator's `finally` blocks have freed what
- * it held. Each stretch between two yields runs inside `tidy`, so a tensor held across a yield must be `keep()`-ed
- * by the generator (and disposed in its `finally`).
- */
-/**
  * One macrotask turn, then signal.reason thrown if the signal aborted. Synchronous scoring resolves its awaits as
  * microtasks, so without such a turn a Ctrl-C handler (a libuv signal callback) would not run until the work ended.
  */
@@ -30,6 +24,12 @@ export async function macrotaskTurn(signal?: AbortSignal): Promise<void> {
   signal?.throwIfAborted();
 }
 
+/**
+ * Runs the steps, yielding to the event loop between them; when `signal` aborts, stops at the next step with
+ * signal.reason (an AbortError unless the aborter gave one) after the generator's `finally` blocks have freed what
+ * it held. Each stretch between two yields runs inside `tidy`, so a tensor held across a yield must be `keep()`-ed
+ * by the generator (and disposed in its `finally`).
+ */
 export async function drainAsync<T>(g: Steps<T>, signal?: AbortSignal): Promise<T> {
   let finished = false;
   try {
