@@ -108,6 +108,12 @@ export function resultsMarkdown(r: BenchmarkResult, command: string): string {
     out.push('Wall time of each unit computed (in this run or the run that cached it): scoring, plus fitting when the unit fitted its detector; one process, the suite\'s thread count, on whatever else the machine was running then (its 1-minute load average is beside each figure).', '');
     out.push(markdownTable(['experiment', 'model', 'score', 'BN', 'images', 'seconds', 'images/s', 'load'],
       timed.map((u) => [u.experiment, u.model, u.detector, u.bn, String(u.images), u.seconds.toFixed(1), formatNumber(u.images! / u.seconds), u.load === undefined ? '' : u.load.toFixed(1)])), '');
+    const taken = r.units.filter((u) => u.takenFrom);
+    if (taken.length) {
+      const how = [...new Set(taken.map((u) => `${u.detector} from ${u.takenFrom}`))].join(', ');
+      const many = taken.length > 1;
+      out.push(`${taken.length} unit${many ? 's were' : ' was'} not scored on ${many ? 'their' : 'its'} own but taken from the pass of another detector on the same model, BN mode and data (${how}; the same numbers as scoring ${many ? 'them' : 'it'} alone): the other detector's seconds cover both.`, '');
+    }
   }
   const pairs = new Set(r.units.flatMap((u) => u.pairs.map((p) => p.name)));
   const pub = PUBLISHED.filter((p) => pairs.has(p.pair));

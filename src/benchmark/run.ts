@@ -11,7 +11,7 @@ import { OodgenError } from '../errors.js';
 import { loadDataset } from '../data/registry.js';
 import { loadRun } from '../train/run.js';
 import { runFitData } from '../scores/fit-run.js';
-import { detectorNames, detectorSpec, reportRows, rowSeries, detectorsFor } from '../scores/registry.js';
+import { detectorNames, detectorSpec, reportRows, rowSeries, detectorsFor, subsetBase } from '../scores/registry.js';
 import { detectorStatePaths } from '../scores/state.js';
 import { macrotaskTurn } from '../scores/steps.js';
 import type { LatentModel } from '../models/types.js';
@@ -57,6 +57,12 @@ export interface UnitResult {
   images?: number;
   /** The machine's 1-minute load average when the unit finished: its seconds mean little without it. */
   load?: number;
+  /**
+   * Set when the unit was not scored on its own but taken from the same pass as this detector's unit on the same
+   * model, BN mode and data (DetectorSpec.subsetOf: the ELBO from its components); its seconds are then 0 and the
+   * other unit's cover both. Same numbers as scoring it alone.
+   */
+  takenFrom?: string;
 }
 
 export interface Skip { what: string; why: string }
@@ -74,6 +80,11 @@ interface Unit {
   extras: string[];
   fitKey: string | null;
   images: number;
+  /**
+   * Units with the same pass: the key's content with the detector replaced by its subsetOf base. A derived unit
+   * whose base unit is planned too is computed in the base unit's evaluate() call.
+   */
+  pass: string;
 }
 
 export interface BenchmarkOptions {
@@ -208,7 +219,11 @@ export function planBenchmark(o: Pick<BenchmarkOptions, 'suite' | 'limit' | 'zoo
               v: UNIT_FORMAT, models: [entry.main.hash, ...hashes], detector: d, options, bn, data, limit, fitKey,
               size: cfg.model.imageSize, channels: cfg.model.channels, seed: s.seed, batchSize: s.batchSize, bootstrap: s.bootstrap,
             });
-            units.push({ key, experiment: ex, entry, detector: d, bn, id, pairs: group, limit, fitKey, images: limit * (group.length + 1), extras: (runs as ResolvedRun[]).map((x) => x.dir) });
+            const pass = hashOf({
+              v: UNIT_FORMAT, models: [entry.main.hash, ...hashes], detector: subsetBase(d) ?? d, options, bn, data, limit, fitKey,
+              size: cfg.model.imageSize, channels: cfg.model.channels, seed: s.seed, batchSize: s.batchSize, bootstrap: s.bootstrap,
+            });
+            units.push({ key, pass, experiment: ex, entry, detector: d, bn, id, pairs: group, limit, fitKey, images: limit * (group.length + 1), extras: (runs as ResolvedRun[]).map((x) => x.dir) });
           }
         }
       }
@@ -243,8 +258,16 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     }
     return sets.get(k)!;
   };
+  // A unit whose detector is a subset of another's (the ELBO of the components) rides on that unit's pass when it
+  // is to run too: one evaluate() call gives both, and the rider costs nothing in the time left.
+  const baseUnit = (u: Unit): Unit | undefined => {
+    const b = subsetBase(u.detector);
+    return b ? todo.find((x) => x.pass === u.pass && x.detector === b) : undefined;
+  };
+  const riders = new Set(todo.filter((u) => baseUnit(u)).map((u) => u.key));
+  const precomputed = new Set<string>();
   let computed = 0, cached = 0, done = 0, interrupted = false;
-  const eta = (): string => etaText(todo.slice(computed).map((u) => ({ model: u.entry.main.dir, detector: u.detector, images: u.images })), secPerImage);
+  const eta = (): string => etaText(todo.slice(computed).filter((u) => !riders.has(u.key)).map((u) => ({ model: u.entry.main.dir, detector: u.detector, images: u.images })), secPerImage);
   for (const u of units) {
     // Scoring is synchronous and its awaits resolve as microtasks, so without a macrotask turn here a Ctrl-C
     // (a libuv signal callback) would not be seen until the whole suite had run.
@@ -253,6 +276,13 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     done++;
     const label = `[${done}/${planned}] ${u.experiment.name}: ${u.entry.name} / ${u.detector} / bn=${u.bn} / ${u.id} vs ${u.pairs.map((p) => p.name).join(', ')}`;
     const hit = cache.get<UnitResult>(u.key);
+    if (hit && precomputed.delete(u.key)) {
+      // Computed in this run, in the pass of an earlier unit (its base or a rider of the same base).
+      computed++;
+      results.push({ ...hit, experiment: u.experiment.name, model: u.entry.name, rows: hit.rows.map((row) => ({ ...row, experiment: u.experiment.name, model: u.entry.name })) });
+      log(`${label}: ${hit.takenFrom ? `taken from the ${hit.takenFrom} pass` : 'computed in an earlier unit\'s pass'}; ${toRun - computed} to run, ${eta()}`);
+      continue;
+    }
     if (hit && hit.format === UNIT_FORMAT) {
       cached++;
       // Two experiments can hold the same unit (same content, same key): the stored labels are the first one's.
@@ -261,11 +291,15 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
       log(`${label}: cached`);
       continue;
     }
-    log(`${label}: running (${eta()})`);
+    // The pass: the base unit first, then every rider of it still to run (distinct keys).
+    const base = baseUnit(u) ?? u;
+    const pass = [base, ...todo.filter((x) => riders.has(x.key) && x.pass === base.pass && subsetBase(x.detector) === base.detector && !cache.has(x.key))]
+      .filter((x, i, a) => a.findIndex((y) => y.key === x.key) === i);
+    log(`${label}: running${pass.length > 1 ? ` (one pass: ${pass.map((x) => x.detector).join(', ')})` : ''} (${eta()})`);
     const t0 = performance.now();
-    let r: UnitResult;
+    let rs: UnitResult[];
     try {
-      r = await runUnit(u, s, cache, device, loadSet, o.progressBars ?? true, log, o.stopNow);
+      rs = await runUnit(pass, s, cache, device, loadSet, o.progressBars ?? true, log, o.stopNow);
     } catch (e) {
       if (o.stopNow?.aborted) {
         interrupted = true;
@@ -279,15 +313,22 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
       log(`${label}: failed: ${e.message}`);
       continue;
     }
-    r.seconds = (performance.now() - t0) / 1000;
-    r.images = u.images;
-    r.load = loadavg()[0];
-    cache.put(u.key, r);
+    const seconds = (performance.now() - t0) / 1000, load = loadavg()[0];
+    pass.forEach((x, i) => {
+      const r = rs[i]!;
+      r.seconds = x === base ? seconds : 0;
+      if (x !== base) r.takenFrom = base.detector;
+      r.images = x.images;
+      r.load = load;
+      cache.put(x.key, r);
+      if (x !== u) precomputed.add(x.key);
+    });
+    const r = rs[pass.indexOf(u)]!;
     results.push(r);
     computed++;
-    const acc = secPerImage.get(costKey(u)) ?? { s: 0, n: 0 };
-    secPerImage.set(costKey(u), { s: acc.s + r.seconds, n: acc.n + u.images });
-    log(`${label}: ${r.seconds.toFixed(1)} s; ${toRun - computed} to run, ${eta()}`);
+    const acc = secPerImage.get(costKey(base)) ?? { s: 0, n: 0 };
+    secPerImage.set(costKey(base), { s: acc.s + seconds, n: acc.n + base.images });
+    log(`${label}: ${seconds.toFixed(1)} s${pass.length > 1 ? ' for the pass' : ''}; ${toRun - computed} to run, ${eta()}`);
   }
   // Latent units after the detector units (they are few, and their time is not per-detector).
   const latentResults: LatentUnitResult[] = [];
@@ -328,11 +369,13 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
   return { suite: s, units: results, latent: latentResults, skipped, counts: { planned, computed, cached }, interrupted, models };
 }
 
+/** Evaluates the units of one pass (same model, BN mode, data and options; see Unit.pass) in one evaluate() call. */
 async function runUnit(
-  u: Unit, s: Suite, cache: BenchCache, device: string,
+  pass: Unit[], s: Suite, cache: BenchCache, device: string,
   loadSet: (spec: string, limit: number, size: number, channels: number) => Promise<EvalSet>, bars: boolean, log: (s: string) => void,
   stopNow?: AbortSignal,
-): Promise<UnitResult> {
+): Promise<UnitResult[]> {
+  const u = pass[0]!;
   const main = loadRun(u.entry.main.dir, { device });
   const extra: LatentModel[] = [];
   try {
@@ -351,22 +394,30 @@ async function runUnit(
       fit = { runDir, data: data ? { ...data, name: data.name ?? 'ID validation split' } : undefined };
     }
     const r = await evaluate({
-      model: [main.model, ...extra], detectors: [u.detector], id, ood: oods, bn: [u.bn], detectorOptions: u.experiment.options,
+      model: [main.model, ...extra], detectors: pass.map((x) => x.detector), id, ood: oods, bn: [u.bn], detectorOptions: u.experiment.options,
       fit, batchSize: s.batchSize, seed: s.seed, bootstrap: s.bootstrap, progressBars: bars, log, signal: stopNow,
     });
-    const spec = detectorSpec(u.detector);
     const pairOf = new Map(u.pairs.map((p) => [p.ood, p.name]));
-    const res = r.raw[u.detector]![r.bn[0]!]!;
-    return {
-      format: UNIT_FORMAT, key: u.key, experiment: u.experiment.name, model: u.entry.name, detector: u.detector, granularity: spec.granularity,
-      bn: u.bn, id: u.id, pairs: u.pairs, limit: Number.isFinite(u.limit) ? u.limit : -1,
-      rows: r.rows.map((row) => ({ ...row, experiment: u.experiment.name, model: u.entry.name, detector: u.detector, granularity: spec.granularity, pair: pairOf.get(row.ood)!, id: u.id })),
-      series: reportRows(spec).map((row) => ({
-        row: row.row, id: f32ToB64(rowSeries(row, res[0]!).score),
-        ood: Object.fromEntries(u.pairs.map((p, j) => [p.name, f32ToB64(rowSeries(row, res[j + 1]!).score)])),
-      })),
-      settings: r.settings[u.detector] ?? {}, fitted: r.fitted[u.detector] ?? null, seconds: 0,
-    };
+    // evaluate() lists rows detector by detector; each unit keeps its own (the row names of two detectors can
+    // coincide, so they are split by position, not by name).
+    let at = 0;
+    return pass.map((x) => {
+      const spec = detectorSpec(x.detector);
+      const res = r.raw[x.detector]![r.bn[0]!]!;
+      const n = reportRows(spec).length * u.pairs.length;
+      const rows = r.rows.slice(at, at + n);
+      at += n;
+      return {
+        format: UNIT_FORMAT, key: x.key, experiment: x.experiment.name, model: x.entry.name, detector: x.detector, granularity: spec.granularity,
+        bn: x.bn, id: x.id, pairs: x.pairs, limit: Number.isFinite(x.limit) ? x.limit : -1,
+        rows: rows.map((row) => ({ ...row, experiment: x.experiment.name, model: x.entry.name, detector: x.detector, granularity: spec.granularity, pair: pairOf.get(row.ood)!, id: x.id })),
+        series: reportRows(spec).map((row) => ({
+          row: row.row, id: f32ToB64(rowSeries(row, res[0]!).score),
+          ood: Object.fromEntries(x.pairs.map((p, j) => [p.name, f32ToB64(rowSeries(row, res[j + 1]!).score)])),
+        })),
+        settings: r.settings[x.detector] ?? {}, fitted: r.fitted[x.detector] ?? null, seconds: 0,
+      };
+    });
   } finally {
     extra.forEach((m) => m.dispose());
     main.model.dispose();

@@ -10,7 +10,7 @@ import { checkImagesFit } from '../models/capabilities.js';
 import { bootstrapMetrics, oodMetrics, METRIC_NAMES, type MetricName } from '../eval/metrics.js';
 import { progress as progressBar } from '../data/progress.js';
 import { parseBnMode, type BnMode } from '../scores/bn-mode.js';
-import { createDetector, detectorSpec, reportRows, rowSeries } from '../scores/registry.js';
+import { createDetector, detectorSpec, reportRows, rowSeries, subsetBase } from '../scores/registry.js';
 import { loadDetectorState, saveDetectorState } from '../scores/state.js';
 import { scoreDataset, scoreDatasetAsync, scoreMixed, scoreMixedAsync, type ScoreDatasetResult } from '../scores/driver.js';
 import { shardingGroup, withShardedScoring } from '../scores/sharded.js';
@@ -96,8 +96,10 @@ export interface EvalResult {
   raw: Record<string, Record<string, ScoreDatasetResult[]>>;
   /** Settings of each detector, for provenance. */
   settings: Record<string, Record<string, unknown>>;
-  /** Seconds per `detector/bn`. */
+  /** Seconds per `detector/bn` (0 for one taken from another's pass: `derived`). */
   seconds: Record<string, number>;
+  /** Detectors not scored but taken from another's results (DetectorSpec.subsetOf): name -> the other. */
+  derived: Record<string, string>;
   batchSize: number;
   batching: 'per-dataset' | 'mixed';
   /** A sentence for reports on how batches were formed. */
@@ -164,6 +166,13 @@ async function evaluateHere(o: EvaluateOptions): Promise<EvalResult> {
     const how = await prepare(d, o, batchSize, signal);
     if (how) { fitted[d.name] = how; log(`  ${d.name}: ${how}`); }
   }
+  // A detector whose results are another's (DetectorSpec.subsetOf: the ELBO of the components), both asked for by
+  // name (so with the same options), is taken from the other's pass instead of scored again.
+  const derivedFrom = new Map<string, string>();
+  for (const d of o.detectors) {
+    const base = typeof d === 'string' ? subsetBase(d) : null;
+    if (base && o.detectors.includes(base)) derivedFrom.set(detectorSpec(d as string).name, base);
+  }
   const bars = o.progressBars ?? true;
   const bar = (label: string, total: number) => (bars ? progressBar(label, total) : progressBar(label, 0, { minTotal: 1 }));
 
@@ -172,6 +181,7 @@ async function evaluateHere(o: EvaluateOptions): Promise<EvalResult> {
   signal?.throwIfAborted();
   for (const bn of modes) {
     for (const [di, proto] of first.entries()) {
+      if (derivedFrom.has(proto.name)) continue;
       // A fresh detector per mode (same seed), so every mode sees the same noise; a fitted one is reused.
       const det = bn === modes[0] || proto.fit ? proto : make(o.detectors[di]!);
       const t0 = performance.now();
@@ -191,6 +201,12 @@ async function evaluateHere(o: EvaluateOptions): Promise<EvalResult> {
       seconds[`${det.name}/${bn}`] = (performance.now() - t0) / 1000;
       log(`  ${det.name} bn=${bn}: ${seconds[`${det.name}/${bn}`]!.toFixed(1)} s`);
       (raw[det.name] ??= {})[bn] = res;
+    }
+    for (const [name, base] of derivedFrom) {
+      const keep = Object.keys(detectorSpec(name).columns);
+      (raw[name] ??= {})[bn] = raw[base]![bn]!.map((r) => ({ ...r, columns: Object.fromEntries(keep.map((c) => [c, r.columns[c]!])) }));
+      seconds[`${name}/${bn}`] = 0;
+      log(`  ${name} bn=${bn}: taken from ${base} (same numbers, no second pass)`);
     }
   }
 
@@ -220,7 +236,7 @@ async function evaluateHere(o: EvaluateOptions): Promise<EvalResult> {
   return {
     rows, scores: names, bn: modes,
     sets: sets.map((s, i) => ({ name: s.name, n: s.shape[0], role: i === 0 ? 'id' as const : 'ood' as const, preprocessing: s.preprocessing ?? null })),
-    raw, settings: Object.fromEntries(first.map((d) => [d.name, d.settings()])), seconds,
+    raw, settings: Object.fromEntries(first.map((d) => [d.name, d.settings()])), seconds, derived: Object.fromEntries(derivedFrom),
     batchSize: r0.batchSize, batching: o.mixedBatches ? 'mixed' : 'per-dataset', batchingNote, bootstrap: reps, seed, fitted,
   };
 }

@@ -140,7 +140,7 @@ export async function writeEvalReport(r: EvalResult, o: ReportOptions): Promise<
     counts: Object.fromEntries(r.sets.map((d) => [d.name, d.n])), limit: o.limit ?? null,
     scores: r.scores, bn: r.bn, settings: r.settings, ...(Object.keys(r.fitted).length ? { fitted: r.fitted } : {}),
     bootstrap: r.bootstrap, seed: r.seed, batchSize: r.batchSize, batching: r.batching, batchingNote: r.batchingNote,
-    seconds: r.seconds, preprocessing: Object.fromEntries(r.sets.map((d) => [d.name, d.preprocessing])),
+    seconds: r.seconds, ...(Object.keys(r.derived).length ? { derived: r.derived } : {}), preprocessing: Object.fromEntries(r.sets.map((d) => [d.name, d.preprocessing])),
     rows: r.rows, createdAt: new Date().toISOString(),
   };
   await writeFile(join(o.out, 'results.json'), JSON.stringify(results, null, 1) + '\n');

@@ -42,6 +42,8 @@ export const elboSpec: DetectorSpec = {
   title: 'negative ELBO, -(E_q[log p(x|z)] - KL(q(z|x) || N(0, I)))',
   reference: 'Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014',
   granularity: 'sample',
+  // ElboDetector is ComponentsDetector keeping three columns: same noise, same numbers.
+  subsetOf: 'components',
   needs: ['encode', 'posterior', 'decode', 'decoder-likelihood'],
   options: { samples: 'posterior samples L of the reconstruction term (default 1)', seed: 'noise seed', decodeBatch: 'codes decoded at once' },
   columns: { elbo: 'nats per image', reconstruction: 'nats per image', kl: 'nats per image' },

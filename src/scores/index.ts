@@ -6,7 +6,7 @@ export type {
 } from './types.js';
 export {
   registerDetector, unregisterDetector, listDetectors, detectorNames, detectorSpec, parseScoreName, createDetector,
-  detectorsFor, detectorsFor as scoresFor, reportRows, rowSeries,
+  detectorsFor, detectorsFor as scoresFor, reportRows, rowSeries, subsetBase,
 } from './registry.js';
 export { saveDetectorState, loadDetectorState, detectorStatePaths } from './state.js';
 export { BN_MODES, BN_MODE_DESCRIPTIONS, applyBnMode, withBnMode, parseBnMode, bnUsesBatchStats, type BnMode } from './bn-mode.js';

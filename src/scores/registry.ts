@@ -26,12 +26,29 @@ function checkSpec(spec: DetectorSpec): void {
 }
 
 /**
+ * The subsetOf contract that can be checked without running anything: both unfitted single-model detectors of one
+ * granularity, the base having every column of the subset. Checked when the second of the two is registered (the
+ * built-ins list elbo before components).
+ */
+function checkSubset(spec: DetectorSpec, base: DetectorSpec): void {
+  const where = `detector '${spec.name}'`;
+  if (spec.fits || base.fits || spec.models || base.models) throw new OodgenError(`${where}: subsetOf is for unfitted single-model detectors ('${base.name}' and '${spec.name}' must both be)`);
+  if (base.granularity !== spec.granularity) throw new OodgenError(`${where}: subsetOf '${base.name}' has granularity '${base.granularity}', this one '${spec.granularity}'`);
+  const missing = Object.keys(spec.columns).filter((c) => !(c in base.columns));
+  if (missing.length) throw new OodgenError(`${where}: subsetOf '${base.name}' lacks its column(s) ${missing.join(', ')}`);
+}
+
+/**
  * Adds a detector to the registry, so `--scores NAME`, `createDetector(NAME, ...)` and `evaluate` find it. A name
  * already registered is an error unless `replace` is set.
  */
 export function registerDetector(spec: DetectorSpec, opts: { replace?: boolean } = {}): void {
   checkSpec(spec);
   if (registry.has(spec.name) && !opts.replace) throw new OodgenError(`detector '${spec.name}' is already registered (pass { replace: true } to replace it)`);
+  if (spec.subsetOf === spec.name) throw new OodgenError(`detector '${spec.name}': subsetOf names itself`);
+  const base = spec.subsetOf === undefined ? undefined : registry.get(spec.subsetOf);
+  if (base) checkSubset(spec, base);
+  for (const other of registry.values()) if (other.subsetOf === spec.name && other.name !== spec.name) checkSubset(other, spec);
   registry.set(spec.name, spec);
 }
 
@@ -49,6 +66,15 @@ export function listDetectors(): DetectorSpec[] {
 
 export function detectorNames(): string[] {
   return [...registry.keys()];
+}
+
+/**
+ * The registered detector whose results are `name`'s (DetectorSpec.subsetOf), when that one is registered too;
+ * null otherwise (then `name` is scored on its own).
+ */
+export function subsetBase(name: string): string | null {
+  const b = registry.get(name)?.subsetOf;
+  return b !== undefined && registry.has(b) ? b : null;
 }
 
 /** The spec of a registered detector; an OodgenError listing the names otherwise. */

@@ -343,3 +343,35 @@ test('a run folder still training (state.json done: false) is skipped with the r
   writeFileSync(join(run, 'state.json'), '{ torn');
   assert.ok(planBenchmark({ suite: s, zoo: z }).skipped.some((k) => /state\.json: not readable JSON/.test(k.why)));
 });
+
+test('elbo and components on the same model, BN mode and data: one pass, the numbers of running each alone, resumable', async () => {
+  const base = liveTensors();
+  const mk = (detectors: string[]) => parseSuite({
+    name: 'pass', limit: 16, bootstrap: 10, batchSize: 8,
+    experiments: [{ name: 'p', models: ['tiny-vae'], detectors, bn: ['eval', 'enc'], pairs: SYNTH_PAIRS, recon: 0 }],
+  }, 'test');
+  const logs: string[] = [];
+  // Stop after the first unit (elbo / eval): its pass computed components / eval too, which a rerun finds cached.
+  const ac = new AbortController();
+  const cacheDir = join(dir, 'cache-pass');
+  const r1 = await runBenchmark({ suite: mk(['elbo', 'components']), cacheDir, zoo, signal: ac.signal, progressBars: false, log: (l) => { logs.push(l); if (/: [0-9.]+ s for the pass; /.test(l)) ac.abort(); } });
+  assert.equal(r1.counts.computed, 1);
+  assert.ok(logs.some((l) => /^\[1\/4\] p: tiny-vae \/ elbo \/ bn=eval .*: running \(one pass: components, elbo\)/.test(l)), logs.join('\n'));
+  const r2 = await runBenchmark({ suite: mk(['elbo', 'components']), cacheDir, zoo, progressBars: false, log: (l) => logs.push(l) });
+  assert.deepEqual(r2.counts, { planned: 4, computed: 2, cached: 2 });
+  assert.ok(logs.some((l) => /\[4\/4\] p: tiny-vae \/ components \/ bn=enc .*: computed in an earlier unit's pass; 0 to run/.test(l)), logs.join('\n'));
+  const elbo = await runBenchmark({ suite: mk(['elbo']), cacheDir: join(dir, 'cache-elbo'), zoo, progressBars: false });
+  const comps = await runBenchmark({ suite: mk(['components']), cacheDir: join(dir, 'cache-comps'), zoo, progressBars: false });
+  for (const u of r2.units) {
+    const alone = [...elbo.units, ...comps.units].find((x) => x.detector === u.detector && x.bn === u.bn)!;
+    // The unit's key is its content: the same as scoring it alone, so caches stay interchangeable.
+    assert.equal(u.key, alone.key);
+    assert.deepEqual(u.rows, alone.rows, `${u.detector} bn=${u.bn}`);
+    assert.deepEqual(u.series, alone.series, `${u.detector} bn=${u.bn}`);
+    assert.equal(u.takenFrom, u.detector === 'elbo' ? 'components' : undefined);
+    assert.equal(u.seconds > 0, u.detector === 'components');
+  }
+  const md = resultsMarkdown(r2, 'test');
+  assert.match(md, /2 units were not scored on their own but taken from the pass of another detector .*\(elbo from components; /);
+  assert.equal(liveTensors(), base);
+});
