@@ -6,7 +6,7 @@
 # RUNS is where scripts/zoo-train.sh puts its runs (the Glow runs and the blur-study panels are found there) and holds
 # the shared benchmark cache (RUNS/bench-cache): units are cached by content (weights, detector and options, data
 # bytes), so a rerun computes only what changed or is new, and is resumable after Ctrl-C. What it costs from an empty
-# cache on one thread of this 2-core machine: seed ~26 min with the complete zoo, fm-detectors ~2.5 h (likelihood
+# cache on one thread of this 2-core machine: seed ~20 min with the complete zoo (measured beside one training job), fm-detectors ~2.5 h (likelihood
 # regret at 1,000 images per set is ~1.5 h of it), c10-detectors ~1.2 h, celeba-detectors ~30 min, glow ~20 min. THREADS (default 1) sets --threads.
 set -euo pipefail
 runs=${1:?usage: scripts/refresh-results.sh RUNS [seed fm-detectors c10-detectors celeba-detectors glow fig31]}; shift
