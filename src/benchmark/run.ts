@@ -129,18 +129,39 @@ export const timingKey = (model: string, detector: string): string => `${model}\
 
 /**
  * The progress line's time left for the units still to run, from the seconds per image measured so far, keyed by
- * timingKey(model, detector). A unit whose (model, detector) has not run yet borrows the detector's mean over the
- * other models (and says so); a detector not timed on any model is named, not guessed: detectors differ by orders
- * of magnitude (likelihood regret runs ~100 optimizer steps per image).
+ * timingKey(model, detector). A unit whose (model, detector) has not run yet borrows the detector's time on the other
+ * models (and says so), each scaled by how much dearer this model was than that one on the detectors timed on both
+ * (geometric mean of the ratios; models with no detector in common are used, unscaled, only when no model has one):
+ * a categorical VAE's IWAE is estimated from a Gaussian VAE's IWAE times the ratio of their ELBO passes. A detector
+ * not timed on any model is named, not guessed: detectors differ by orders of magnitude (likelihood regret runs ~100
+ * optimizer steps per image).
  */
 export function etaText(left: { model: string; detector: string; images: number }[], timed: ReadonlyMap<string, { s: number; n: number }>): string {
   if (timed.size === 0) return 'ETA after the first unit';
+  const perModel = new Map<string, Map<string, number>>(); // model -> detector -> seconds per image
+  for (const [k, v] of timed) {
+    const [m, d] = k.split('\u0000') as [string, string];
+    if (!perModel.has(m)) perModel.set(m, new Map());
+    perModel.get(m)!.set(d, v.s / v.n);
+  }
   const rate = (u: { model: string; detector: string }): { v: number; borrowed: boolean } | null => {
-    const own = timed.get(timingKey(u.model, u.detector));
-    if (own) return { v: own.s / own.n, borrowed: false };
-    let s = 0, n = 0;
-    for (const [k, v] of timed) if (k.endsWith(`\u0000${u.detector}`)) { s += v.s; n += v.n; }
-    return n ? { v: s / n, borrowed: true } : null;
+    const mine = perModel.get(u.model);
+    const own = mine?.get(u.detector);
+    if (own !== undefined) return { v: own, borrowed: false };
+    const scaled: number[] = [], unscaled: number[] = [];
+    for (const [m, rates] of perModel) {
+      const r = rates.get(u.detector);
+      if (m === u.model || r === undefined) continue;
+      let logRatio = 0, n = 0;
+      for (const [d, x] of mine ?? []) {
+        const y = rates.get(d);
+        if (y !== undefined && x > 0 && y > 0) { logRatio += Math.log(x / y); n++; }
+      }
+      if (n) scaled.push(r * Math.exp(logRatio / n)); else unscaled.push(r);
+    }
+    // A model compared with this one says more than one that is not: its guesses alone when there are any.
+    const guesses = scaled.length ? scaled : unscaled;
+    return guesses.length ? { v: guesses.reduce((a, g) => a + g, 0) / guesses.length, borrowed: true } : null;
   };
   const unknown = new Set<string>();
   let total = 0, nUnknown = 0, nBorrowed = 0;

@@ -307,7 +307,7 @@ test('a unit listed by two experiments runs once and is labelled with each exper
   assert.deepEqual(allRows(r).filter((x) => x.experiment === 'second').map((x) => x.AUROC), allRows(r).filter((x) => x.experiment === 'first').map((x) => x.AUROC));
 });
 
-test('ETA: seconds per image keyed by (model, detector); other models\' mean as a fallback; untimed detectors named', async () => {
+test('ETA: seconds per image keyed by (model, detector); other models\' times scaled by relative cost as a fallback; untimed detectors named', async () => {
   // A categorical VAE's likelihood costs far more per image than a Gaussian one's: its own rate must be used.
   const timed = new Map([[timingKey('cat', 'elbo'), { s: 100, n: 100 }], [timingKey('gauss', 'elbo'), { s: 3, n: 100 }], [timingKey('gauss', 'rec'), { s: 1, n: 100 }]]);
   assert.equal(etaText([], new Map()), 'ETA after the first unit');
@@ -316,6 +316,11 @@ test('ETA: seconds per image keyed by (model, detector); other models\' mean as 
   // bern/elbo not timed: the mean over cat and gauss, (100 + 3) / 200 s per image; bern/rec: gauss's rec.
   assert.equal(etaText([{ model: 'bern', detector: 'elbo', images: 1000 }, { model: 'bern', detector: 'rec', images: 600 }], timed),
     'about 8 min 41 s left (2 units estimated from the detector\'s time on other models)'); // 515 + 6 s
+  // cat/rec not timed: gauss's rec scaled by what cat costs over gauss on elbo, timed on both: 0.01 x (1 / 0.03) s/image.
+  assert.equal(etaText([{ model: 'cat', detector: 'rec', images: 300 }], timed), 'about 1 min 40 s left (1 unit estimated from the detector\'s time on other models)');
+  // With a third model timed on rec only, nothing in common with cat: its unscaled time is not mixed in.
+  assert.equal(etaText([{ model: 'cat', detector: 'rec', images: 300 }], new Map([...timed, [timingKey('ae', 'rec'), { s: 50, n: 100 }]])),
+    'about 1 min 40 s left (1 unit estimated from the detector\'s time on other models)');
   assert.equal(etaText([{ model: 'cat', detector: 'iwae', images: 10 }], timed), 'time left unknown: 1 unit of detectors not timed yet (iwae)');
   assert.equal(etaText([{ model: 'cat', detector: 'elbo', images: 10 }, { model: 'cat', detector: 'iwae', images: 10 }, { model: 'gauss', detector: 'lpath', images: 10 }], timed),
     'about 10 s left, plus 2 units of detectors not timed yet (iwae, lpath)');
