@@ -376,6 +376,15 @@ test('elbo and components on the same model, BN mode and data: one pass, the num
     assert.equal(u.takenFrom, u.detector === 'elbo' ? 'components' : undefined);
     assert.equal(u.seconds > 0, u.detector === 'components');
   }
+  // The pass's time counts as the rider's own: a later ELBO unit without components is estimated from it.
+  const eta: string[] = [];
+  const twoEx = parseSuite({
+    name: 'pass2', limit: 16, bootstrap: 10, batchSize: 8,
+    experiments: [{ name: 'p', models: ['tiny-vae'], detectors: ['elbo', 'components'], bn: ['eval'], pairs: SYNTH_PAIRS, recon: 0 },
+      { name: 'q', models: ['tiny-vae'], detectors: ['elbo'], bn: ['enc'], pairs: SYNTH_PAIRS, recon: 0 }],
+  }, 'test');
+  await runBenchmark({ suite: twoEx, cacheDir: join(dir, 'cache-pass2'), zoo, progressBars: false, log: (l) => eta.push(l) });
+  assert.ok(eta.some((l) => /^\[1\/3\] p: tiny-vae \/ elbo .*: [0-9.]+ s for the pass; 2 to run, about [0-9]+ s left$/.test(l)), eta.join('\n'));
   const md = resultsMarkdown(r2, 'test');
   assert.match(md, /2 units were not scored on their own but taken from the pass of another detector .*\(elbo from components; /);
   assert.equal(liveTensors(), base);
