@@ -11,7 +11,8 @@
 // Gaussian and 0.195 s for the categorical Fashion-MNIST VAE, 0.015 s and 0.54 s for the CIFAR-10 ones. At 1,000
 // images per set the seed suite would take ~2.9 h, 2.4 h of it the categorical IWAE units. So IWAE runs on 250
 // images per set in fmnist-decoders (no claim rests on it; C1/C2 use the ELBO) and on 100 per set, BN eval only, for
-// the CIFAR-10 categorical VAE (colour-cat-iwae); everything else keeps 1,000. Estimate: ~26 min in all. `detectors` caps
+// the CIFAR-10 categorical VAE (colour-cat-iwae); everything else keeps 1,000. Measured: 20 min in all beside one
+// training job (docs/results.md). `detectors` caps
 // likelihood regret at 200 images per set because it runs ~100 Adam steps on an encoder copy per image, and input
 // complexity at 1,000 (a PNG encode per image).
 
@@ -97,11 +98,23 @@ export const BUILTIN_SUITES: Record<string, unknown> = {
       },
       {
         name: 'cifar10',
-        models: ['c10-vae-gauss'], detectors: ['*'], bn: ['eval'], pairs: ['cifar10'], detectorLimits: { 'likelihood-regret': 200 },
+        models: [{ run: 'c10-vae-gauss', background: 'c10-vae-bg' }], detectors: ['*'], bn: ['eval'], pairs: ['cifar10'], detectorLimits: { 'likelihood-regret': 200 },
+      },
+      {
+        name: 'cifar10-waic',
+        description: 'WAIC over the 5-seed ensemble',
+        models: [{ run: 'c10-vae-ens0', ensemble: ['c10-vae-ens1', 'c10-vae-ens2', 'c10-vae-ens3', 'c10-vae-ens4'] }],
+        detectors: ['waic'], bn: ['eval'], pairs: ['cifar10'],
       },
       {
         name: 'celeba',
-        models: ['celeba-vae'], detectors: ['*'], bn: ['eval'], pairs: ['celeba'], detectorLimits: { 'likelihood-regret': 200 },
+        models: [{ run: 'celeba-vae', background: 'celeba-vae-bg' }], detectors: ['*'], bn: ['eval'], pairs: ['celeba'], detectorLimits: { 'likelihood-regret': 200 },
+      },
+      {
+        name: 'celeba-waic',
+        description: 'WAIC over the 5-seed ensemble',
+        models: [{ run: 'celeba-vae-ens0', ensemble: ['celeba-vae-ens1', 'celeba-vae-ens2', 'celeba-vae-ens3', 'celeba-vae-ens4'] }],
+        detectors: ['waic'], bn: ['eval'], pairs: ['celeba'],
       },
     ],
   },
