@@ -46,6 +46,11 @@ export function registerDetector(spec: DetectorSpec, opts: { replace?: boolean }
   checkSpec(spec);
   if (registry.has(spec.name) && !opts.replace) throw new OodgenError(`detector '${spec.name}' is already registered (pass { replace: true } to replace it)`);
   if (spec.subsetOf === spec.name) throw new OodgenError(`detector '${spec.name}': subsetOf names itself`);
+  // A chain of subsetOf must end (evaluate() follows it to its root).
+  for (let at = spec.subsetOf, n = 0; at !== undefined && n <= registry.size; n++) {
+    if (at === spec.name) throw new OodgenError(`detector '${spec.name}': subsetOf '${spec.subsetOf}' leads back to '${spec.name}' (a cycle)`);
+    at = registry.get(at)?.subsetOf;
+  }
   const base = spec.subsetOf === undefined ? undefined : registry.get(spec.subsetOf);
   if (base) checkSubset(spec, base);
   for (const other of registry.values()) if (other.subsetOf === spec.name && other.name !== spec.name) checkSubset(other, spec);
@@ -69,12 +74,14 @@ export function detectorNames(): string[] {
 }
 
 /**
- * The registered detector whose results are `name`'s (DetectorSpec.subsetOf), when that one is registered too;
- * null otherwise (then `name` is scored on its own).
+ * The registered detector whose results contain `name`'s (DetectorSpec.subsetOf, followed to the end of the chain:
+ * a subset of a subset takes its numbers from the last); null when `name` has no registered base (then it is scored
+ * on its own).
  */
 export function subsetBase(name: string): string | null {
-  const b = registry.get(name)?.subsetOf;
-  return b !== undefined && registry.has(b) ? b : null;
+  let root: string | null = null;
+  for (let b = registry.get(name)?.subsetOf; b !== undefined && registry.has(b); b = registry.get(b)!.subsetOf) root = b;
+  return root;
 }
 
 /** The spec of a registered detector; an OodgenError listing the names otherwise. */

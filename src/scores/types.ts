@@ -146,7 +146,7 @@ export interface DetectorSpec {
   readonly rows?: readonly ReportRow[];
   /**
    * The registered detector whose results, with the same options and seed, are this one's exactly: the same
-   * score and, for each of this spec's columns, the same values (tests/scores/registry.test.ts checks it bit for
+   * score and, for each of this spec's columns, the same values (tests/scores/subset.test.ts checks it bit for
    * bit). When both are asked for in one evaluate() call, this one is not scored again but taken from the other
    * (the ELBO from its components: one forward pass instead of two). Only for unfitted detectors of one model.
    */

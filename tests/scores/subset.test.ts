@@ -98,4 +98,26 @@ test('the registry refuses a subsetOf that cannot hold: missing columns, fitted,
   registerDetector({ ...detectorSpec('components'), name: 'test-base' });
   assert.equal(subsetBase('test-subset'), 'test-base');
   assert.ok(unregisterDetector('test-subset') && unregisterDetector('test-base'));
+  // A cycle would leave evaluate() without a detector to score: refused at registration.
+  registerDetector(make({ name: 'test-c', subsetOf: 'test-d' }));
+  assert.throws(() => registerDetector(make({ name: 'test-d', subsetOf: 'test-c' })), /detector 'test-d': subsetOf 'test-c' leads back to 'test-d' \(a cycle\)/);
+  assert.ok(unregisterDetector('test-c'));
+});
+
+test('a subset of a subset takes its numbers from the end of the chain', async () => {
+  const elbo = detectorSpec('elbo');
+  const named = (name: string): DetectorSpec['create'] => (ctx) => Object.assign(elbo.create(ctx), { name });
+  registerDetector({ ...elbo, name: 'test-elbo-only', columns: { elbo: 'nats per image' }, subsetOf: 'elbo', create: named('test-elbo-only') });
+  try {
+    assert.equal(subsetBase('test-elbo-only'), 'components');
+    const model = createModel(BASE, { generator: Generator.cpu(6) }) as LatentModel;
+    const o = { model, id: images(6, 1), ood: [images(6, 2)], batchSize: 3, bootstrap: 0, progressBars: false };
+    const both = await evaluate({ ...o, detectors: ['test-elbo-only', 'components'] });
+    const alone = await evaluate({ ...o, detectors: ['test-elbo-only'] });
+    assert.deepEqual(both.derived, { 'test-elbo-only': 'components' });
+    assert.deepEqual(both.rows.filter((r) => r.score === 'test-elbo-only'), alone.rows);
+    model.dispose();
+  } finally {
+    unregisterDetector('test-elbo-only');
+  }
 });
