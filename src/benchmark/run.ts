@@ -422,13 +422,14 @@ async function runUnit(
       model: [main.model, ...extra], detectors: pass.map((x) => x.detector), id, ood: oods, bn: [u.bn], detectorOptions: u.experiment.options,
       fit, batchSize: s.batchSize, seed: s.seed, bootstrap: s.bootstrap, progressBars: bars, log, signal: stopNow,
     });
-    const pairOf = new Map(u.pairs.map((p) => [p.ood, p.name]));
     // evaluate() lists rows detector by detector; each unit keeps its own (the row names of two detectors can
     // coincide, so they are split by position, not by name).
     let at = 0;
     return pass.map((x) => {
       const spec = detectorSpec(x.detector);
       const res = r.raw[x.detector]![r.bn[0]!]!;
+      // A rider from another experiment has the same sets in the same order, but its pairs may be named otherwise.
+      const pairOf = new Map(x.pairs.map((p) => [p.ood, p.name]));
       const n = reportRows(spec).length * u.pairs.length;
       const rows = r.rows.slice(at, at + n);
       at += n;

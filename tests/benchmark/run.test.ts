@@ -385,6 +385,17 @@ test('elbo and components on the same model, BN mode and data: one pass, the num
   }, 'test');
   await runBenchmark({ suite: twoEx, cacheDir: join(dir, 'cache-pass2'), zoo, progressBars: false, log: (l) => eta.push(l) });
   assert.ok(eta.some((l) => /^\[1\/3\] p: tiny-vae \/ elbo .*: [0-9.]+ s for the pass; 2 to run, about [0-9]+ s left$/.test(l)), eta.join('\n'));
+  // A rider from another experiment whose pair has the same sets under another name keeps its own pair name.
+  const renamed = parseSuite({
+    name: 'pass3', limit: 16, bootstrap: 10, batchSize: 8,
+    experiments: [{ name: 'p', models: ['tiny-vae'], detectors: ['components'], bn: ['eval'], pairs: [SYNTH_PAIRS[0]], recon: 0 },
+      { name: 'q', models: ['tiny-vae'], detectors: ['elbo'], bn: ['eval'], pairs: [{ ...SYNTH_PAIRS[0]!, name: 'renamed' }], recon: 0 }],
+  }, 'test');
+  const r3 = await runBenchmark({ suite: renamed, cacheDir: join(dir, 'cache-pass3'), zoo, progressBars: false });
+  const q = r3.units.find((x) => x.experiment === 'q')!;
+  assert.equal(q.takenFrom, 'components');
+  assert.deepEqual(q.rows.map((x) => x.pair), ['renamed']);
+  assert.deepEqual(Object.keys(q.series[0]!.ood), ['renamed']);
   const md = resultsMarkdown(r2, 'test');
   assert.match(md, /2 units were not scored on their own but taken from the pass of another detector .*\(elbo from components; /);
   assert.equal(liveTensors(), base);
