@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { markdownTable, formatNumber } from '../src/eval/report.js';
 import { bitsPerDim } from '../src/scores/bpd.js';
-import type { EvalRow } from '../src/cli/score.js';
+import type { EvalRow } from '../src/ood/evaluate.js';
 
 const ci = (r: EvalRow, k: 'AUROC' | 'AUPR-IN' | 'AUPR-OUT' | 'FPR95TPR') =>
   r.ci ? `${formatNumber(r[k])} [${formatNumber(r.ci[k][0])}, ${formatNumber(r.ci[k][1])}]` : formatNumber(r[k]);
