@@ -41,6 +41,13 @@ bench() { # NAME SUITE: a benchmark suite run in the queue (cached by content, s
   echo "{\"queue\":\"$queue\",\"bench\":\"$name\",\"end\":\"$(date -Is)\",\"rc\":$rc}"
 }
 FM=(--data fashion-mnist:train --z-dim 32 --batch-size 64 --epochs 200)
+bg_and_ensemble() { # PREFIX DATA: PREFIX-vae-bg (the Gaussian VAE's recipe on mutated inputs) and PREFIX-vae-ens0..4
+  local p=$1 d=(--data "$2" --z-dim 128 --batch-size 64 --epochs 200) s
+  train "$p-vae-bg" --model vae --decoder gaussian --sigma2 learned "${d[@]}" --width 32 --patience 5 --min-delta 0.1 --mutate 0.2
+  for s in 0 1 2 3 4; do
+    train "$p-vae-ens$s" --model vae --decoder gaussian --sigma2 learned "${d[@]}" --width 16 --patience 3 --min-delta 0.1 --seed $s
+  done
+}
 case $queue in
   a)
     train fm-vae-bg   --model vae --decoder gaussian --sigma2 learned "${FM[@]}" --width 32 --patience 5 --mutate 0.2
@@ -71,20 +78,12 @@ case $queue in
     # likelihood-ratio's background model and WAIC's ensemble for CIFAR-10 (bench/suites/c10-detectors.json), as queues
     # a and b made them for Fashion-MNIST: the background model is c10-vae-gauss's recipe on mutated inputs, the
     # ensemble five narrower members (width 16) with different seeds. c10-vae-gauss took 12,654 steps at ~0.4 s each.
-    C10=(--data cifar10:train --z-dim 128 --batch-size 64 --epochs 200)
-    train c10-vae-bg --model vae --decoder gaussian --sigma2 learned "${C10[@]}" --width 32 --patience 5 --min-delta 0.1 --mutate 0.2
-    for s in 0 1 2 3 4; do
-      train c10-vae-ens$s --model vae --decoder gaussian --sigma2 learned "${C10[@]}" --width 16 --patience 3 --min-delta 0.1 --seed $s
-    done
+    bg_and_ensemble c10 cifar10:train
     ;;
   celebabg)
     # The same pair for CelebA (bench/suites/celeba-detectors.json): celeba-vae's recipe on mutated inputs, and five
     # width-16 members. celeba-vae took 6,700 steps (100 epochs of the 4,320-image split) in 17 min.
-    CELEBA=(--data celeba:train --z-dim 128 --batch-size 64 --epochs 200)
-    train celeba-vae-bg --model vae --decoder gaussian --sigma2 learned "${CELEBA[@]}" --width 32 --patience 5 --min-delta 0.1 --mutate 0.2
-    for s in 0 1 2 3 4; do
-      train celeba-vae-ens$s --model vae --decoder gaussian --sigma2 learned "${CELEBA[@]}" --width 16 --patience 3 --min-delta 0.1 --seed $s
-    done
+    bg_and_ensemble celeba celeba:train
     ;;
   sintro)
     # The Soft-IntroVAE with the authors' Fashion-MNIST settings (z 32, batch 128, lr 2e-4, width 64: oodgen train's
