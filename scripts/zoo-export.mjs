@@ -39,6 +39,9 @@ const status = {
   lastEpoch: epochs.at(-1) ?? null,
   // Converged = early stopping ended it (patience epochs without a better validation ELBO).
   converged: state.stopReason === 'early-stopping',
+  // Training has ended (early stopping or a cap); false for a run exported mid-run, which the benchmark refuses
+  // without --unfinished and marks "not converged" when given it (src/benchmark/models.ts).
+  done: state.done === true,
   stopReason: state.stopReason ?? 'still training (exported mid-run)',
   exported: new Date().toISOString(),
 };

@@ -8,6 +8,7 @@ import type { BenchmarkResult, BenchRow } from './run.js';
 import { b64ToF32 } from './cache.js';
 import type { ModelGrids } from './grids.js';
 import { claimsOf } from './claims.js';
+import { modelLabel, unconvergedModels } from './models.js';
 import type { Proportion } from './latent.js';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]!));
@@ -54,6 +55,7 @@ interface PageRow {
 
 function pageRows(r: BenchmarkResult): PageRow[] {
   const out: PageRow[] = [];
+  const unconverged = unconvergedModels(r);
   for (const u of r.units) {
     for (const row of u.rows) {
       const s = u.series.find((x) => x.row === row.score);
@@ -67,7 +69,7 @@ function pageRows(r: BenchmarkResult): PageRow[] {
       }
       const pub = publishedFor(row.pair, row.score, row.bn);
       out.push({
-        experiment: row.experiment, model: row.model, score: row.score, detector: row.detector, kind: row.granularity === 'batch' ? 'batch' : 'per-sample',
+        experiment: row.experiment, model: modelLabel(row.model, unconverged), score: row.score, detector: row.detector, kind: row.granularity === 'batch' ? 'batch' : 'per-sample',
         bn: row.bn, pair: row.pair, id: row.id, ood: row.ood, nId: row.nId, nOod: row.nOod,
         AUROC: row.AUROC, 'AUPR-IN': row['AUPR-IN'], 'AUPR-OUT': row['AUPR-OUT'], FPR95: row.FPR95TPR,
         ci: row.ci ? { AUROC: row.ci.AUROC, 'AUPR-IN': row.ci['AUPR-IN'], 'AUPR-OUT': row.ci['AUPR-OUT'], FPR95: row.ci.FPR95TPR } : null,
@@ -93,6 +95,7 @@ td.num{text-align:right}.ci{color:#777;font-size:.85em}
 #detail{display:flex;gap:2em;flex-wrap:wrap;margin-top:1em}#detail svg{border:1px solid #ddd;background:#fff}
 .grids img{image-rendering:pixelated;border:1px solid #ccc;margin:4px 8px 8px 0;vertical-align:top}
 .muted{color:#666}
+.warn{background:#fff4e5;border-left:4px solid #d9632b;padding:4px 8px}
 #claims td{white-space:normal;vertical-align:top}#claims td.verdict{font-weight:600;white-space:nowrap}
 .v-reproduced{color:#17692a}.v-not-reproduced{color:#a3291c}.v-not-run{color:#777}
 `;
@@ -196,6 +199,13 @@ ${claims.map((c) => `<tr data-claim="${esc(c.id)}" data-verdict="${esc(c.verdict
 ${r.latent.flatMap((u) => u.pairs.map((p) => `<tr><td>${esc(u.experiment)}</td><td>${esc(u.model)}</td><td>${esc(u.bn)}</td><td>${esc(p.pair)}</td><td class="num">${p.fit.positive} / ${p.fit.negative}</td><td class="num">${pc(p.positive)}</td><td class="num">${pc(p.negative)}</td><td class="num">${p.auroc.toFixed(3)}</td><td class="num">${(100 * p.pixels.positive.p).toFixed(1)}% / ${(100 * p.pixels.negative.p).toFixed(1)}%</td><td class="num">${(100 * u.control.positive.p).toFixed(1)}% / ${(100 * u.control.negative.p).toFixed(1)}%</td><td class="num">${p.likelihoodAuroc.toFixed(3)}</td><td class="num">${pc(p.move.moved)} of ${p.move.moved.n}</td><td class="num">${pc(p.move.unmoved)}</td><td class="num">${p.move.pixels ? `${(100 * p.move.pixels.moved.p).toFixed(1)}% / ${(100 * p.move.pixels.unmoved.p).toFixed(1)}%` : ''}</td></tr>`)).join('\n')}
 </tbody></table>
 <p class="muted">SVM fitted on the model's training images (ID) and a seeded half of each OoD set; accuracies on the ID test set and the other half, with 95% Wilson intervals. Moved: held-out OoD codes on the OoD side, moved along w to the median ID depth, decoded, re-encoded and placed by the same SVM; unmoved: the same round trip without the move. Pixel judge: the pixel control's SVM (random projections of raw pixels) on the same decoded images, shown beside the rule's judge.</p>` : '';
+  const notConverged = r.runs.filter((x) => x.training.converged === false).map((x) => x.ref);
+  const modelsHtml = r.runs.length ? `<h2>Models</h2>
+${notConverged.length ? `<p class="warn" id="not-converged"><b>Not converged</b>: ${esc(notConverged.join(', '))}: weights not of a run that early stopping ended; the rows of such a main model say so.</p>` : ''}
+<table id="models"><thead><tr><th>model</th><th>training</th><th>hash</th></tr></thead><tbody>
+${r.runs.map((x) => `<tr data-converged="${x.training.converged === null ? 'unknown' : String(x.training.converged)}"><td>${esc(x.ref)}${x.labels.length && x.labels.join() !== x.ref ? ` <span class="muted">(as ${esc(x.labels.join(', '))})</span>` : ''}</td><td>${esc(x.training.text)}</td><td><code>${esc(x.hash.slice(0, 12))}</code></td></tr>`).join('\n')}
+</tbody></table>
+<p class="muted">The training status each model's folder records (a zoo folder's status.json, a run folder's state.json); the hash covers its weights and model config (the cache key).</p>` : '';
   const png = (b: Buffer) => `data:image/png;base64,${b.toString('base64')}`;
   const grids = o.grids.map((g) => `<h3>${esc(g.experiment)} / ${esc(g.model)}</h3>` +
     (g.samples ? `<figure><img alt="samples of ${esc(g.model)}" src="${png(g.samples)}"><figcaption>prior samples (decoder means, BN running statistics)</figcaption></figure>` : '') +
@@ -217,6 +227,7 @@ ${claimsHtml ? '<h2>Results</h2>' : ''}
 <div class="scroll"><table id="results"><thead><tr></tr></thead><tbody></tbody></table></div>
 <div id="detail"></div>
 ${latentHtml}
+${modelsHtml}
 <h2>Published figures on these pairs</h2>
 ${pub.length ? `<table id="published"><thead><tr><th>pair</th><th>method</th><th>AUROC</th><th>source</th></tr></thead><tbody>
 ${pub.map((p) => `<tr><td>${esc(p.pair)}</td><td>${esc(p.method)}</td><td class="num">${p.auroc.toFixed(2)}</td><td>[${esc(p.source)}]</td></tr>`).join('\n')}

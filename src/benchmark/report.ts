@@ -9,9 +9,18 @@ import { benchFiles, type BenchRow, type BenchmarkResult } from './run.js';
 import { reportHtml } from './html.js';
 import type { ModelGrids } from './grids.js';
 import { claimsOf } from './claims.js';
+import { modelLabel, unconvergedModels } from './models.js';
 import type { LatentUnitResult, Proportion } from './latent.js';
 
 const GRANULARITY = { sample: 'per-sample', batch: 'batch' } as const;
+
+/** The Models section: every model the suite used, how far its training got, and its content hash. */
+export function modelsMarkdown(r: Pick<BenchmarkResult, 'runs'>): string[] {
+  if (r.runs.length === 0) return [];
+  return ['## Models', '',
+    'Every model the units used (main, background, ensemble members), with the training status its folder records (a zoo folder\'s status.json, a run folder\'s state.json) and the first 12 hex digits of its content hash (weights and model config; the cache key).', '',
+    markdownTable(['model', 'training', 'hash'], r.runs.map((x) => [x.ref + (x.labels.length && x.labels.join() !== x.ref ? ` (as ${x.labels.join(', ')})` : ''), x.training.text, x.hash.slice(0, 12)])), ''];
+}
 
 /** Published AUROCs for a row's pair and detector, e.g. "0.99 [lpath]". */
 export function publishedCell(r: Pick<BenchRow, 'pair' | 'score' | 'bn'>): string {
@@ -29,6 +38,7 @@ export function resultsJson(r: BenchmarkResult, command: string): Record<string,
     latent: r.latent,
     claims: claimsOf(r),
     units: r.units.map(({ rows: _rows, series: _series, ...u }) => u),
+    models: r.runs,
     skipped: r.skipped,
     published: PUBLISHED.filter((p) => pairs.has(p.pair)),
     sources: SOURCES,
@@ -38,11 +48,11 @@ export function resultsJson(r: BenchmarkResult, command: string): Record<string,
 const pctCi = (p: Proportion) => `${(100 * p.p).toFixed(1)}% [${(100 * p.ci[0]).toFixed(1)}, ${(100 * p.ci[1]).toFixed(1)}]`;
 
 /** One Markdown table of a latent experiment's units (Table 3.1's columns plus the move along w). */
-export function latentMarkdownTable(units: LatentUnitResult[]): string {
+export function latentMarkdownTable(units: LatentUnitResult[], unconverged: Set<string> = new Set()): string {
   return markdownTable(
     ['model', 'BN', 'pair', 'fit ID / OoD', 'held-out positive acc.', 'held-out negative acc.', 'AUROC(-d)', 'pixels pos. / neg.', 'ID-vs-ID control pos. / neg.', 'likelihood AUROC', 'moved to ID side', 'unmoved', 'pixel judge: moved / unmoved'],
     units.flatMap((u) => u.pairs.map((p) => [
-      u.model, u.bn, p.pair, `${p.fit.positive} / ${p.fit.negative}`, pctCi(p.positive), pctCi(p.negative), p.auroc.toFixed(3),
+      modelLabel(u.model, unconverged), u.bn, p.pair, `${p.fit.positive} / ${p.fit.negative}`, pctCi(p.positive), pctCi(p.negative), p.auroc.toFixed(3),
       `${(100 * p.pixels.positive.p).toFixed(1)}% / ${(100 * p.pixels.negative.p).toFixed(1)}%`,
       `${(100 * u.control.positive.p).toFixed(1)}% / ${(100 * u.control.negative.p).toFixed(1)}%`,
       p.likelihoodAuroc.toFixed(3), `${pctCi(p.move.moved)} of ${p.move.moved.n}`, pctCi(p.move.unmoved),
@@ -65,6 +75,12 @@ export function resultsMarkdown(r: BenchmarkResult, command: string): string {
     'Higher score = more OoD; OoD is the positive class. "per-sample" detectors score each image alone; "batch" detectors score a whole batch of one set.',
     '',
   ];
+  const unconverged = unconvergedModels(r);
+  const notConverged = r.runs.filter((x) => x.training.converged === false).map((x) => x.ref);
+  if (notConverged.length) {
+    const many = notConverged.length > 1;
+    out.push(`**Not converged**: ${notConverged.join(', ')}: ${many ? 'their' : 'its'} weights are not those of a run that early stopping ended (Models below); the rows of a main model that is not converged say so.`, '');
+  }
   const all = claimsOf(r);
   // A suite built for something else (a detector table) that happens to run some claims' units does not list the
   // claims it never tried (every missing unit "not in this suite"); one it tried and could not run (a zoo model
@@ -86,7 +102,7 @@ export function resultsMarkdown(r: BenchmarkResult, command: string): string {
     if (ex.kind === 'latent') {
       const lu = r.latent.filter((u) => u.experiment === ex.name);
       if (lu.length === 0) { out.push('No results (see Skipped).', ''); continue; }
-      out.push(latentMarkdownTable(lu), '');
+      out.push(latentMarkdownTable(lu, unconverged), '');
       out.push('Linear SVM on posterior means (src/analysis): fitted on the model\'s training images (ID) and a seeded half of each OoD set, evaluated on the ID test set and the other half; ' +
         'accuracies with 95% Wilson intervals. "moved to ID side": held-out OoD codes on the OoD side, moved along w to the median ID depth, decoded and re-encoded, on the ID side of the same SVM; "unmoved": the same round trip without the move; "pixel judge": the pixel control\'s SVM on the same decoded images (src/benchmark/latent.ts).', '');
       continue;
@@ -95,7 +111,7 @@ export function resultsMarkdown(r: BenchmarkResult, command: string): string {
     if (rows.length === 0) { out.push('No results (see Skipped).', ''); continue; }
     out.push(markdownTable(
       ['model', 'score', 'kind', 'BN', 'pair', 'n ID / OoD', 'AUROC', 'AUPR-IN', 'AUPR-OUT', 'FPR95', 'published AUROC'],
-      rows.map((x) => [x.model, x.score, GRANULARITY[x.granularity], x.bn, x.pair, `${x.nId} / ${x.nOod}`, ci(x, 'AUROC'), ci(x, 'AUPR-IN'), ci(x, 'AUPR-OUT'), ci(x, 'FPR95TPR'), publishedCell(x)]),
+      rows.map((x) => [modelLabel(x.model, unconverged), x.score, GRANULARITY[x.granularity], x.bn, x.pair, `${x.nId} / ${x.nOod}`, ci(x, 'AUROC'), ci(x, 'AUPR-IN'), ci(x, 'AUPR-OUT'), ci(x, 'FPR95TPR'), publishedCell(x)]),
     ), '');
   }
   // Units cached before `images` was recorded: ID once plus each pair's OoD set, from the rows (a detector can give
@@ -103,6 +119,7 @@ export function resultsMarkdown(r: BenchmarkResult, command: string): string {
   const imagesOf = (u: BenchmarkResult['units'][number]): number => u.images ??
     (u.rows.length ? (u.rows[0]!.nId + [...new Map(u.rows.map((x) => [x.pair, x.nOod])).values()].reduce((a, n) => a + n, 0)) * (u.granularity === 'batch' ? s.batchSize : 1) : 0);
   const timed = r.units.filter((u) => u.seconds > 0 && imagesOf(u) > 0).map((u) => ({ ...u, images: imagesOf(u) }));
+  out.push(...modelsMarkdown(r));
   if (timed.length) {
     out.push('## Cost', '');
     out.push('Wall time of each unit computed (in this run or the run that cached it): scoring, plus fitting when the unit fitted its detector; one process, the suite\'s thread count, on whatever else the machine was running then (its 1-minute load average is beside each figure).', '');

@@ -18,7 +18,7 @@ import type { LatentModel } from '../models/types.js';
 import { evaluate, type EvalRow, type EvalSet } from '../ood/evaluate.js';
 import { BenchCache, f32ToB64, hashOf } from './cache.js';
 import { availablePairs, dataIdentity, type Pair } from './pairs.js';
-import { extraRefs, modelEntry, resolveRun, zooDir, type ModelEntry, type ResolvedRun } from './models.js';
+import { extraRefs, modelEntry, resolveRun, zooDir, type ModelEntry, type ResolvedRun, type TrainingStatus } from './models.js';
 import { LATENT_FORMAT as LATENT_FORMAT_CHECK, planLatent, runLatentUnit, type LatentUnit, type LatentUnitResult } from './latent.js';
 import type { Experiment, Suite } from './suite.js';
 
@@ -120,6 +120,17 @@ export interface BenchmarkResult {
   interrupted: boolean;
   /** Model entries per experiment, for grids (report.ts). */
   models: { experiment: Experiment; entry: ModelEntry; pairs: Pair[] }[];
+  /** Every model the plan resolved (main, background, ensemble, latent), once each, with how far its training got. */
+  runs: RunInfo[];
+}
+
+/** A resolved model as the report lists it: the suite's reference, its content hash and its training status. */
+export interface RunInfo {
+  ref: string;
+  /** The labels its rows carry when it is a suite's main model (none when only a background or ensemble member). */
+  labels: string[];
+  hash: string;
+  training: TrainingStatus;
 }
 
 const fmtTime = (s: number) => (s < 60 ? `${s.toFixed(0)} s` : s < 3600 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${(s / 3600).toFixed(1)} h`);
@@ -178,7 +189,7 @@ export function etaText(left: { model: string; detector: string; images: number 
 }
 
 /** Every unit of the suite, with its cache key; what cannot run goes to `skipped` with the reason. */
-export function planBenchmark(o: Pick<BenchmarkOptions, 'suite' | 'limit' | 'zoo' | 'unfinished'>): { units: Unit[]; latent: LatentUnit[]; skipped: Skip[]; models: BenchmarkResult['models'] } {
+export function planBenchmark(o: Pick<BenchmarkOptions, 'suite' | 'limit' | 'zoo' | 'unfinished'>): { units: Unit[]; latent: LatentUnit[]; skipped: Skip[]; models: BenchmarkResult['models']; runs: RunInfo[] } {
   const s = o.suite;
   const zoo = zooDir(o.zoo);
   const units: Unit[] = [];
@@ -250,7 +261,16 @@ export function planBenchmark(o: Pick<BenchmarkOptions, 'suite' | 'limit' | 'zoo
       }
     }
   }
-  return { units, latent, skipped, models };
+  const runs = new Map<string, RunInfo>();
+  const note = (r: ResolvedRun, label?: string) => {
+    if (!runs.has(r.dir)) runs.set(r.dir, { ref: r.ref, labels: [], hash: r.hash, training: r.training });
+    const info = runs.get(r.dir)!;
+    if (label !== undefined && !info.labels.includes(label)) info.labels.push(label);
+  };
+  for (const m of models) note(m.entry.main, m.entry.name);
+  for (const u of latent) note(u.entry.main, u.entry.name);
+  for (const r of extraRuns.values()) if (!('skip' in r)) note(r);
+  return { units, latent, skipped, models, runs: [...runs.values()] };
 }
 
 /** Runs a suite: every unit not in the cache is evaluated and stored. */
@@ -258,7 +278,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
   const log = o.log ?? (() => undefined);
   const s = o.suite;
   const cache = new BenchCache(o.cacheDir);
-  const { units, latent, skipped, models } = planBenchmark(o);
+  const { units, latent, skipped, models, runs } = planBenchmark(o);
   const todo = units.filter((u) => !cache.has(u.key));
   // A unit listed by two experiments (same key) runs once; the second finds it cached.
   const toRun = new Set([...todo.map((u) => u.key), ...latent.filter((u) => !cache.has(u.key)).map((u) => u.key)]).size;
@@ -391,7 +411,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     computed++;
     log(`${label}: ${r.seconds.toFixed(1)} s; ${toRun - computed} to run`);
   }
-  return { suite: s, units: results, latent: latentResults, skipped, counts: { planned, computed, cached }, interrupted, models };
+  return { suite: s, units: results, latent: latentResults, skipped, counts: { planned, computed, cached }, interrupted, models, runs };
 }
 
 /** Evaluates the units of one pass (same model, BN mode, data and options; see Unit.pass) in one evaluate() call. */

@@ -45,7 +45,7 @@ export function registerBenchmarkCommand(program: Command, io: { write?: (s: str
     .option('--limit <n>', 'at most this many images per set (caps the suite\'s limits)', intArg('--limit', 1))
     .option('--cache <dir>', 'cache of fitted detectors and scores (default OUT/cache)')
     .option('--zoo <dir>', 'where zoo names are looked up (default: OODGEN_ZOO or <repo>/zoo)')
-    .option('--unfinished', 'also score run folders still training (state.json done: false), their weights as they are now; refused by default')
+    .option('--unfinished', 'also score run folders still training (state.json done: false) and zoo models exported mid-run (status.json done: false), their weights as they are now, their rows marked "(not converged)"; refused by default')
     .option('--no-grids', 'no sample / reconstruction grids in report.html')
     .option('--device <device>', 'cpu | cuda', 'cpu')
     .action(async (o) => {

@@ -185,7 +185,7 @@ test('results.md: a suite built for something else lists only the claims it ran;
   const units = [components('fm-vae-gauss', -60, 5), unit('fm-vae-cat', 'elbo', 'elbo', 'eval', 0.12, [0.1, 0.15])];
   const md = (name: string, skipped: { what: string; why: string }[] = []) => resultsMarkdown({
     suite: parseSuite({ name, experiments: [{ name: 'x', models: ['fm-vae-gauss'], detectors: ['elbo'], bn: ['eval'], pairs: ['fmnist-mnist'] }] }, 'test'),
-    units, latent: [], skipped, counts: { planned: 2, computed: 2, cached: 0 }, interrupted: false,
+    units, latent: [], skipped, counts: { planned: 2, computed: 2, cached: 0 }, interrupted: false, models: [], runs: [],
   } as unknown as BenchmarkResult, 'x');
   const table = md('fm-detectors');
   assert.deepEqual([...table.matchAll(/^\| (C[1-8]) /gm)].map((m) => m[1]), ['C2', 'C6']);

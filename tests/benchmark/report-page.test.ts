@@ -3,7 +3,7 @@
 // request and logs no console error; the claims section (C1-C8 verdicts) and the latent table render. Skipped when no Chromium is installed (setup.sh installs it in CI).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseSuite } from '../../src/benchmark/suite.js';
@@ -25,6 +25,8 @@ test('histogram: normalised counts, out-of-range values in the edge bins', () =>
 test('report.html: rows render, sorting works, details draw, no console errors, no network', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}` }, async () => {
   const zoo = join(dir, 'zoo');
   writeZoo(zoo);
+  // tiny-ae as a zoo export whose epoch cap ended it (not early stopping): its rows and the Models table say so.
+  writeFileSync(join(zoo, 'tiny-ae', 'status.json'), JSON.stringify({ step: 40, epoch: 5, bestStep: 32, lastEpoch: { epoch: 5 }, converged: false, done: true, stopReason: 'epochs' }));
   const suite = parseSuite({
     name: 'page', description: 'page test', limit: 24, fitLimit: 16, bootstrap: 10, batchSize: 8,
     experiments: [{ name: 'a', models: ['tiny-vae', 'tiny-ae'], detectors: ['elbo', 'components', 'rec', 'typicality-batch'], bn: ['eval'], pairs: SYNTH_PAIRS, recon: 4 }],
@@ -74,6 +76,13 @@ test('report.html: rows render, sorting works, details draw, no console errors, 
     await (await page.$('#results th[data-key="model"]'))!.click();
     const models = await page.$$eval('#results tbody tr', (t) => t.map((x) => x.children[1]!.textContent ?? ''));
     assert.deepEqual(models, [...models].sort());
+    assert.deepEqual([...new Set(models)], ['tiny-ae (not converged)', 'tiny-vae']);
+    // The Models table: one row per model with its training status; the warning names the unconverged one.
+    assert.deepEqual(await page.$$eval('#models tbody tr', (t) => t.map((x) => [x.children[0]!.textContent, x.getAttribute('data-converged'), x.children[1]!.textContent])), [
+      ['tiny-vae', 'unknown', 'training status unknown (no status.json or state.json beside the weights)'],
+      ['tiny-ae', 'false', 'ended by epochs at epoch 5, not by early stopping; best-validation weights of step 32'],
+    ]);
+    assert.equal(await page.$eval('#not-converged', (e) => e.textContent), 'Not converged: tiny-ae: weights not of a run that early stopping ended; the rows of such a main model say so.');
 
     // A row click draws its histogram (40 bins per set) and its ROC curve.
     await (await page.$('#results tbody tr:nth-child(3)'))!.click();

@@ -11,7 +11,7 @@ import { evaluate, liveTensors, loadDataset } from '../../src/index.js';
 import { parseSuite, type Suite } from '../../src/benchmark/suite.js';
 import { runBenchmark, allRows, etaText, timingKey, planBenchmark } from '../../src/benchmark/run.js';
 import { b64ToF32 } from '../../src/benchmark/cache.js';
-import { resultsMarkdown } from '../../src/benchmark/report.js';
+import { resultsJson, resultsMarkdown } from '../../src/benchmark/report.js';
 import { loadRun } from '../../src/train/run.js';
 import { Command } from 'commander';
 import { registerBenchmarkCommand } from '../../src/cli/benchmark.js';
@@ -347,6 +347,52 @@ test('a run folder still training (state.json done: false) is skipped with the r
   assert.equal(planBenchmark({ suite: s, zoo: z }).units.length, 3);
   writeFileSync(join(run, 'state.json'), '{ torn');
   assert.ok(planBenchmark({ suite: s, zoo: z }).skipped.some((k) => /state\.json: not readable JSON/.test(k.why)));
+});
+
+test('training status: a zoo model exported mid-run is refused unless --unfinished, and marked "not converged" in results.md and results.json', async () => {
+  const z = join(dir, 'zoo-status');
+  const mid = writeRun(z, 'mid', TINY, 11);
+  const capped = writeRun(z, 'capped', TINY, 12);
+  const conv = writeRun(z, 'conv', TINY, 13);
+  const runDone = writeRun(z, 'rundone', TINY, 14);
+  writeRun(z, 'bare', TINY, 15);
+  const status = (d: string, o: Record<string, unknown>) => writeFileSync(join(d, 'status.json'), JSON.stringify({ weights: 'best validation ELBO so far', ...o }));
+  // As scripts/zoo-export.mjs writes them: a run stopped by SIGINT mid-training, one its epoch cap ended, and a
+  // converged one exported before `done` was recorded (every such file is of an early-stopped run).
+  status(mid, { step: 7048, epoch: 10, bestStep: 6327, lastEpoch: { epoch: 10 }, converged: false, done: false, stopReason: 'interrupted (SIGINT)' });
+  status(capped, { step: 400, epoch: 50, bestStep: 390, lastEpoch: { epoch: 50 }, converged: false, done: true, stopReason: 'epochs' });
+  status(conv, { step: 12654, epoch: 18, bestStep: 9139, lastEpoch: { epoch: 18 }, converged: true, stopReason: 'early-stopping' });
+  writeFileSync(join(runDone, 'state.json'), JSON.stringify({ format: 'oodgen-state/1', step: 900, epoch: 30, done: true, stopReason: 'early-stopping', bestStep: 800 }));
+  const s = parseSuite({ name: 'st', limit: 8, bootstrap: 0, batchSize: 8, experiments: [{ name: 'e', models: ['mid', 'capped', { run: 'conv', name: 'C' }, 'rundone', 'bare'], detectors: ['elbo'], pairs: SYNTH_PAIRS.slice(0, 1), recon: 0 }] }, 'test');
+
+  const refused = planBenchmark({ suite: s, zoo: z });
+  assert.deepEqual(refused.units.map((u) => u.entry.name), ['capped', 'C', 'rundone', 'bare']);
+  const why = refused.skipped.find((k) => k.what === 'e: model mid')?.why ?? '';
+  assert.ok(why.includes(`zoo model ${mid} was exported before its training ended (${join(mid, 'status.json')}: NOT CONVERGED`) && why.includes('--unfinished'), why);
+
+  const r = await runBenchmark({ suite: s, cacheDir: join(dir, 'cache-status'), zoo: z, unfinished: true, progressBars: false });
+  const text = Object.fromEntries(r.runs.map((x) => [x.ref, x.training.text]));
+  assert.deepEqual(text, {
+    mid: 'NOT CONVERGED: exported while still training, at epoch 10 (step 7,048, interrupted (SIGINT)); best-validation weights of step 6,327',
+    capped: 'ended by epochs at epoch 50, not by early stopping; best-validation weights of step 390',
+    conv: 'converged: early stopping ended it at epoch 18; best-validation weights of step 9,139',
+    rundone: 'converged: early stopping ended it at epoch 30; last weights (step 900)',
+    bare: 'training status unknown (no status.json or state.json beside the weights)',
+  });
+  assert.deepEqual(r.runs.find((x) => x.ref === 'conv')?.labels, ['C']);
+  const md = resultsMarkdown(r, 'test');
+  assert.ok(md.includes('**Not converged**: mid, capped: their weights'), md);
+  const cells = md.split('\n').filter((l) => l.startsWith('|')).map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
+  const modelCells = cells.filter((c) => c[1] === 'elbo').map((c) => c[0]);
+  assert.deepEqual(modelCells, ['mid (not converged)', 'capped (not converged)', 'C', 'rundone', 'bare']);
+  assert.ok(md.includes('## Models'));
+  assert.deepEqual(cells.find((c) => c[0] === 'conv (as C)'), ['conv (as C)', 'converged: early stopping ended it at epoch 18; best-validation weights of step 9,139', r.runs.find((x) => x.ref === 'conv')!.hash.slice(0, 12)]);
+  const json = resultsJson(r, 'test') as { models: { ref: string; training: { converged: boolean | null; done: boolean } }[] };
+  assert.deepEqual(json.models.map((m) => [m.ref, m.training.done, m.training.converged]),
+    [['mid', false, false], ['capped', true, false], ['conv', true, true], ['rundone', true, true], ['bare', true, null]]);
+  // A torn status.json is an error naming the file, not a silent "unknown".
+  writeFileSync(join(mid, 'status.json'), '{ torn');
+  assert.ok(planBenchmark({ suite: s, zoo: z, unfinished: true }).skipped.some((k) => k.what === 'e: model mid' && k.why.startsWith(`${join(mid, 'status.json')}: not readable JSON`)));
 });
 
 test('elbo and components on the same model, BN mode and data: one pass, the numbers of running each alone, resumable', async () => {
