@@ -42,7 +42,9 @@ const status = {
   // Training has ended (early stopping or a cap); false for a run exported mid-run, which the benchmark refuses
   // without --unfinished and marks "not converged" when given it (src/benchmark/models.ts).
   done: state.done === true,
-  stopReason: state.stopReason ?? 'still training (exported mid-run)',
+  // A run not done may be training right now: the state's stopReason is then that of its last stop (an interrupt
+  // before a resume), stale, so it is not the reason here.
+  stopReason: state.done === true && state.stopReason ? state.stopReason : 'still training (exported mid-run)',
   exported: new Date().toISOString(),
 };
 put('status.json', (tmp) => writeFileSync(tmp, JSON.stringify(status, null, 2) + '\n'));

@@ -1,0 +1,41 @@
+// scripts/zoo-export.mjs and the benchmark agree on what a zoo model is: a run exported mid-run (its state not done,
+// whatever its last stop was) is recorded as still training and refused by the benchmark unless --unfinished; one
+// that early stopping ended is recorded as converged and taken, with its best-validation weights.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { resolveRun } from '../../src/benchmark/models.js';
+import { TINY, writeRun } from '../benchmark/helpers.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const script = new URL('../../scripts/zoo-export.mjs', import.meta.url).pathname;
+const dir = tempDir('zoo-export');
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('zoo-export: a run exported mid-run is "still training" (refused without --unfinished); an early-stopped one is converged, best weights', () => {
+  const run = writeRun(join(dir, 'runs'), 'r', TINY, 21);
+  const best = writeRun(join(dir, 'other'), 'b', TINY, 22);
+  copyFileSync(join(best, 'model.safetensors'), join(run, 'best.safetensors'));
+  writeFileSync(join(run, 'log.jsonl'), JSON.stringify({ step: 30, epoch: 3, event: 'epoch', valElbo: -10 }) + '\n');
+  const zoo = join(dir, 'zoo');
+  const exportAs = (state: Record<string, unknown>) => {
+    writeFileSync(join(run, 'state.json'), JSON.stringify({ format: 'oodgen-state/1', step: 40, epoch: 3, bestStep: 30, bestVal: -10, ...state }));
+    const r = spawnSync(process.execPath, [script, run, 'm', 'oodgen train --model vae', '--zoo', zoo], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(readFileSync(join(zoo, 'm', 'status.json'), 'utf8')) as Record<string, unknown>;
+  };
+  // Interrupted, then resumed and training now: the state's last stop reason is stale.
+  const mid = exportAs({ done: false, stopReason: 'interrupted (SIGINT)' });
+  assert.deepEqual([mid.done, mid.converged, mid.stopReason], [false, false, 'still training (exported mid-run)']);
+  assert.throws(() => resolveRun('m', zoo), /exported before its training ended .*NOT CONVERGED: exported while still training, at epoch 3 \(step 40\); best-validation weights of step 30\): pass --unfinished/);
+  assert.equal(resolveRun('m', zoo, { unfinished: true }).training.converged, false);
+
+  const done = exportAs({ done: true, stopReason: 'early-stopping' });
+  assert.deepEqual([done.done, done.converged, done.stopReason], [true, true, 'early-stopping']);
+  const r = resolveRun('m', zoo);
+  assert.equal(r.training.text, 'converged: early stopping ended it at epoch 3; best-validation weights of step 30');
+  assert.deepEqual(readFileSync(join(zoo, 'm', 'model.safetensors')), readFileSync(join(run, 'best.safetensors')));
+  assert.equal(readFileSync(join(zoo, 'm', 'command.txt'), 'utf8'), 'oodgen train --model vae\n');
+});
