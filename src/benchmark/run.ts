@@ -306,6 +306,21 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     return b ? todo.find((x) => x.pass === u.pass && x.detector === b) : undefined;
   };
   const riders = new Set(todo.filter((u) => baseUnit(u)).map((u) => u.key));
+  // Units already cached, read once, up front: their recorded times seed the ETA, so a rerun that adds one model or
+  // detector to a cached suite estimates its units from the start instead of after the first one computed. A unit's
+  // pass time is also its riders' (as below for units computed now).
+  const hits = new Map<string, UnitResult>();
+  for (const u of units) {
+    if (todo.includes(u) || hits.has(u.key)) continue;
+    const hit = cache.get<UnitResult>(u.key);
+    if (!hit) continue;
+    hits.set(u.key, hit);
+    if (hit.format !== UNIT_FORMAT || !(hit.seconds > 0) || !(hit.images && hit.images > 0)) continue;
+    for (const k of new Set(units.filter((x) => x.pass === u.pass).map(costKey))) {
+      const acc = secPerImage.get(k) ?? { s: 0, n: 0 };
+      secPerImage.set(k, { s: acc.s + hit.seconds, n: acc.n + hit.images });
+    }
+  }
   const precomputed = new Set<string>();
   let computed = 0, cached = 0, done = 0, interrupted = false;
   const eta = (): string => etaText(todo.slice(computed).filter((u) => !riders.has(u.key)).map((u) => ({ model: u.entry.main.dir, detector: u.detector, images: u.images })), secPerImage);
@@ -316,7 +331,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     if (o.signal?.aborted || o.stopNow?.aborted) { interrupted = true; break; }
     done++;
     const label = `[${done}/${planned}] ${u.experiment.name}: ${u.entry.name} / ${u.detector} / bn=${u.bn} / ${u.id} vs ${u.pairs.map((p) => p.name).join(', ')}`;
-    const hit = cache.get<UnitResult>(u.key);
+    const hit = hits.get(u.key) ?? cache.get<UnitResult>(u.key);
     if (hit && precomputed.delete(u.key)) {
       // Computed in this run, in the pass of an earlier unit (its base or a rider of the same base).
       computed++;

@@ -330,6 +330,15 @@ test('ETA: seconds per image keyed by (model, detector); other models\' times sc
   await runBenchmark({ suite: s, cacheDir: join(dir, 'cache-eta'), zoo, progressBars: false, log: (l) => logs.push(l) });
   assert.ok(logs.some((l) => /^\[1\/2\] .*tiny-vae \/ rec .*: [0-9.]+ s; 1 to run, about [0-9]+ s left \(1 unit estimated from the detector's time on other models\)$/.test(l)), logs.join('\n'));
   assert.ok(logs.some((l) => /^\[2\/2\] .*tiny-ae \/ rec .*: running \(about [0-9]+ s left \(1 unit estimated/.test(l)), logs.join('\n'));
+  // A rerun that adds a model to a cached suite: the cached units' recorded times give the ETA from the first unit
+  // to run (before, "ETA after the first unit"). tiny-vae's rec and elbo/components are cached; tiny-bg is new.
+  const cacheDir = join(dir, 'cache-eta2');
+  const ex = (models: string[]) => suite({ experiments: [{ name: 'a', models, detectors: ['rec', 'components', 'elbo'], bn: ['eval'], pairs: SYNTH_PAIRS }] });
+  await runBenchmark({ suite: ex(['tiny-vae']), cacheDir, zoo, progressBars: false });
+  const logs2: string[] = [];
+  await runBenchmark({ suite: ex(['tiny-vae', 'tiny-bg']), cacheDir, zoo, progressBars: false, log: (l) => logs2.push(l) });
+  const first = logs2.find((l) => / tiny-bg \/ rec .*: running/.test(l)) ?? '';
+  assert.match(first, /: running \(about [0-9]+ s left \(2 units estimated from the detector's time on other models\)\)$/, logs2.join('\n'));
 });
 
 test('a run folder still training (state.json done: false) is skipped with the reason; --unfinished takes it; a finished one is taken', () => {
