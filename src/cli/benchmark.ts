@@ -28,7 +28,8 @@ export interface BenchmarkCliOptions {
 /** Runs the suite and writes the report; returns the files and whether it was interrupted. */
 export async function runBenchmarkCommand(o: BenchmarkCliOptions): Promise<{ files: string[]; interrupted: boolean; counts: { planned: number; computed: number; cached: number } }> {
   const suite = loadSuite(o.suite);
-  const command = `oodgen benchmark --suite ${o.suite} --out ${o.out}${o.limit ? ` --limit ${o.limit}` : ''}`;
+  // The flags that change what the tables hold (--unfinished adds unconverged models' rows).
+  const command = `oodgen benchmark --suite ${o.suite} --out ${o.out}${o.limit ? ` --limit ${o.limit}` : ''}${o.unfinished ? ' --unfinished' : ''}`;
   const r = await runBenchmark({ suite, limit: o.limit, cacheDir: o.cache ?? join(o.out, 'cache'), zoo: o.zoo, unfinished: o.unfinished, device: o.device, signal: o.signal, stopNow: o.stopNow, log: o.log });
   const grids = o.grids === false || r.interrupted ? [] : await modelGrids(r, { device: o.device, seed: suite.seed });
   const files = await writeBenchmarkReport(r, o.out, { command, grids });

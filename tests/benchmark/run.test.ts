@@ -154,7 +154,7 @@ test('oodgen benchmark --suite FILE --out DIR --limit N writes results.json, res
   try {
     const program = new Command('oodgen').exitOverride();
     registerBenchmarkCommand(program, { write: (s) => { text += s; }, log: (s) => logs.push(s) });
-    await program.parseAsync(['node', 'oodgen', 'benchmark', '--suite', file, '--out', out, '--limit', '16']);
+    await program.parseAsync(['node', 'oodgen', 'benchmark', '--suite', file, '--out', out, '--limit', '16', '--unfinished']);
   } finally {
     if (prevZoo === undefined) delete process.env.OODGEN_ZOO; else process.env.OODGEN_ZOO = prevZoo;
     if (prevData === undefined) delete process.env.OODGEN_DATA; else process.env.OODGEN_DATA = prevData;
@@ -165,6 +165,8 @@ test('oodgen benchmark --suite FILE --out DIR --limit N writes results.json, res
   for (const f of ['results.json', 'results.md', 'report.html']) assert.ok(text.includes(join(out, f)) && existsSync(join(out, f)), f);
   const j = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
   assert.equal(j.complete, true);
+  // The recorded command keeps the flags that change what the tables hold.
+  assert.equal(j.command, `oodgen benchmark --suite ${file} --out ${out} --limit 16 --unfinished`);
   assert.equal(j.rows.length, 4);
   assert.ok(j.rows.filter((r: { score: string }) => r.score === 'elbo').every((r: { nId: number; nOod: number }) => r.nId === 16 && r.nOod === 16));
   // typicality-batch scores batches of 8 images: 16 images -> 2 scores per set.
