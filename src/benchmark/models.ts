@@ -1,12 +1,15 @@
 // Models of a suite: a zoo name (`<zoo>/NAME/`, a run folder with model.safetensors and config.json) or a run
 // folder path; each hashed by content (weights and model config) for the cache.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { OodgenError } from '../errors.js';
 import { repoRoot } from '../data/paths.js';
 import { readRunConfig, RUN_FILES, type RunConfig } from '../train/run.js';
+import { readStatusJson, stateDetail, trainingStatus, ZOO_STATUS, type TrainingStatus } from '../train/status.js';
 import { hashFile, hashOf } from './cache.js';
 import type { ModelRef } from './suite.js';
+
+export { trainingStatus, type TrainingStatus };
 
 /** The zoo folder: --zoo, else OODGEN_ZOO, else `<repo>/zoo`. */
 export function zooDir(explicit?: string): string {
@@ -38,51 +41,6 @@ export interface ResolveOptions {
 }
 
 /**
- * How far a model's training got, from the files beside its weights: a zoo folder's status.json (written by
- * scripts/zoo-export.mjs) or a run folder's state.json (the trainer's). `done`: training has ended (early stopping,
- * an epoch or step cap); `converged`: early stopping ended it (null when the folder does not say).
- */
-export interface TrainingStatus { done: boolean; converged: boolean | null; text: string }
-
-const readJson = (file: string): Record<string, unknown> => {
-  try { return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>; } catch (e) { throw new OodgenError(`${file}: not readable JSON (${(e as Error).message})`); }
-};
-const int = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : '?');
-const stateDetail = (st: Record<string, unknown>) => `done is ${JSON.stringify(st.done)} at step ${int(st.step)}, epoch ${int(st.epoch)}`;
-const weightsOf = (bestStep: unknown) => (typeof bestStep === 'number' ? `; best-validation weights of step ${int(bestStep)}` : '');
-
-/** The training status of the model in `dir` (a zoo folder or a run folder); an OodgenError for an unreadable file. */
-export function trainingStatus(dir: string): TrainingStatus {
-  const statusFile = join(dir, 'status.json');
-  if (existsSync(statusFile)) {
-    const st = readJson(statusFile);
-    const last = st.lastEpoch as { epoch?: unknown } | null | undefined;
-    const epoch = typeof last?.epoch === 'number' ? last.epoch : st.epoch;
-    const reason = typeof st.stopReason === 'string' ? st.stopReason : 'unknown';
-    // status.json files written before `done` was recorded are all of runs that early stopping ended.
-    const done = typeof st.done === 'boolean' ? st.done : st.converged === true;
-    const converged = typeof st.converged === 'boolean' ? st.converged : null;
-    const text = converged ? `converged: early stopping ended it at epoch ${int(epoch)}${weightsOf(st.bestStep)}`
-      : done ? `ended by ${reason} at epoch ${int(epoch)}, not by early stopping${weightsOf(st.bestStep)}`
-        : `NOT CONVERGED: exported while still training, at epoch ${int(epoch)} (step ${int(st.step)}${reason.startsWith('still training') ? '' : `, ${reason}`})${weightsOf(st.bestStep)}`;
-    return { done, converged, text };
-  }
-  const stateFile = join(dir, RUN_FILES.state);
-  if (existsSync(stateFile)) {
-    const st = readJson(stateFile);
-    const done = st.done === true;
-    const converged = done ? st.stopReason === 'early-stopping' : false;
-    // A run folder is scored with model.safetensors, its last weights, not best.safetensors.
-    const last = `; last weights (step ${int(st.step)})`;
-    const text = converged ? `converged: early stopping ended it at epoch ${int(st.epoch)}${last}`
-      : done ? `ended by ${String(st.stopReason)} at epoch ${int(st.epoch)}, not by early stopping${last}`
-        : `NOT CONVERGED: still training (state.json: ${stateDetail(st)})`;
-    return { done, converged, text };
-  }
-  return { done: true, converged: null, text: 'training status unknown (no status.json or state.json beside the weights)' };
-}
-
-/**
  * Labels of the suite's models whose weights are not those of a run that early stopping ended (exported mid-run,
  * still training, or stopped by a step or epoch cap): their rows carry "(not converged)", so a half-trained model's
  * numbers are not read as the converged model's.
@@ -106,10 +64,10 @@ export function resolveRun(ref: string, zoo: string, o: ResolveOptions = {}): Re
   const training = trainingStatus(dir);
   if (!o.unfinished && !training.done) {
     const state = join(dir, RUN_FILES.state);
-    throw new OodgenError(existsSync(join(dir, 'status.json'))
-      ? `zoo model ${dir} was exported before its training ended (${join(dir, 'status.json')}: ${training.text}): `
+    throw new OodgenError(existsSync(join(dir, ZOO_STATUS))
+      ? `zoo model ${dir} was exported before its training ended (${join(dir, ZOO_STATUS)}: ${training.text}): `
         + 'pass --unfinished to score these weights anyway'
-      : `run ${dir} has not finished training (${state}: ${stateDetail(readJson(state))}): `
+      : `run ${dir} has not finished training (${state}: ${stateDetail(readStatusJson(state))}): `
         + 'benchmark it when it ends, or pass --unfinished to score its weights as they are now');
   }
   const config = readRunConfig(dir);

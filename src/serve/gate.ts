@@ -6,6 +6,7 @@ import { gatherBatch } from '../data/batches.js';
 import type { ImageSet } from '../data/types.js';
 import type { LatentModel } from '../models/types.js';
 import { loadRun, RUN_FILES } from '../train/run.js';
+import { trainingStatus, type TrainingStatus } from '../train/status.js';
 import { OodgenError } from '../errors.js';
 import { PerSampleScorer, type ScorerOptions } from './scorer.js';
 import {
@@ -52,7 +53,11 @@ export interface GateResult {
 export class Gate {
   readonly input: InputShape;
   private readonly sorted: Float64Array;
-  constructor(readonly model: LatentModel, readonly scorer: PerSampleScorer, readonly calibration: Calibration, readonly runDir: string, readonly source?: GateSource) {
+  constructor(
+    readonly model: LatentModel, readonly scorer: PerSampleScorer, readonly calibration: Calibration, readonly runDir: string, readonly source?: GateSource,
+    /** How far the model's training got (its folder's status.json or state.json), for /v1/info. */
+    readonly training?: TrainingStatus,
+  ) {
     this.input = { channels: model.config.channels, size: model.config.imageSize };
     this.sorted = Float64Array.from(calibration.scores);
   }
@@ -85,6 +90,7 @@ export class Gate {
       detector: this.scorer.name, description: this.scorer.description, settings: this.scorer.settings(),
       model: this.model.config, input: this.input, threshold: this.threshold, tpr: this.calibration.tpr,
       calibration: { data: this.calibration.data, n: this.calibration.scores.length, createdAt: this.calibration.createdAt },
+      ...(this.training ? { training: this.training } : {}),
     };
   }
 
@@ -158,6 +164,10 @@ export function checkPerSample(scorer: PerSampleScorer, set: ImageSet, tol = 1e-
 /** Loads the run, builds the scorer, and computes (and saves) or loads the calibration. */
 export async function openGate(o: GateOptions): Promise<Gate> {
   const log = o.log ?? (() => undefined);
+  // A gate on a model that early stopping has not ended (a zoo model exported mid-run, a run still training or cut
+  // by a step cap) still serves, but says so: its threshold is calibrated on weights that are not the final ones.
+  const training = trainingStatus(o.checkpoint);
+  if (training.converged === false) log(`warning: ${o.checkpoint}: ${training.text}`);
   const { model } = loadRun(o.checkpoint, { device: o.device ?? 'cpu', which: o.which });
   let scorer: PerSampleScorer | undefined;
   try {
@@ -214,7 +224,7 @@ export async function openGate(o: GateOptions): Promise<Gate> {
     const source: GateSource = {
       checkpoint: o.checkpoint, which: o.which ?? 'final', device: o.device ?? 'cpu', detector: scorer.name, k: scorer.k, samples: scorer.samples, seed: scorer.seed,
     };
-    return new Gate(model, scorer, cal, o.checkpoint, source);
+    return new Gate(model, scorer, cal, o.checkpoint, source, training);
   } catch (e) {
     scorer?.dispose();
     model.dispose();

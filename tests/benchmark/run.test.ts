@@ -387,7 +387,7 @@ test('training status: a zoo model exported mid-run is refused unless --unfinish
     mid: 'NOT CONVERGED: exported while still training, at epoch 10 (step 7,048, interrupted (SIGINT)); best-validation weights of step 6,327',
     capped: 'ended by epochs at epoch 50, not by early stopping; best-validation weights of step 390',
     conv: 'converged: early stopping ended it at epoch 18; best-validation weights of step 9,139',
-    rundone: 'converged: early stopping ended it at epoch 30; last weights (step 900)',
+    rundone: 'converged: early stopping ended it at epoch 30 (step 900)',
     bare: 'training status unknown (no status.json or state.json beside the weights)',
   });
   assert.deepEqual(r.runs.find((x) => x.ref === 'conv')?.labels, ['C']);

@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { liveTensors, fromTypedArray, tidy, noGrad } from '../../src/engine/index.js';
 import { loadRun } from '../../src/train/run.js';
 import { ReconstructionDetector, scoreDataset, withBnMode } from '../../src/scores/index.js';
@@ -152,6 +153,21 @@ test('scoring with batch statistics, unknown detectors and likelihood scores of 
     await assert.rejects(openGate({ checkpoint: ae.dir, detector: 'elbo', calibrate: blobs(8) }), /score 'elbo' needs posterior.*autoencoder.*\(score rec\)/);
   } finally {
     ae.cleanup();
+  }
+});
+
+test('a model that early stopping did not end: the gate serves, warns at start-up and reports it in /v1/info', async () => {
+  // The tiny run was ended by its step cap (maxSteps 40), not by early stopping.
+  const logs: string[] = [];
+  const g = await openGate({ checkpoint: run.dir, detector: 'rec', calibrate: blobs(16, 31), log: (l) => logs.push(l) });
+  try {
+    const state = JSON.parse(readFileSync(join(run.dir, 'state.json'), 'utf8')) as { epoch: number };
+    const text = `ended by max-steps at epoch ${state.epoch}, not by early stopping (step 40)`;
+    assert.deepEqual(g.training, { done: true, converged: false, text });
+    assert.equal(logs[0], `warning: ${run.dir}: ${text}`);
+    assert.deepEqual(g.info().training, g.training);
+  } finally {
+    g.dispose();
   }
 });
 
