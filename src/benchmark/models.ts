@@ -1,6 +1,6 @@
 // Models of a suite: a zoo name (`<zoo>/NAME/`, a run folder with model.safetensors and config.json) or a run
 // folder path; each hashed by content (weights and model config) for the cache.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { OodgenError } from '../errors.js';
 import { repoRoot } from '../data/paths.js';
@@ -99,4 +99,46 @@ export function extraRefs(detector: string, minModels: number, e: ModelEntry): s
   if (detector === 'lpath') return e.largeLatent ? [e.largeLatent] : [];
   if (minModels > 1) return { skip: `${detector} takes ${minModels}+ models and the benchmark does not know their roles` };
   return [];
+}
+
+/** One folder of a zoo as `oodgen zoo` lists it; `problem` instead of the rest when the folder is not a usable model. */
+export interface ZooEntry {
+  name: string;
+  /** e.g. "vae categorical z128 w32 3x32x32". */
+  model?: string;
+  /** The training data spec of its config. */
+  data?: string;
+  training?: TrainingStatus;
+  /** model.safetensors' size. */
+  bytes?: number;
+  problem?: string;
+}
+
+/**
+ * Every model folder of a zoo (a folder with model.safetensors or config.json), sorted by name. A folder whose
+ * config or status cannot be read is listed with the problem, so one broken folder does not hide the others.
+ */
+export function listZoo(zoo: string): ZooEntry[] {
+  if (!existsSync(zoo) || !statSync(zoo).isDirectory()) throw new OodgenError(`zoo folder ${zoo} does not exist (--zoo DIR or OODGEN_ZOO)`);
+  const out: ZooEntry[] = [];
+  for (const name of readdirSync(zoo).sort()) {
+    const dir = join(zoo, name);
+    if (!statSync(dir).isDirectory()) continue;
+    const weights = join(dir, RUN_FILES.model);
+    if (!existsSync(weights) && !existsSync(join(dir, RUN_FILES.config))) continue;
+    try {
+      if (!existsSync(weights)) throw new OodgenError(`${weights} is missing`);
+      const cfg = readRunConfig(dir);
+      const m = cfg.model;
+      out.push({
+        name, data: cfg.data.mutate ? `${cfg.data.train} mutate ${cfg.data.mutate}` : cfg.data.train, training: trainingStatus(dir), bytes: statSync(weights).size,
+        model: m.flow
+          ? `${m.kind} ${m.flow.levels}x${m.flow.steps} w${m.flow.width} ${m.channels}x${m.imageSize}x${m.imageSize}`
+          : `${m.kind}${m.kind === 'ae' ? '' : ` ${m.decoder}`} z${m.zDim} w${m.width} ${m.channels}x${m.imageSize}x${m.imageSize}`,
+      });
+    } catch (e) {
+      out.push({ name, problem: (e as Error).message });
+    }
+  }
+  return out;
 }

@@ -15,6 +15,7 @@ import { registerServeCommand } from './serve.js';
 import { registerFitCommand } from './fit.js';
 import { registerBenchmarkCommand } from './benchmark.js';
 import { registerLaunchCommand } from './launch.js';
+import { registerZooCommand } from './zoo.js';
 
 /** Adds commands to the program (the benchmarks in bench/cli.ts, plugins). */
 export type Register = (program: Command) => void;
@@ -22,7 +23,7 @@ export type Register = (program: Command) => void;
 const COMMANDS: Register[] = [
   registerScoreCommands, registerEvalCommand, registerDataCommands, registerMetricsCommand, registerLatentCommand,
   registerTrainCommands, registerDemoCommand, registerServeCommand, registerFitCommand, registerBenchmarkCommand,
-  registerLaunchCommand,
+  registerLaunchCommand, registerZooCommand,
 ];
 
 /** The oodgen program with its commands, plus `extra` registrations (bin/oodgen.js adds bench/cli.ts). */
