@@ -164,10 +164,12 @@ export function checkPerSample(scorer: PerSampleScorer, set: ImageSet, tol = 1e-
 /** Loads the run, builds the scorer, and computes (and saves) or loads the calibration. */
 export async function openGate(o: GateOptions): Promise<Gate> {
   const log = o.log ?? (() => undefined);
-  // A gate on a model that early stopping has not ended (a zoo model exported mid-run, a run still training or cut
-  // by a step cap) still serves, but says so: its threshold is calibrated on weights that are not the final ones.
+  // A gate on a model whose training has not ended (a zoo model exported mid-run, a run still training) still serves,
+  // but warns: its threshold is calibrated on weights that are not the final ones. One that a step or epoch cap ended
+  // (a fixed-length recipe, the demo's) gets a note.
   const training = trainingStatus(o.checkpoint);
-  if (training.converged === false) log(`warning: ${o.checkpoint}: ${training.text}`);
+  if (!training.done) log(`warning: ${o.checkpoint}: ${training.text}`);
+  else if (training.converged === false) log(`note: ${o.checkpoint}: ${training.text}`);
   const { model } = loadRun(o.checkpoint, { device: o.device ?? 'cpu', which: o.which });
   let scorer: PerSampleScorer | undefined;
   try {

@@ -156,7 +156,7 @@ test('scoring with batch statistics, unknown detectors and likelihood scores of 
   }
 });
 
-test('a model that early stopping did not end: the gate serves, warns at start-up and reports it in /v1/info', async () => {
+test('a model that early stopping did not end: the gate serves, says so at start-up (a note for a capped run, a warning for one still training) and in /v1/info', async () => {
   // The tiny run was ended by its step cap (maxSteps 40), not by early stopping.
   const logs: string[] = [];
   const g = await openGate({ checkpoint: run.dir, detector: 'rec', calibrate: blobs(16, 31), log: (l) => logs.push(l) });
@@ -164,10 +164,22 @@ test('a model that early stopping did not end: the gate serves, warns at start-u
     const state = JSON.parse(readFileSync(join(run.dir, 'state.json'), 'utf8')) as { epoch: number };
     const text = `ended by max-steps at epoch ${state.epoch}, not by early stopping (step 40)`;
     assert.deepEqual(g.training, { done: true, converged: false, text });
-    assert.equal(logs[0], `warning: ${run.dir}: ${text}`);
+    assert.equal(logs[0], `note: ${run.dir}: ${text}`);
     assert.deepEqual(g.info().training, g.training);
   } finally {
     g.dispose();
+  }
+  // The same run as if still training: a warning.
+  const stateFile = join(run.dir, 'state.json');
+  const saved = readFileSync(stateFile, 'utf8');
+  writeFileSync(stateFile, JSON.stringify({ ...JSON.parse(saved), done: false, stopReason: null }));
+  logs.length = 0;
+  try {
+    const g2 = await openGate({ checkpoint: run.dir, detector: 'rec', log: (l) => logs.push(l) });
+    g2.dispose();
+    assert.match(logs[0] ?? '', new RegExp(`^warning: ${run.dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: NOT CONVERGED: still training \\(state\\.json: done is false at step 40, epoch [0-9]+\\)$`));
+  } finally {
+    writeFileSync(stateFile, saved);
   }
 });
 
