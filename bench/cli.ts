@@ -16,6 +16,11 @@ import { benchAllreduce } from './allreduce.js';
 import { benchFlowStep, flowStepMarkdown } from './flow-step.js';
 import { checkMemoryFormat } from '../src/engine/memory-format.js';
 
+const trainStepModel = (v: string): 'reference' | 'categorical' => {
+  if (v !== 'reference' && v !== 'categorical') throw new OodgenError(`--model must be reference or categorical, got '${v}'`);
+  return v;
+};
+
 const int = (name: string) => (v: string): number => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new OodgenError(`${name} must be a positive integer, got '${v}'`);
@@ -34,10 +39,11 @@ export function registerBenchCommands(program: Command): void {
     .option('--channels-last', 'conv weights and batch in channels_last')
     .option('--autocast <dtype>', 'bf16 | fp16 forward passes')
     .option('--cuda-graph', 'capture the step in a CUDA graph, time replays (cuda only)')
+    .option('--model <kind>', 'reference (the DCGAN-VAE, width 64, squared error) | categorical (the zoo\'s c10-vae-cat: 256-way categorical decoder, width 32)', 'reference')
     .option('--json', 'print one JSON line')
     .action(async (o) => {
       if (o.autocast !== undefined && o.autocast !== 'bf16' && o.autocast !== 'fp16') throw new OodgenError(`--autocast must be bf16 or fp16, got '${o.autocast}'`);
-      const r = benchTrainStep({ device: o.device, steps: o.steps, warmup: o.warmup, batch: o.batch, channelsLast: o.channelsLast, autocast: o.autocast ?? null, cudaGraph: o.cudaGraph });
+      const r = benchTrainStep({ device: o.device, steps: o.steps, warmup: o.warmup, batch: o.batch, channelsLast: o.channelsLast, autocast: o.autocast ?? null, cudaGraph: o.cudaGraph, model: trainStepModel(o.model) });
       if (o.json) console.log(JSON.stringify(r));
       else {
         console.log(`oodgen train step (${r.device}, ${r.threads} thread(s), batch ${r.batch}, libtorch ${r.torch}):`);
@@ -135,9 +141,10 @@ export function registerBenchCommands(program: Command): void {
     .option('--batch <n>', 'batch size', int('--batch'), 64)
     .option('--threads <n>', 'threads for both engines', int('--threads'), 1)
     .option('--python <path>', 'Python with torch', process.env.OODGEN_PYTHON ?? '/usr/bin/python3')
+    .option('--model <kind>', 'reference | categorical (as bench train-step)', 'reference')
     .option('--json', 'print one JSON line')
     .action(async (o) => {
-      const r = compareTrainStep(o);
+      const r = compareTrainStep({ ...o, model: trainStepModel(o.model) });
       if (o.json) console.log(JSON.stringify(r));
       else console.log(r.markdown);
     });

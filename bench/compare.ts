@@ -5,7 +5,7 @@ import { OodgenError } from '../src/errors.js';
 import { packagePath } from '../src/package-root.js';
 import os from 'node:os';
 
-export interface CompareOptions { device: string; steps: number; rounds: number; batch: number; threads: number; python: string }
+export interface CompareOptions { device: string; steps: number; rounds: number; batch: number; threads: number; python: string; model?: 'reference' | 'categorical' }
 
 interface StepResult { median_ms: number; min_ms: number; max_ms: number; torch?: string; device?: string; threads?: number }
 
@@ -24,7 +24,8 @@ const median = (xs: number[]): number => {
 
 export function compareTrainStep(o: CompareOptions) {
   const env = { ...process.env, OMP_NUM_THREADS: String(o.threads) };
-  const common = ['--device', o.device, '--steps', String(o.steps), '--batch', String(o.batch), '--json'];
+  const model = o.model ?? 'reference';
+  const common = ['--device', o.device, '--steps', String(o.steps), '--batch', String(o.batch), '--model', model, '--json'];
   const ours: StepResult[] = [], theirs: StepResult[] = [];
   for (let i = 0; i < o.rounds; i++) {
     ours.push(runJson(process.execPath, [packagePath('bin', 'oodgen.js'), '--threads', String(o.threads), 'bench', 'train-step', ...common], env));
@@ -35,7 +36,7 @@ export function compareTrainStep(o: CompareOptions) {
   const result = {
     oodgen_median_ms: a, pytorch_median_ms: b, ratio: a / b,
     oodgen_rounds: ours.map((r) => r.median_ms), pytorch_rounds: theirs.map((r) => r.median_ms),
-    device: o.device, threads: o.threads, batch: o.batch, steps: o.steps, rounds: o.rounds,
+    model, device: o.device, threads: o.threads, batch: o.batch, steps: o.steps, rounds: o.rounds,
     torch_oodgen: ours[0]?.torch, torch_pytorch: theirs[0]?.torch,
     machine: `${os.cpus()[0]?.model ?? 'unknown cpu'} x${os.cpus().length}`, date: new Date().toISOString().slice(0, 10),
     markdown: '',
@@ -46,7 +47,7 @@ export function compareTrainStep(o: CompareOptions) {
     `| oodgen (libtorch ${result.torch_oodgen}) | ${result.oodgen_rounds.map((x) => x.toFixed(2)).join(', ')} | ${a.toFixed(2)} |`,
     `| PyTorch ${result.torch_pytorch} | ${result.pytorch_rounds.map((x) => x.toFixed(2)).join(', ')} | ${b.toFixed(2)} |`,
     ``,
-    `ratio oodgen/PyTorch = ${(a / b).toFixed(3)} (${o.device}, ${o.threads} thread(s), batch ${o.batch}, ${result.machine}, ${result.date})`,
+    `ratio oodgen/PyTorch = ${(a / b).toFixed(3)} (${model === 'categorical' ? 'the categorical VAE c10-vae-cat, ' : ''}${o.device}, ${o.threads} thread(s), batch ${o.batch}, ${result.machine}, ${result.date})`,
   ].join('\n');
   return result;
 }

@@ -1,7 +1,7 @@
 // The engine benchmark: one training step of the reference DCGAN-VAE (engine issue, item 8) on random data.
 // The same model and step in PyTorch is bench/pytorch/dcgan_vae.py; `npm run bench:compare` runs both.
 import {
-  Tensor, Generator, tidy, noGrad, liveTensors, randn, randnLike, exp, mul, add, sub, sum, square, chunkAll,
+  Tensor, Generator, tidy, noGrad, liveTensors, randn, rand, randnLike, exp, mul, div, floor, add, sub, sum, square, chunkAll,
   cuda, getNumThreads, setNumThreads, manualSeed, buildInfo, resolveDevice, keep, toMemoryFormat, checkAutocastDtype,
   CudaGraph, type AutocastDtype,
 } from '../src/engine/index.js';
@@ -9,6 +9,8 @@ import { OodgenError } from '../src/errors.js';
 import { Module } from '../src/nn/index.js';
 import { Adam } from '../src/optim/index.js';
 import { dcganDecoder, dcganEncoder } from '../src/models/dcgan.js';
+import { createModel } from '../src/models/factory.js';
+import type { VAE } from '../src/models/vae.js';
 
 export class ReferenceVae extends Module {
   readonly encoder;
@@ -49,6 +51,12 @@ export interface TrainStepBenchOptions {
   autocast?: 'bf16' | 'fp16' | null;
   /** Capture the step in a CUDA graph (capturable Adam) and time replays. */
   cudaGraph?: boolean;
+  /**
+   * 'reference' (default): the reference DCGAN-VAE above (width 64, squared-error loss). 'categorical': the zoo's
+   * c10-vae-cat (oodgen's own VAE, 256-way categorical decoder, z 128, width 32) on its real loss (-ELBO), the zoo's
+   * slowest model to train on the CPU.
+   */
+  model?: 'reference' | 'categorical';
 }
 
 export interface TrainStepBenchResult {
@@ -69,6 +77,7 @@ export interface TrainStepBenchResult {
   channels_last: boolean;
   autocast: string | null;
   cuda_graph: boolean;
+  model: 'reference' | 'categorical';
 }
 
 export function benchTrainStep(o: TrainStepBenchOptions = {}): TrainStepBenchResult {
@@ -79,13 +88,20 @@ export function benchTrainStep(o: TrainStepBenchOptions = {}): TrainStepBenchRes
   if (o.threads !== undefined) setNumThreads(o.threads);
   const steps = o.steps ?? 20, warmup = o.warmup ?? 3, batch = o.batch ?? 64;
   manualSeed(o.seed ?? 0);
-  const model = new ReferenceVae(3, 128).to(device);
+  const kind = o.model ?? 'reference';
+  if (kind === 'categorical' && (o.cudaGraph || o.autocast || o.channelsLast)) throw new OodgenError('bench train-step: --model categorical runs the plain eager step (no --cuda-graph, --autocast or --channels-last)');
+  const model: ReferenceVae | VAE = kind === 'categorical'
+    ? createModel({ kind: 'vae', decoder: 'categorical', channels: 3, imageSize: 32, zDim: 128, width: 32 }).to(device) as VAE
+    : new ReferenceVae(3, 128).to(device);
   model.train();
   if (o.channelsLast) model.toMemoryFormat('channels_last');
-  if (ac) { model.encoder.autocast = ac; model.decoder.autocast = ac; }
+  if (ac && model instanceof ReferenceVae) { model.encoder.autocast = ac; model.decoder.autocast = ac; }
   const opt = new Adam(model.parameters(), { lr: 1e-3, capturable: !!o.cudaGraph });
   const x = noGrad(() => {
-    const cpu = randn([batch, 3, 32, 32], { generator: Generator.cpu(1) });
+    // The categorical likelihood reads 8-bit levels: random levels / 255 (what a training batch holds).
+    const cpu = kind === 'categorical'
+      ? tidy(() => div(floor(mul(rand([batch, 3, 32, 32], { generator: Generator.cpu(1) }), 256)), 255))
+      : randn([batch, 3, 32, 32], { generator: Generator.cpu(1) });
     const d = device === 'cpu' ? cpu : cpu.to(device);
     if (d !== cpu) cpu.dispose();
     if (!o.channelsLast) return d;
@@ -95,7 +111,8 @@ export function benchTrainStep(o: TrainStepBenchOptions = {}): TrainStepBenchRes
   });
   const eager = () => tidy(() => {
     opt.zeroGrad();
-    const loss = model.loss(x);
+    const l = model.loss(x);
+    const loss = l instanceof Tensor ? l : l.loss;
     loss.backward();
     opt.step();
   });
@@ -130,6 +147,6 @@ export function benchTrainStep(o: TrainStepBenchOptions = {}): TrainStepBenchRes
     median_ms: median, min_ms: sorted[0], max_ms: sorted[sorted.length - 1],
     live_tensors_before: before, live_tensors_after: after, device, threads: getNumThreads(), steps, warmup, batch,
     torch: buildInfo().torchVersion, engine: 'oodgen', peak_rss_mb: process.resourceUsage().maxRSS / 1024,
-    channels_last: !!o.channelsLast, autocast: o.autocast ?? null, cuda_graph: !!o.cudaGraph,
+    channels_last: !!o.channelsLast, autocast: o.autocast ?? null, cuda_graph: !!o.cudaGraph, model: kind,
   };
 }

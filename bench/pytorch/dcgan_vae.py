@@ -4,7 +4,8 @@
 Usage (from the repository root; needs torch, works on 1.13 and 2.x):
   /usr/bin/python3 bench/pytorch/dcgan_vae.py bench --device cpu --steps 20 --warmup 3 --batch 64 --threads 2 --json
       Times Adam training steps (zero_grad(set_to_none=True), forward, backward, step) on random data
-      generated once up front; prints one JSON line
+      generated once up front (--model categorical: the zoo's categorical CIFAR-10 VAE, width 32, on its -ELBO,
+      random 8-bit levels); prints one JSON line
       {"median_ms","min_ms","max_ms","device","threads","steps","batch","torch"} (human text without --json).
   /usr/bin/python3 bench/pytorch/dcgan_vae.py save-checkpoint PATH [--c 3] [--z 128] [--seed 0]
       Writes the seeded module's state_dict (after 2 train steps, so BatchNorm running stats and
@@ -80,7 +81,19 @@ def vae_loss(xr, x, mu, logvar):
     return rec + kl
 
 
-def train_step(model, opt, x, autocast=None, cache=True):
+def categorical_vae_loss(raw, x, mu, logvar):
+    """-ELBO of the 256-way categorical decoder, batch mean: raw (B, 256*C, H, W), channel-major groups as oodgen's
+    categoricalLogits; the softmax over the 256 levels of the contiguous (B, C, 256, H, W) view (oodgen's
+    categoricalLogLik does the same), the level round(x * 255) gathered."""
+    b, c, h, w = x.shape
+    lp = torch.log_softmax(raw.view(b, c, 256, h, w), dim=2)
+    idx = (x * 255).round().clamp(0, 255).long().unsqueeze(2)  # (B, C, 1, H, W)
+    ll = lp.gather(2, idx).flatten(1).sum(1)
+    kl = -0.5 * (1 + logvar - mu ** 2 - torch.exp(logvar)).sum(1)
+    return (kl - ll).mean()
+
+
+def train_step(model, opt, x, autocast=None, cache=True, loss_fn=vae_loss):
     opt.zero_grad(set_to_none=True)
     if autocast is None:
         xr, mu, logvar = model(x)
@@ -90,7 +103,7 @@ def train_step(model, opt, x, autocast=None, cache=True):
         with torch.autocast(device_type=x.device.type, dtype=autocast, cache_enabled=cache):
             xr, mu, logvar = model(x)
         xr, mu, logvar = xr.float(), mu.float(), logvar.float()
-    loss = vae_loss(xr, x, mu, logvar)
+    loss = loss_fn(xr, x, mu, logvar)
     loss.backward()
     opt.step()
     return loss
@@ -112,15 +125,22 @@ def cmd_bench(a):
         return 1
     ac = {None: None, 'bf16': torch.bfloat16, 'fp16': torch.float16}[a.autocast]
     torch.manual_seed(a.seed)
-    model = DcganVae(a.c, a.z).to(dev).train()
-    x = torch.rand(a.batch, a.c, 32, 32, device=dev)  # generated once, before timing
+    categorical = a.model == 'categorical'
+    if categorical and (a.cuda_graph or a.autocast or a.channels_last):
+        print('--model categorical runs the plain eager step (no --cuda-graph, --autocast or --channels-last)', file=sys.stderr)
+        return 1
+    # categorical: the zoo's c10-vae-cat (width 32, 256 logits per sub-pixel) on random 8-bit levels.
+    model = (DcganVae(a.c, a.z, width=32, decoder='categorical') if categorical else DcganVae(a.c, a.z)).to(dev).train()
+    x = (torch.randint(0, 256, (a.batch, a.c, 32, 32), device=dev).float() / 255 if categorical
+         else torch.rand(a.batch, a.c, 32, 32, device=dev))  # generated once, before timing
     if a.channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     # capturable=True keeps Adam's step count on the device (needed inside a CUDA graph; torch >= 1.12).
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, **({'capturable': True} if a.cuda_graph else {}))
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == 'cuda' else (lambda: None)
-    step = lambda: train_step(model, opt, x, ac, cache=not a.cuda_graph)  # noqa: E731
+    loss_fn = categorical_vae_loss if categorical else vae_loss
+    step = lambda: train_step(model, opt, x, ac, cache=not a.cuda_graph, loss_fn=loss_fn)  # noqa: E731
     if a.cuda_graph:
         # The whole-network capture of the PyTorch docs ("CUDA Graphs"): warm-up on a side stream, capture, replay.
         s = torch.cuda.Stream()
@@ -149,6 +169,7 @@ def cmd_bench(a):
         'device': dev.type,
         'threads': torch.get_num_threads(), 'steps': a.steps, 'batch': a.batch, 'torch': torch.__version__,
         'engine': 'pytorch', 'channels_last': bool(a.channels_last), 'autocast': a.autocast, 'cuda_graph': bool(a.cuda_graph),
+        'model': a.model,
     }
     if dev.type == 'cuda':
         res['gpu'] = torch.cuda.get_device_name(dev)
@@ -264,6 +285,8 @@ def main(argv=None):
     b.add_argument('--channels-last', action='store_true')
     b.add_argument('--autocast', choices=['bf16', 'fp16'], default=None)
     b.add_argument('--cuda-graph', action='store_true')
+    b.add_argument('--model', choices=['reference', 'categorical'], default='reference',
+                   help="reference: width 64, squared error; categorical: the zoo's c10-vae-cat (width 32, 256-way decoder)")
     b.add_argument('--json', action='store_true')
     s = sub.add_parser('save-checkpoint')
     s.add_argument('path')
