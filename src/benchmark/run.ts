@@ -106,8 +106,24 @@ export interface BenchmarkOptions {
    */
   stopNow?: AbortSignal;
   log?: (s: string) => void;
+  /** The same progress as structured events (the CLI writes them to OUT/log.jsonl, and to stderr with --progress json). */
+  onEvent?: (e: BenchEvent) => void;
   progressBars?: boolean;
 }
+
+/** One line of the benchmark's JSON log: the plan, each unit as it starts and ends, the end of the run. */
+export type BenchEvent =
+  | { event: 'plan'; suite: string; planned: number; toRun: number; cached: number; skipped: number }
+  | {
+    event: 'unit'; index: number; planned: number; experiment: string; model: string; detector: string; bn: string; id: string; pairs: string[];
+    /** running; done (computed now); cached; pass (computed in an earlier unit's pass); failed; interrupted (not cached). */
+    status: 'running' | 'done' | 'cached' | 'pass' | 'failed' | 'interrupted';
+    seconds?: number; error?: string;
+    /** Units still to run, and the time left for them (etaEstimate), after this event. */
+    toRun: number; eta?: EtaEstimate;
+  }
+  | { event: 'end'; planned: number; computed: number; cached: number; skipped: number; interrupted: boolean };
+type UnitStatus = Extract<BenchEvent, { event: 'unit' }>['status'];
 
 export interface BenchmarkResult {
   suite: Suite;
@@ -148,7 +164,25 @@ export const timingKey = (model: string, detector: string): string => `${model}\
  * optimizer steps per image).
  */
 export function etaText(left: { model: string; detector: string; images: number }[], timed: ReadonlyMap<string, { s: number; n: number }>): string {
-  if (timed.size === 0) return 'ETA after the first unit';
+  const e = etaEstimate(left, timed);
+  if (e.seconds === null && e.untimed.units === 0) return 'ETA after the first unit';
+  const borrowed = e.borrowed ? ` (${e.borrowed} unit${e.borrowed > 1 ? 's' : ''} estimated from the detector's time on other models)` : '';
+  const names = e.untimed.detectors;
+  if (!names.length) return `about ${fmtTime(e.seconds ?? 0)} left${borrowed}`;
+  const n = e.untimed.units;
+  const untimed = `${n} unit${n > 1 ? 's' : ''} of detectors not timed yet (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''})`;
+  // Only units of untimed detectors left: "about 0 s left, plus ..." would read as almost done.
+  return n === left.length ? `time left unknown: ${untimed}` : `about ${fmtTime(e.seconds ?? 0)} left${borrowed}, plus ${untimed}`;
+}
+
+/**
+ * etaText's numbers: seconds left for the units it can estimate (null before any unit is timed), how many of them
+ * are borrowed from other models, and the units (and their detectors) it cannot estimate.
+ */
+export interface EtaEstimate { seconds: number | null; borrowed: number; untimed: { units: number; detectors: string[] } }
+
+export function etaEstimate(left: { model: string; detector: string; images: number }[], timed: ReadonlyMap<string, { s: number; n: number }>): EtaEstimate {
+  if (timed.size === 0) return { seconds: null, borrowed: 0, untimed: { units: 0, detectors: [] } };
   const perModel = new Map<string, Map<string, number>>(); // model -> detector -> seconds per image
   for (const [k, v] of timed) {
     const [m, d] = k.split('\u0000') as [string, string];
@@ -180,12 +214,7 @@ export function etaText(left: { model: string; detector: string; images: number 
     const r = rate(u);
     if (r) { total += r.v * u.images; if (r.borrowed) nBorrowed++; } else { unknown.add(u.detector); nUnknown++; }
   }
-  const borrowed = nBorrowed ? ` (${nBorrowed} unit${nBorrowed > 1 ? 's' : ''} estimated from the detector's time on other models)` : '';
-  const names = [...unknown];
-  if (!names.length) return `about ${fmtTime(total)} left${borrowed}`;
-  const untimed = `${nUnknown} unit${nUnknown > 1 ? 's' : ''} of detectors not timed yet (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''})`;
-  // Only units of untimed detectors left: "about 0 s left, plus ..." would read as almost done.
-  return nUnknown === left.length ? `time left unknown: ${untimed}` : `about ${fmtTime(total)} left${borrowed}, plus ${untimed}`;
+  return { seconds: total, borrowed: nBorrowed, untimed: { units: nUnknown, detectors: [...unknown] } };
 }
 
 /** Every unit of the suite, with its cache key; what cannot run goes to `skipped` with the reason. */
@@ -276,6 +305,7 @@ export function planBenchmark(o: Pick<BenchmarkOptions, 'suite' | 'limit' | 'zoo
 /** Runs a suite: every unit not in the cache is evaluated and stored. */
 export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult> {
   const log = o.log ?? (() => undefined);
+  const emit = o.onEvent ?? (() => undefined);
   const s = o.suite;
   const cache = new BenchCache(o.cacheDir);
   const { units, latent, skipped, models, runs } = planBenchmark(o);
@@ -284,6 +314,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
   const toRun = new Set([...todo.map((u) => u.key), ...latent.filter((u) => !cache.has(u.key)).map((u) => u.key)]).size;
   const planned = units.length + latent.length;
   log(`suite ${s.name}: ${planned} units (${planned - toRun} cached, ${toRun} to run), ${skipped.length} skipped`);
+  emit({ event: 'plan', suite: s.name, planned, toRun, cached: planned - toRun, skipped: skipped.length });
   const device = o.device ?? 'cpu';
   const results: UnitResult[] = [];
   // Seconds per image, per (model, detector): one detector's cost differs by model (a categorical decoder's
@@ -323,7 +354,8 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
   }
   const precomputed = new Set<string>();
   let computed = 0, cached = 0, done = 0, interrupted = false;
-  const eta = (): string => etaText(todo.slice(computed).filter((u) => !riders.has(u.key)).map((u) => ({ model: u.entry.main.dir, detector: u.detector, images: u.images })), secPerImage);
+  const leftUnits = () => todo.slice(computed).filter((u) => !riders.has(u.key)).map((u) => ({ model: u.entry.main.dir, detector: u.detector, images: u.images }));
+  const eta = (): string => etaText(leftUnits(), secPerImage);
   for (const u of units) {
     // Scoring is synchronous and its awaits resolve as microtasks, so without a macrotask turn here a Ctrl-C
     // (a libuv signal callback) would not be seen until the whole suite had run.
@@ -331,12 +363,17 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     if (o.signal?.aborted || o.stopNow?.aborted) { interrupted = true; break; }
     done++;
     const label = `[${done}/${planned}] ${u.experiment.name}: ${u.entry.name} / ${u.detector} / bn=${u.bn} / ${u.id} vs ${u.pairs.map((p) => p.name).join(', ')}`;
+    const unitEvent = (status: UnitStatus, extra: { seconds?: number; error?: string } = {}) => emit({
+      event: 'unit', index: done, planned, experiment: u.experiment.name, model: u.entry.name, detector: u.detector, bn: u.bn, id: u.id,
+      pairs: u.pairs.map((p) => p.name), status, ...extra, toRun: toRun - computed, eta: etaEstimate(leftUnits(), secPerImage),
+    });
     const hit = hits.get(u.key) ?? cache.get<UnitResult>(u.key);
     if (hit && precomputed.delete(u.key)) {
       // Computed in this run, in the pass of an earlier unit (its base or a rider of the same base).
       computed++;
       results.push({ ...hit, experiment: u.experiment.name, model: u.entry.name, rows: hit.rows.map((row) => ({ ...row, experiment: u.experiment.name, model: u.entry.name })) });
       log(`${label}: ${hit.takenFrom ? `taken from the ${hit.takenFrom} pass` : 'computed in an earlier unit\'s pass'}; ${toRun - computed} to run, ${eta()}`);
+      unitEvent('pass');
       continue;
     }
     if (hit && hit.format === UNIT_FORMAT) {
@@ -345,6 +382,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
       const relabel = { experiment: u.experiment.name, model: u.entry.name };
       results.push({ ...hit, ...relabel, rows: hit.rows.map((row) => ({ ...row, ...relabel })) });
       log(`${label}: cached`);
+      unitEvent('cached');
       continue;
     }
     // The pass: the base unit first, then every rider of it still to run (distinct keys).
@@ -352,6 +390,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     const pass = [base, ...todo.filter((x) => riders.has(x.key) && x.pass === base.pass && subsetBase(x.detector) === base.detector && !cache.has(x.key))]
       .filter((x, i, a) => a.findIndex((y) => y.key === x.key) === i);
     log(`${label}: running${pass.length > 1 ? ` (one pass: ${pass.map((x) => x.detector).join(', ')})` : ''} (${eta()})`);
+    unitEvent('running');
     const t0 = performance.now();
     let rs: UnitResult[];
     try {
@@ -360,6 +399,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
       if (o.stopNow?.aborted) {
         interrupted = true;
         log(`${label}: interrupted after ${((performance.now() - t0) / 1000).toFixed(1)} s; not cached (a rerun computes it)`);
+        unitEvent('interrupted', { seconds: (performance.now() - t0) / 1000 });
         break;
       }
       // A user-level problem of one unit (data that fails to load, a detector that cannot fit this model) is
@@ -367,6 +407,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
       if (!(e instanceof OodgenError)) throw e;
       skipped.push({ what: `${u.experiment.name}: ${u.entry.name} / ${u.detector} / bn=${u.bn} / ${u.id}`, why: `failed: ${e.message}` });
       log(`${label}: failed: ${e.message}`);
+      unitEvent('failed', { error: e.message });
       continue;
     }
     const seconds = (performance.now() - t0) / 1000, load = loadavg()[0];
@@ -389,6 +430,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
       secPerImage.set(k, { s: acc.s + seconds, n: acc.n + base.images });
     }
     log(`${label}: ${seconds.toFixed(1)} s${pass.length > 1 ? ' for the pass' : ''}; ${toRun - computed} to run, ${eta()}`);
+    unitEvent('done', { seconds });
   }
   // Latent units after the detector units (they are few, and their time is not per-detector).
   const latentResults: LatentUnitResult[] = [];
@@ -397,14 +439,21 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     if (o.signal?.aborted || o.stopNow?.aborted) { interrupted = true; break; }
     done++;
     const label = `[${done}/${planned}] ${u.experiment.name}: ${u.entry.name} / latent SVM / bn=${u.experiment.bn} / ${u.id} vs ${u.pairs.map((p) => p.name).join(', ')}`;
+    // A latent unit's time is not per image of a detector: no estimate for it.
+    const unitEvent = (status: UnitStatus, extra: { seconds?: number; error?: string } = {}) => emit({
+      event: 'unit', index: done, planned, experiment: u.experiment.name, model: u.entry.name, detector: 'latent', bn: u.experiment.bn, id: u.id,
+      pairs: u.pairs.map((p) => p.name), status, ...extra, toRun: toRun - computed,
+    });
     const hit = cache.get<LatentUnitResult>(u.key);
     if (hit && hit.format === LATENT_FORMAT_CHECK && hit.kind === 'latent') {
       cached++;
       latentResults.push({ ...hit, experiment: u.experiment.name, model: u.entry.name });
       log(`${label}: cached`);
+      unitEvent('cached');
       continue;
     }
     log(`${label}: running`);
+    unitEvent('running');
     const t0 = performance.now();
     let r: LatentUnitResult;
     try {
@@ -413,11 +462,13 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
       if (o.stopNow?.aborted) {
         interrupted = true;
         log(`${label}: interrupted after ${((performance.now() - t0) / 1000).toFixed(1)} s; not cached (a rerun computes it)`);
+        unitEvent('interrupted', { seconds: (performance.now() - t0) / 1000 });
         break;
       }
       if (!(e instanceof OodgenError)) throw e;
       skipped.push({ what: `${u.experiment.name}: ${u.entry.name} / latent / ${u.id}`, why: `failed: ${e.message}` });
       log(`${label}: failed: ${e.message}`);
+      unitEvent('failed', { error: e.message });
       continue;
     }
     r.seconds = (performance.now() - t0) / 1000;
@@ -425,7 +476,9 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     latentResults.push(r);
     computed++;
     log(`${label}: ${r.seconds.toFixed(1)} s; ${toRun - computed} to run`);
+    unitEvent('done', { seconds: r.seconds });
   }
+  emit({ event: 'end', planned, computed, cached, skipped: skipped.length, interrupted });
   return { suite: s, units: results, latent: latentResults, skipped, counts: { planned, computed, cached }, interrupted, models, runs };
 }
 

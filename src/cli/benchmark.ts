@@ -2,13 +2,15 @@
 // results.json, results.md and report.html. The first Ctrl-C lets the unit in progress finish (it is cached), the
 // second aborts it (not cached); either way the report of the finished units is written and the exit code is 130,
 // and rerunning the same command continues from the cache. A third Ctrl-C kills the process at once.
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadSuite } from '../benchmark/suite.js';
-import { runBenchmark } from '../benchmark/run.js';
+import { runBenchmark, type BenchEvent } from '../benchmark/run.js';
 import { modelGrids } from '../benchmark/grids.js';
 import { writeBenchmarkReport } from '../benchmark/report.js';
 import { intArg } from './args.js';
+import { OodgenError } from '../errors.js';
 
 export interface BenchmarkCliOptions {
   suite: string;
@@ -23,6 +25,8 @@ export interface BenchmarkCliOptions {
   /** Aborts the unit in progress (BenchmarkOptions.stopNow). */
   stopNow?: AbortSignal;
   log?: (s: string) => void;
+  /** text (default): progress lines on stderr; json: the JSON events on stderr instead (OUT/log.jsonl has them either way). */
+  progress?: 'text' | 'json';
 }
 
 /** Runs the suite and writes the report; returns the files and whether it was interrupted. */
@@ -30,7 +34,19 @@ export async function runBenchmarkCommand(o: BenchmarkCliOptions): Promise<{ fil
   const suite = loadSuite(o.suite);
   // The flags that change what the tables hold (--unfinished adds unconverged models' rows).
   const command = `oodgen benchmark --suite ${o.suite} --out ${o.out}${o.limit ? ` --limit ${o.limit}` : ''}${o.unfinished ? ' --unfinished' : ''}`;
-  const r = await runBenchmark({ suite, limit: o.limit, cacheDir: o.cache ?? join(o.out, 'cache'), zoo: o.zoo, unfinished: o.unfinished, device: o.device, signal: o.signal, stopNow: o.stopNow, log: o.log });
+  // Every event, timestamped, appended to OUT/log.jsonl: a resumed run continues the same log.
+  mkdirSync(o.out, { recursive: true });
+  const logFile = join(o.out, 'log.jsonl');
+  const json = o.progress === 'json';
+  const onEvent = (e: BenchEvent) => {
+    const line = JSON.stringify({ t: new Date().toISOString(), ...e });
+    appendFileSync(logFile, line + '\n');
+    if (json) o.log?.(line);
+  };
+  const r = await runBenchmark({
+    suite, limit: o.limit, cacheDir: o.cache ?? join(o.out, 'cache'), zoo: o.zoo, unfinished: o.unfinished, device: o.device, signal: o.signal, stopNow: o.stopNow,
+    log: json ? undefined : o.log, onEvent, progressBars: !json,
+  });
   const grids = o.grids === false || r.interrupted ? [] : await modelGrids(r, { device: o.device, seed: suite.seed });
   const files = await writeBenchmarkReport(r, o.out, { command, grids });
   return { files, interrupted: r.interrupted, counts: r.counts };
@@ -49,7 +65,9 @@ export function registerBenchmarkCommand(program: Command, io: { write?: (s: str
     .option('--unfinished', 'also score run folders still training (state.json done: false) and zoo models exported mid-run (status.json done: false), their weights as they are now, their rows marked "(not converged)"; refused by default')
     .option('--no-grids', 'no sample / reconstruction grids in report.html')
     .option('--device <device>', 'cpu | cuda', 'cpu')
+    .option('--progress <mode>', 'text (progress lines and bars on stderr) | json (one JSON event per line on stderr); OUT/log.jsonl gets the JSON events either way', 'text')
     .action(async (o) => {
+      if (o.progress !== 'text' && o.progress !== 'json') throw new OodgenError(`--progress must be text or json, got '${o.progress}'`);
       // Scoring yields to the event loop between batches and optimizer steps (BenchmarkOptions.stopNow), so these
       // run within about a step even in likelihood regret's long units.
       const finish = new AbortController(), now = new AbortController();

@@ -189,6 +189,33 @@ test('oodgen benchmark --suite FILE --out DIR --limit N writes results.json, res
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   assert.ok(!/(src|href)="https?:/.test(html), 'no network resources');
   assert.match(html, /data:image\/png;base64,/);
+  // OUT/log.jsonl: the plan, each unit running then done (with its seconds and the time left), the end.
+  const events = () => readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const ev1 = events();
+  assert.deepEqual(ev1.map((e) => [e.event, e.status ?? null, e.detector ?? null]), [
+    ['plan', null, null], ['unit', 'running', 'elbo'], ['unit', 'done', 'elbo'], ['unit', 'running', 'typicality-batch'], ['unit', 'done', 'typicality-batch'], ['end', null, null],
+  ]);
+  assert.ok(ev1.every((e) => typeof e.t === 'string' && !Number.isNaN(Date.parse(e.t as string))));
+  assert.deepEqual(ev1[0], { ...ev1[0], suite: 'cli', planned: 2, toRun: 2, cached: 0 });
+  const done = ev1.filter((e) => e.status === 'done');
+  assert.ok(done.every((e) => typeof e.seconds === 'number' && (e.seconds as number) > 0));
+  assert.deepEqual(done.map((e) => e.toRun), [1, 0]);
+  // After the first unit the second (another detector, no time of its own yet) is named as untimed.
+  assert.deepEqual((done[0]!.eta as { untimed: unknown }).untimed, { units: 1, detectors: ['typicality-batch'] });
+  assert.deepEqual(ev1.at(-1), { ...ev1.at(-1), planned: 2, computed: 2, cached: 0, interrupted: false });
+  // --progress json: the events on stderr instead of the text lines; a rerun appends to the same log.
+  const jsonLogs: string[] = [];
+  process.env.OODGEN_ZOO = zoo;
+  try {
+    const program = new Command('oodgen').exitOverride();
+    registerBenchmarkCommand(program, { write: () => undefined, log: (s) => jsonLogs.push(s) });
+    await program.parseAsync(['node', 'oodgen', 'benchmark', '--suite', file, '--out', out, '--limit', '16', '--progress', 'json']);
+  } finally {
+    if (prevZoo === undefined) delete process.env.OODGEN_ZOO; else process.env.OODGEN_ZOO = prevZoo;
+  }
+  const parsed = jsonLogs.map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(parsed.map((e) => [e.event, e.status ?? null]), [['plan', null], ['unit', 'cached'], ['unit', 'cached'], ['end', null]]);
+  assert.deepEqual(events().slice(ev1.length), parsed);
 });
 
 test('`oodgen benchmark` is registered in the CLI', async () => {
