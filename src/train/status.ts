@@ -49,7 +49,9 @@ export function trainingStatus(dir: string): TrainingStatus {
     const last = ` (step ${int(st.step)})`;
     const text = converged ? `converged: early stopping ended it at epoch ${int(st.epoch)}${last}`
       : done ? `ended by ${String(st.stopReason)} at epoch ${int(st.epoch)}, not by early stopping${last}`
-        : `NOT CONVERGED: still training (state.json: ${stateDetail(st)})`;
+        // Not done: training now, or stopped and resumable (an interrupt, a time budget, a crash). The last stop's
+        // reason is history, not necessarily the present (a resumed run keeps it until it stops again).
+        : `NOT CONVERGED: training not finished (state.json: ${stateDetail(st)}${typeof st.stopReason === 'string' ? `; last stop: ${st.stopReason}` : ''})`;
     return { done, converged, text };
   }
   return { done: true, converged: null, text: 'training status unknown (no status.json or state.json beside the weights)' };

@@ -177,7 +177,7 @@ test('a model that early stopping did not end: the gate serves, says so at start
   try {
     const g2 = await openGate({ checkpoint: run.dir, detector: 'rec', log: (l) => logs.push(l) });
     g2.dispose();
-    assert.match(logs[0] ?? '', new RegExp(`^warning: ${run.dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: NOT CONVERGED: still training \\(state\\.json: done is false at step 40, epoch [0-9]+\\)$`));
+    assert.match(logs[0] ?? '', new RegExp(`^warning: ${run.dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: NOT CONVERGED: training not finished \\(state\\.json: done is false at step 40, epoch [0-9]+\\)$`));
   } finally {
     writeFileSync(stateFile, saved);
   }
