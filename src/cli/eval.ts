@@ -2,6 +2,7 @@
 // loads the run and the datasets, calls src/ood evaluate() and writeEvalReport(), prints the Markdown.
 import type { Command } from 'commander';
 import { OodgenError } from '../errors.js';
+import { trainingStatus } from '../train/status.js';
 import { buildInfo, getNumThreads, resolveDevice } from '../engine/index.js';
 import { createDetector, detectorNames, detectorSpec, type Detector } from '../scores/index.js';
 import { runFitData } from '../scores/fit-run.js';
@@ -86,7 +87,7 @@ export async function runEval(o: EvalOptions): Promise<{ rows: EvalRow[]; files:
       processGroup: o.processGroup,
     });
     const rep = await writeEvalReport(r, {
-      out: o.out, title: o.checkpoint, model, sets, charts: o.charts, recon: o.recon, limit: o.limit,
+      out: o.out, title: o.checkpoint, model, sets, charts: o.charts, recon: o.recon, limit: o.limit, training: trainingStatus(o.checkpoint),
       meta: {
         checkpoint: o.checkpoint, which: o.which ?? 'final', device, threads: getNumThreads(), torch: buildInfo().torchVersion,
         shapeConversions: Object.fromEntries([id, ...oods].map((d) => [d.spec, d.conversions])),

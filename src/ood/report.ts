@@ -9,6 +9,7 @@ import { fromTypedArray, tidy } from '../engine/index.js';
 import { oodMetrics, rocCurve } from '../eval/metrics.js';
 import { markdownTable, formatNumber } from '../eval/report.js';
 import { histogramChart, rocChart, scatterChart } from '../eval/charts.js';
+import type { TrainingStatus } from '../train/status.js';
 import { writeImageGrid } from '../eval/grid.js';
 import { toUnitFloat } from '../data/batches.js';
 import { BN_MODE_DESCRIPTIONS, withBnMode } from '../scores/bn-mode.js';
@@ -32,6 +33,8 @@ export interface ReportOptions {
   limit?: number;
   /** Extra provenance merged into results.json (checkpoint, device, threads, torch, ...). */
   meta?: Record<string, unknown>;
+  /** How far the model's training got (train/status.ts), stated under the model line and in results.json. */
+  training?: TrainingStatus;
 }
 
 const num = (a: Float32Array): (number | null)[] => Array.from(a, (v) => (Number.isFinite(v) ? v : null));
@@ -112,6 +115,7 @@ export function evalMarkdown(r: EvalResult, o: ReportOptions, figures: string[])
     `# OoD evaluation: ${o.title}`,
     '',
     `Model: ${cfg.kind}, ${cfg.decoder} decoder, z = ${cfg.zDim}, width ${cfg.width}, ${cfg.channels}x${cfg.imageSize}x${cfg.imageSize}.`,
+    ...(o.training ? [`Training: ${o.training.text}.`] : []),
     `ID: ${id!.name} (${id!.n} images); OoD: ${oods.map((d) => `${d.name} (${d.n})`).join(', ')}${o.limit ? ` (at most ${o.limit} per set, evenly spaced)` : ''}.`,
     `Scores: ${r.scores.map((s) => `${s} (${JSON.stringify(r.settings[s])})`).join('; ')}. Higher score = more OoD; OoD is the positive class.`,
     ...(Object.keys(r.fitted).length ? [`Fitted detectors (in-distribution data only): ${Object.entries(r.fitted).map(([k, v]) => `${k} ${v}`).join('; ')}.`] : []),
@@ -136,7 +140,7 @@ export async function writeEvalReport(r: EvalResult, o: ReportOptions): Promise<
   await writeFile(mdPath, md);
   const [id, ...oods] = r.sets;
   const results = {
-    ...o.meta, model: o.model.config, id: id!.name, ood: oods.map((d) => d.name),
+    ...o.meta, model: o.model.config, ...(o.training ? { training: o.training } : {}), id: id!.name, ood: oods.map((d) => d.name),
     counts: Object.fromEntries(r.sets.map((d) => [d.name, d.n])), limit: o.limit ?? null,
     scores: r.scores, bn: r.bn, settings: r.settings, ...(Object.keys(r.fitted).length ? { fitted: r.fitted } : {}),
     bootstrap: r.bootstrap, seed: r.seed, batchSize: r.batchSize, batching: r.batching, batchingNote: r.batchingNote,
