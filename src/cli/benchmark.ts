@@ -38,10 +38,17 @@ export async function runBenchmarkCommand(o: BenchmarkCliOptions): Promise<{ fil
   mkdirSync(o.out, { recursive: true });
   const logFile = join(o.out, 'log.jsonl');
   const json = o.progress === 'json';
+  let logBroken = false;
   const onEvent = (e: BenchEvent) => {
     const line = JSON.stringify({ t: new Date().toISOString(), ...e });
-    appendFileSync(logFile, line + '\n');
     if (json) o.log?.(line);
+    if (logBroken) return;
+    // The log is a record beside the results, not the results: a full disk or a removed folder costs the log (said
+    // once), not the run.
+    try { appendFileSync(logFile, line + '\n'); } catch (err) {
+      logBroken = true;
+      o.log?.(`cannot append to ${logFile} (${(err as Error).message}); the run goes on without its JSON log`);
+    }
   };
   const r = await runBenchmark({
     suite, limit: o.limit, cacheDir: o.cache ?? join(o.out, 'cache'), zoo: o.zoo, unfinished: o.unfinished, device: o.device, signal: o.signal, stopNow: o.stopNow,
