@@ -3,7 +3,7 @@
 // invalidate the cache, and `oodgen benchmark` writes results.json / results.md / report.html.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,7 @@ import { b64ToF32 } from '../../src/benchmark/cache.js';
 import { resultsJson, resultsMarkdown } from '../../src/benchmark/report.js';
 import { loadRun } from '../../src/train/run.js';
 import { Command } from 'commander';
-import { registerBenchmarkCommand } from '../../src/cli/benchmark.js';
+import { registerBenchmarkCommand, runBenchmarkCommand } from '../../src/cli/benchmark.js';
 import { buildProgram } from '../../src/cli/main.js';
 import { SYNTH_PAIRS, TINY, writeRun, writeZoo } from './helpers.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -216,6 +216,18 @@ test('oodgen benchmark --suite FILE --out DIR --limit N writes results.json, res
   const parsed = jsonLogs.map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.deepEqual(parsed.map((e) => [e.event, e.status ?? null]), [['plan', null], ['unit', 'cached'], ['unit', 'cached'], ['end', null]]);
   assert.deepEqual(events().slice(ev1.length), parsed);
+});
+
+test('an unwritable OUT/log.jsonl costs the log, said once, not the run', async () => {
+  const out = join(dir, 'out-badlog');
+  mkdirSync(join(out, 'log.jsonl'), { recursive: true }); // a folder where the log file should be: every append fails
+  const logs: string[] = [];
+  const s = join(dir, 'suite-badlog.json');
+  writeFileSync(s, JSON.stringify({ name: 'badlog', limit: 8, bootstrap: 0, batchSize: 8, experiments: [{ name: 'a', models: ['tiny-vae'], detectors: ['elbo'], bn: ['eval'], pairs: SYNTH_PAIRS.slice(0, 1), recon: 0 }] }));
+  const r = await runBenchmarkCommand({ suite: s, out, zoo, grids: false, log: (l) => logs.push(l) });
+  assert.deepEqual(r.counts, { planned: 1, computed: 1, cached: 0 });
+  assert.ok(existsSync(join(out, 'results.md')));
+  assert.equal(logs.filter((l) => l.startsWith(`cannot append to ${join(out, 'log.jsonl')} (`) && l.endsWith('the run goes on without its JSON log')).length, 1, logs.join('\n'));
 });
 
 test('`oodgen benchmark` is registered in the CLI', async () => {
