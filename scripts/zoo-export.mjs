@@ -40,7 +40,7 @@ const status = {
   // Converged = early stopping ended it (patience epochs without a better validation ELBO).
   converged: state.stopReason === 'early-stopping',
   // Training has ended (early stopping or a cap); false for a run exported mid-run, which the benchmark refuses
-  // without --unfinished and marks "not converged" when given it (src/benchmark/models.ts).
+  // without --unfinished and marks "not converged" when given it (src/train/status.ts reads it).
   done: state.done === true,
   // A run not done may be training right now: the state's stopReason is then that of its last stop (an interrupt
   // before a resume), stale, so it is not the reason here.
