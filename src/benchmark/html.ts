@@ -8,7 +8,7 @@ import type { BenchmarkResult, BenchRow } from './run.js';
 import { b64ToF32 } from './cache.js';
 import type { ModelGrids } from './grids.js';
 import { claimsOf } from './claims.js';
-import { modelLabel, unconvergedModels } from './models.js';
+import { aliasesOf, modelLabel, notConvergedRefs, unconvergedModels } from './models.js';
 import type { Proportion } from './latent.js';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]!));
@@ -199,11 +199,11 @@ ${claims.map((c) => `<tr data-claim="${esc(c.id)}" data-verdict="${esc(c.verdict
 ${r.latent.flatMap((u) => u.pairs.map((p) => `<tr><td>${esc(u.experiment)}</td><td>${esc(u.model)}</td><td>${esc(u.bn)}</td><td>${esc(p.pair)}</td><td class="num">${p.fit.positive} / ${p.fit.negative}</td><td class="num">${pc(p.positive)}</td><td class="num">${pc(p.negative)}</td><td class="num">${p.auroc.toFixed(3)}</td><td class="num">${(100 * p.pixels.positive.p).toFixed(1)}% / ${(100 * p.pixels.negative.p).toFixed(1)}%</td><td class="num">${(100 * u.control.positive.p).toFixed(1)}% / ${(100 * u.control.negative.p).toFixed(1)}%</td><td class="num">${p.likelihoodAuroc.toFixed(3)}</td><td class="num">${pc(p.move.moved)} of ${p.move.moved.n}</td><td class="num">${pc(p.move.unmoved)}</td><td class="num">${p.move.pixels ? `${(100 * p.move.pixels.moved.p).toFixed(1)}% / ${(100 * p.move.pixels.unmoved.p).toFixed(1)}%` : ''}</td></tr>`)).join('\n')}
 </tbody></table>
 <p class="muted">SVM fitted on the model's training images (ID) and a seeded half of each OoD set; accuracies on the ID test set and the other half, with 95% Wilson intervals. Moved: held-out OoD codes on the OoD side, moved along w to the median ID depth, decoded, re-encoded and placed by the same SVM; unmoved: the same round trip without the move. Pixel judge: the pixel control's SVM (random projections of raw pixels) on the same decoded images, shown beside the rule's judge.</p>` : '';
-  const notConverged = r.runs.filter((x) => x.training.converged === false).map((x) => x.ref);
+  const notConverged = notConvergedRefs(r);
   const modelsHtml = r.runs.length ? `<h2>Models</h2>
 ${notConverged.length ? `<p class="warn" id="not-converged"><b>Not converged</b>: ${esc(notConverged.join(', '))}: weights not of a run that early stopping ended; the rows of such a main model say so.</p>` : ''}
 <table id="models"><thead><tr><th>model</th><th>training</th><th>hash</th></tr></thead><tbody>
-${r.runs.map((x) => `<tr data-converged="${x.training.converged === null ? 'unknown' : String(x.training.converged)}"><td>${esc(x.ref)}${x.labels.length && x.labels.join() !== x.ref ? ` <span class="muted">(as ${esc(x.labels.join(', '))})</span>` : ''}</td><td>${esc(x.training.text)}</td><td><code>${esc(x.hash.slice(0, 12))}</code></td></tr>`).join('\n')}
+${r.runs.map((x) => `<tr data-converged="${x.training.converged === null ? 'unknown' : String(x.training.converged)}"><td>${esc(x.ref)}${aliasesOf(x).length ? ` <span class="muted">(as ${esc(aliasesOf(x).join(', '))})</span>` : ''}</td><td>${esc(x.training.text)}</td><td><code>${esc(x.hash.slice(0, 12))}</code></td></tr>`).join('\n')}
 </tbody></table>
 <p class="muted">The training status each model's folder records (a zoo folder's status.json, a run folder's state.json); the hash covers its weights and model config (the cache key).</p>` : '';
   const png = (b: Buffer) => `data:image/png;base64,${b.toString('base64')}`;

@@ -49,6 +49,14 @@ export function unconvergedModels(r: { runs: { labels: string[]; training: Train
   return new Set(r.runs.filter((x) => x.training.converged === false).flatMap((x) => x.labels));
 }
 
+/** The references of the models early stopping did not end (main or extra), for the "Not converged" line. */
+export function notConvergedRefs(r: { runs: { ref: string; training: TrainingStatus }[] }): string[] {
+  return r.runs.filter((x) => x.training.converged === false).map((x) => x.ref);
+}
+
+/** The labels a model's rows carry when they differ from its reference ("conv" listed as "C"), else []. */
+export const aliasesOf = (x: { ref: string; labels: string[] }): string[] => (x.labels.length && x.labels.join() !== x.ref ? x.labels : []);
+
 /** A model's label in a table: "(not converged)" after it when it is. */
 export const modelLabel = (name: string, unconverged: Set<string>): string => (unconverged.has(name) ? `${name} (not converged)` : name);
 

@@ -9,7 +9,7 @@ import { benchFiles, type BenchRow, type BenchmarkResult } from './run.js';
 import { reportHtml } from './html.js';
 import type { ModelGrids } from './grids.js';
 import { claimsOf } from './claims.js';
-import { modelLabel, unconvergedModels } from './models.js';
+import { aliasesOf, modelLabel, notConvergedRefs, unconvergedModels } from './models.js';
 import type { LatentUnitResult, Proportion } from './latent.js';
 
 const GRANULARITY = { sample: 'per-sample', batch: 'batch' } as const;
@@ -19,7 +19,7 @@ export function modelsMarkdown(r: Pick<BenchmarkResult, 'runs'>): string[] {
   if (r.runs.length === 0) return [];
   return ['## Models', '',
     'Every model the units used (main, background, ensemble members), with the training status its folder records (a zoo folder\'s status.json, a run folder\'s state.json) and the first 12 hex digits of its content hash (weights and model config; the cache key).', '',
-    markdownTable(['model', 'training', 'hash'], r.runs.map((x) => [x.ref + (x.labels.length && x.labels.join() !== x.ref ? ` (as ${x.labels.join(', ')})` : ''), x.training.text, x.hash.slice(0, 12)])), ''];
+    markdownTable(['model', 'training', 'hash'], r.runs.map((x) => [x.ref + (aliasesOf(x).length ? ` (as ${aliasesOf(x).join(', ')})` : ''), x.training.text, x.hash.slice(0, 12)])), ''];
 }
 
 /** Published AUROCs for a row's pair and detector, e.g. "0.99 [lpath]". */
@@ -76,7 +76,7 @@ export function resultsMarkdown(r: BenchmarkResult, command: string): string {
     '',
   ];
   const unconverged = unconvergedModels(r);
-  const notConverged = r.runs.filter((x) => x.training.converged === false).map((x) => x.ref);
+  const notConverged = notConvergedRefs(r);
   if (notConverged.length) {
     const many = notConverged.length > 1;
     out.push(`**Not converged**: ${notConverged.join(', ')}: ${many ? 'their' : 'its'} weights are not those of a run that early stopping ended (Models below); the rows of a main model that is not converged say so.`, '');
