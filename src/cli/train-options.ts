@@ -63,6 +63,7 @@ const TrainCliSchema = z.object({
   seed: int('--seed', 0).optional(),
   device: z.string().regex(/^(cpu|cuda(:\d+)?)$/, '--device must be cpu, cuda or cuda:N').optional(),
   resume: z.boolean().optional(),
+  restartFrom: z.string().min(1, '--restart-from needs a folder').optional(),
   limit: int('--limit').optional(),
   valFraction: num('--val-fraction').refine((v) => v >= 0 && v < 0.9, '--val-fraction must be in [0, 0.9)').optional(),
   valLimit: int('--val-limit').optional(),
@@ -130,14 +131,16 @@ export async function parseTrainOptions(raw: Record<string, unknown>, argv: stri
     ...(o.minDelta !== undefined ? { minDelta: o.minDelta } : {}),
     ...speedOptions(o),
   };
-  if (o.resume) {
+  if (o.resume || o.restartFrom !== undefined) {
+    const how = o.resume ? `--resume continues the run in ${o.out}` : `--restart-from continues the run of ${o.restartFrom}`;
+    if (o.resume && o.restartFrom !== undefined) throw new OodgenError('--resume and --restart-from exclude each other: --resume continues the run in --out exactly; --restart-from starts a new run in --out from the weights of another (its optimizer state lost)');
     const fixed = (['model', 'decoder', 'data', 'zDim', 'width', 'imageSize', 'channels', 'sigma2', 'beta', 'batchSize', 'lr', 'seed', 'limit',
       'valFraction', 'valLimit', 'flowLevels', 'flowSteps', 'flowWidth', 'lu', 'betaKl', 'betaRec', 'betaNeg', 'gammaR', 'maxGradNorm', 'dequantize', 'mutate', 'checkpointEvery', 'logEvery'] as const)
       .filter((k) => o[k] !== undefined);
     if (fixed.length) {
-      throw new OodgenError(`--resume continues the run in ${o.out} with its own config.json; drop ${fixed.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')} (only --epochs, --max-steps, --time-budget, --patience, --min-delta, --device, --progress and the speed flags may change)`);
+      throw new OodgenError(`${how} with its own config.json; drop ${fixed.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')} (only --epochs, --max-steps, --time-budget, --patience, --min-delta, --device, --progress and the speed flags may change)`);
     }
-    return { ...common, resume: true };
+    return o.resume ? { ...common, resume: true } : { ...common, restartFrom: o.restartFrom };
   }
   if (!o.model) throw new OodgenError(`--model is required (${modelKinds().join(', ')})`);
   if (!o.data) throw new OodgenError('--data is required (e.g. fashion-mnist:train)');

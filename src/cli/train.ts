@@ -3,6 +3,7 @@
  *
  *   oodgen train --model vae --decoder gaussian --data fashion-mnist:train --out runs/fm-vae --time-budget 12
  *   oodgen train --out runs/fm-vae --resume --time-budget 5
+ *   oodgen train --restart-from zoo/fm-vae-gauss --out runs/fm-vae-2 --epochs 200
  *   oodgen sample --checkpoint runs/fm-vae --temperature 0.8
  *   oodgen reconstruct --checkpoint runs/fm-vae --data mnist:test
  *   oodgen evaluate-run --checkpoint runs/fm-vae --data fashion-mnist:test
@@ -72,6 +73,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--seed <n>', 'seed (default 0)')
     .option('--device <d>', 'cpu | cuda | cuda:N')
     .option('--resume', 'continue the run in --out exactly')
+    .option('--restart-from <dir>', 'continue the run whose weights are in <dir> (a run folder\'s best weights, or a zoo export) as a new run in --out, when its optimizer state is lost: same config, from the weights\' epoch, Adam moments reset')
     .option('--limit <n>', 'use at most n training images')
     .option('--val-fraction <f>', 'held-out validation fraction (default 0.1; 0: no validation, no early stopping, no best.safetensors)')
     .option('--val-limit <n>', 'validation images evaluated per epoch (default 2000)')

@@ -84,6 +84,14 @@ export const RunConfigSchema = z.object({
   device: z.string(),
   engine: z.object({ torch: z.string(), oodgen: z.string(), cudaBuild: z.boolean().optional() }).passthrough(),
   command: z.string().optional(),
+  /** A run restarted from another folder's weights after its optimizer state was lost (train/restart.ts). */
+  restartedFrom: z.object({
+    dir: z.string(), weights: z.string(), sha256: z.string(),
+    step: z.number().int().nonnegative(), epoch: z.number().int().nonnegative(),
+    /** The source run's own command. */
+    command: z.string().optional(),
+    note: z.string(),
+  }).strict().optional(),
   createdAt: z.string(),
 }).strict();
 

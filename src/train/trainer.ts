@@ -39,12 +39,18 @@ import { toMemoryFormat } from '../engine/memory-format.js';
 import { Sequential } from '../nn/sequential.js';
 import { GraphedStep, cudaGraphProblem } from './graphed-step.js';
 import { earlyStoppingStep } from './early-stopping.js';
+import { cutLog, readRestartSource, restartEpoch, type RestartSource } from './restart.js';
 
 export interface TrainOptions {
   /** Run folder. */
   out: string;
   /** Continue the run in `out` exactly where its last checkpoint left it (model, data and hyper-parameters from its config.json). */
   resume?: boolean;
+  /**
+   * Continue the run whose weights are in this folder (a run folder or a zoo export) after its optimizer state was
+   * lost: its config, from the step and epoch of the weights, Adam moments reset (train/restart.ts).
+   */
+  restartFrom?: string;
   model?: ModelConfig;
   /** Dataset spec for loadDataset (e.g. fashion-mnist:train), unless `trainSet` is given. */
   data?: string;
@@ -280,9 +286,22 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const out = opts.out;
   let cfg: RunConfig;
   let state: RunState | null = null;
-  if (opts.resume) {
-    cfg = readRunConfig(out);
-    state = readRunState(out);
+  let restart: RestartSource | null = null;
+  if (opts.resume && opts.restartFrom) throw new OodgenError('train: --resume and --restart-from exclude each other (resume continues the run in --out; restart starts a new one from another folder\'s weights)');
+  if (opts.restartFrom && existsSync(join(out, RUN_FILES.state))) {
+    throw new OodgenError(`${out} already holds a run (state.json); --restart-from writes a new run: choose another --out`);
+  }
+  if (opts.resume || opts.restartFrom) {
+    if (opts.restartFrom) {
+      restart = readRestartSource(opts.restartFrom);
+      cfg = structuredClone(restart.config);
+      cfg.createdAt = new Date().toISOString();
+      if (opts.command) cfg.command = opts.command;
+      else delete cfg.command;
+    } else {
+      cfg = readRunConfig(out);
+      state = readRunState(out);
+    }
     // Stop conditions may be changed on resume; everything else comes from the run.
     if (opts.epochs !== undefined) cfg.training.epochs = opts.epochs;
     if (opts.maxSteps !== undefined) cfg.training.maxSteps = opts.maxSteps;
@@ -343,7 +362,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const noise = Generator.cpu(ddp ? ddp.noiseSeed(cfg.seed + 1) : cfg.seed + 1);
   const trainIdx = Int32Array.from({ length: data.train.shape[0] }, (_, i) => i);
 
-  if (state) {
+  if (restart) {
+    state = restartState(restart, model, cfg, data.val, stepsPerEpoch, out, lead);
+  } else if (state) {
     loadStateDict(join(out, RUN_FILES.model), model);
     loadOptimizers(join(out, RUN_FILES.optimizer), optims);
     if (ddp) ddp.restoreNoise(state.rng, noise, out);
@@ -514,6 +535,45 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   trainer.dispose();
   model.dispose();
   return { out, step: st.step, epoch: st.epoch, stopReason, bestVal: st.bestVal, lastVal, elapsedMs: st.elapsedMs, config: cfg };
+}
+
+/**
+ * A restarted run's first state (train/restart.ts): the source's weights loaded into `model`, the step and epoch
+ * they were saved at, the early-stopping state from their validation ELBO measured again, and the source's log up
+ * to that step followed by a `restart` event, written into `out`. Records the restart in cfg.restartedFrom.
+ */
+function restartState(src: RestartSource, model: TrainableModel, cfg: RunConfig, val: ImageSet | null, stepsPerEpoch: number, out: string, lead: boolean): RunState {
+  let meta: Record<string, string>;
+  try {
+    meta = loadStateDict(src.weights, model).metadata;
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw new OodgenError(msg.includes(src.weights) ? msg : `${src.weights}: ${msg}`);
+  }
+  const step = meta.step === undefined ? NaN : Number(meta.step);
+  const epoch = restartEpoch(src.weights, step, stepsPerEpoch);
+  cutLog(src, step);
+  const v = val ? evaluateElbo(model, val, { limit: cfg.data.valLimit, seed: cfg.seed + 7, dequantize: cfg.data.dequantize, batchSize: 256 }) : null;
+  const recorded = meta.valElbo === undefined ? null : Number(meta.valElbo);
+  cfg.restartedFrom = {
+    dir: src.dir, weights: src.weights, sha256: src.sha256, step, epoch,
+    ...(src.config.command ? { command: src.config.command } : {}),
+    note: 'optimizer state lost: Adam moments and the noise generator start again; not bit-identical to the source run',
+  };
+  if (lead) {
+    const event = {
+      step, epoch, event: 'restart', from: src.dir, weights: src.weights, sha256: src.sha256,
+      ...(v ? { valElbo: v.elbo, valBitsPerDim: v.bitsPerDim, recordedValElbo: recorded } : {}),
+      note: cfg.restartedFrom.note,
+    };
+    writeFileAtomic(join(out, RUN_FILES.log), [...src.logLines, JSON.stringify(event)].map((l) => l + '\n').join(''));
+    if (v) saveStateDict(join(out, RUN_FILES.best), model, { step: String(step), valElbo: String(v.elbo) });
+  }
+  return {
+    format: 'oodgen-state/1', step, epoch, batchInEpoch: 0,
+    bestVal: v?.elbo ?? null, bestStep: v ? step : null, patienceRef: v?.elbo ?? null, epochsSinceBest: 0,
+    rng: {}, elapsedMs: src.elapsedMs, stopReason: null, done: false,
+  };
 }
 
 function readRunStateSafe(dir: string): string {

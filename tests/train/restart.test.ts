@@ -1,0 +1,113 @@
+// `oodgen train --restart-from`: a run continued from another folder's weights after its optimizer state was lost.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { liveTensors } from '../../src/engine/index.js';
+import type { ImageSet } from '../../src/data/types.js';
+import { train, type TrainOptions } from '../../src/train/trainer.js';
+import { readRunConfig, readRunState } from '../../src/train/run.js';
+import { loadTensors } from '../../src/io/checkpoint.js';
+import { parseTrainOptions } from '../../src/cli/train-options.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/** 40 deterministic 8-bit images in 4 brightness groups. */
+function tinySet(n = 40): ImageSet {
+  const images = new Float32Array(n * 32 * 32);
+  let q = 11;
+  for (let i = 0; i < images.length; i++) {
+    q = (q * 1103515245 + 12345) % 2147483648;
+    images[i] = Math.floor((Math.floor(i / 1024) % 4) * 50 + (q / 2147483648) * 60) / 255;
+  }
+  return { images, shape: [n, 1, 32, 32], name: 'tiny:train', source: 'test' };
+}
+
+const readLog = (dir: string): Record<string, unknown>[] =>
+  readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+
+// 36 training images, batch 6: 6 steps per epoch; 4 validation images.
+const base = (out: string, set: ImageSet): TrainOptions => ({
+  out, model: { kind: 'vae', decoder: 'categorical', channels: 1, imageSize: 32, zDim: 4, width: 8 }, trainSet: set,
+  batchSize: 6, valFraction: 0.1, valLimit: 4, progress: 'none', patience: null, grids: false, seed: 5, command: 'oodgen train (test source)',
+});
+
+test('restart: continues from the best weights\' epoch with the source\'s config and log, Adam reset, validation measured again', async (t) => {
+  const dir = tempDir('restart', t);
+  const set = tinySet();
+  const start = liveTensors();
+  const a = join(dir, 'a'), b = join(dir, 'b');
+  await train({ ...base(a, set), epochs: 4 });
+  const sa = readRunState(a);
+  assert.ok(sa.bestStep !== null && sa.bestStep % 6 === 0);
+  const bestEpoch = sa.bestStep! / 6;
+  const srcEpochLine = readLog(a).find((l) => l.event === 'epoch' && l.step === sa.bestStep)!;
+
+  const r = await train({ out: b, restartFrom: a, trainSet: set, epochs: 6, progress: 'none', grids: false, command: 'oodgen train --restart-from a' });
+  assert.equal(r.epoch, 6);
+  assert.equal(r.step, 36);
+  const cfg = readRunConfig(b), ca = readRunConfig(a);
+  assert.deepEqual(cfg.model, ca.model);
+  assert.deepEqual({ ...cfg.data, preprocessing: null }, { ...ca.data, preprocessing: null });
+  assert.equal(cfg.seed, ca.seed);
+  assert.equal(cfg.training.batchSize, 6);
+  assert.equal(cfg.training.epochs, 6, 'a stop condition given to the restart replaces the source\'s');
+  assert.equal(cfg.command, 'oodgen train --restart-from a');
+  assert.equal(cfg.restartedFrom?.step, sa.bestStep);
+  assert.equal(cfg.restartedFrom?.epoch, bestEpoch);
+  assert.equal(cfg.restartedFrom?.command, 'oodgen train (test source)');
+  assert.equal(cfg.restartedFrom?.weights, join(a, 'best.safetensors'));
+  assert.match(cfg.restartedFrom!.sha256, /^[0-9a-f]{64}$/);
+
+  // The log: the source's lines up to the weights' step, the restart event, then the new run's own steps.
+  const log = readLog(b);
+  const i = log.findIndex((l) => l.event === 'restart');
+  assert.deepEqual(log.slice(0, i), readLog(a).filter((l) => (l.step as number) <= sa.bestStep!));
+  const ev = log[i]!;
+  assert.equal(ev.step, sa.bestStep);
+  // Same weights, same validation images and seed: the validation ELBO measured again equals the source's record.
+  assert.ok(Math.abs((ev.valElbo as number) - (srcEpochLine.valElbo as number)) < 1e-3, `${ev.valElbo} vs ${srcEpochLine.valElbo}`);
+  assert.equal(ev.recordedValElbo, srcEpochLine.valElbo);
+  assert.ok(log.slice(i + 1).every((l) => (l.step as number) > sa.bestStep!));
+  assert.deepEqual(log.filter((l) => l.event === 'epoch').map((l) => l.epoch), [...Array(6).keys()].map((k) => k + 1));
+
+  // Adam starts again: the new run's optimizer has taken only the steps since the restart.
+  const opt = loadTensors(join(b, 'optimizer.safetensors'));
+  for (const x of opt.tensors.values()) x.dispose();
+  const meta = JSON.parse(opt.metadata.optimizers!) as Record<string, { step: number }>;
+  assert.deepEqual(Object.values(meta).map((m) => m.step), Object.values(meta).map(() => 36 - sa.bestStep!));
+
+  // Early stopping restarts from the loaded weights' validation ELBO; the wall time carries on from the source's.
+  const sb = readRunState(b);
+  assert.ok(sb.bestVal! >= (ev.valElbo as number));
+  assert.ok(sb.elapsedMs >= (srcEpochLine.elapsedS as number) * 1000);
+  assert.equal(liveTensors(), start, 'restarting frees every tensor it made');
+});
+
+test('restart: from a zoo export (model.safetensors + status.json), and the errors', async (t) => {
+  const dir = tempDir('restart', t);
+  const set = tinySet();
+  const a = join(dir, 'a'), zoo = join(dir, 'zoo');
+  await train({ ...base(a, set), epochs: 2 });
+  mkdirSync(zoo);
+  copyFileSync(join(a, 'best.safetensors'), join(zoo, 'model.safetensors'));
+  copyFileSync(join(a, 'config.json'), join(zoo, 'config.json'));
+  writeFileSync(join(zoo, 'status.json'), '{"done": false}\n');
+  const r = await train({ out: join(dir, 'z'), restartFrom: zoo, trainSet: set, epochs: 10, maxSteps: 20, progress: 'none', grids: false });
+  assert.equal(r.step, 20);
+  assert.equal(readRunConfig(join(dir, 'z')).restartedFrom?.weights, join(zoo, 'model.safetensors'));
+
+  // Into a folder that holds a run: refused, the run untouched.
+  await assert.rejects(train({ out: a, restartFrom: zoo, trainSet: set, epochs: 3, progress: 'none' }), /already holds a run.*choose another --out/);
+  await assert.rejects(train({ out: join(dir, 'x'), restartFrom: zoo, resume: true, trainSet: set, progress: 'none' }), /exclude each other/);
+  await assert.rejects(train({ out: join(dir, 'x'), restartFrom: join(dir, 'nope'), trainSet: set, progress: 'none' }), /nope does not exist/);
+  // Weights from inside an epoch (no validation, 4 steps of 6-step epochs): the next batches are unknown.
+  const c = join(dir, 'c');
+  await train({ ...base(c, set), valFraction: 0, maxSteps: 4 });
+  await assert.rejects(train({ out: join(dir, 'y'), restartFrom: c, trainSet: set, maxSteps: 8, progress: 'none' }), /model\.safetensors: saved at step 4, inside epoch 0/);
+  // The CLI: the source's config is the run's, so model and data options are refused.
+  await assert.rejects(parseTrainOptions({ out: 'o', restartFrom: zoo, model: 'vae', batchSize: '32' }), /--restart-from continues the run of .* drop --model, --batch-size/);
+  await assert.rejects(parseTrainOptions({ out: 'o', restartFrom: zoo, resume: true }), /exclude each other/);
+  const o = await parseTrainOptions({ out: 'o', restartFrom: zoo, epochs: '9' });
+  assert.equal(o.restartFrom, zoo);
+  assert.equal(o.epochs, 9);
+});
