@@ -3,7 +3,8 @@
 #   scripts/zoo-train.sh QUEUE RUNS_DIR     (QUEUE: a | b | c | c10bg | celebabg | flows | fig31 | glow | glow-fm | glow-c10 | sintro ; RUNS_DIR outside the repository)
 # Each line is the exact command recorded in zoo/NAME/command.txt on export (scripts/zoo-export.mjs). A run folder
 # that already has state.json is continued with --resume, so the queue can be restarted after an interruption or in
-# a later session; a finished run (early stopping or its epoch cap) is a no-op on resume.
+# a later session; a finished run (early stopping or its epoch cap) is a no-op on resume. Without a run folder, a
+# model exported mid-run to zoo/ is continued from its zoo weights (--restart-from), one exported finished is skipped.
 # This machine (2 cores): `scripts/zoo-train.sh a RUNS &` and `(scripts/zoo-train.sh b RUNS; scripts/zoo-train.sh c RUNS) &`;
 # then `flows` (or its two halves `fig31` and `glow` side by side). Finished models are exported with scripts/zoo-export.mjs (zoo/README.md).
 # Run it from a checkout that does not change underneath (a detached worktree), niced, --threads 1: on these 2-vCPU
@@ -23,12 +24,25 @@ train() { # NAME ARGS...
     echo "{\"queue\":\"$queue\",\"model\":\"$name\",\"finished\":true}"
     return 0
   fi
-  if [ -f "$out/state.json" ]; then
+  # No run folder (a new machine: only what the repository holds survives a session): a model the zoo holds as
+  # finished is left as it is; one exported mid-run is continued from its zoo weights with --restart-from (same
+  # config, from the weights' epoch, Adam moments reset: src/train/restart.ts); anything else starts from scratch.
+  local zs="zoo/$name/status.json"
+  if [ ! -f "$out/state.json" ] && [ -f "$zs" ]; then
+    # (the rule of src/train/status.ts: an export from before `done` was recorded is one early stopping ended)
+    if [ "$(node -p "const s = require('./$zs'); typeof s.done === 'boolean' ? s.done : s.converged === true" 2>/dev/null)" = true ]; then
+      echo "{\"queue\":\"$queue\",\"model\":\"$name\",\"finished\":true,\"from\":\"zoo\"}"
+      return 0
+    fi
+    local i keep=(--restart-from "zoo/$name")
+    for ((i = 0; i < ${#args[@]}; i++)); do [ "${args[i]}" = --min-delta ] && keep+=(--min-delta "${args[i+1]}"); done
+    args=("${keep[@]}")
+  elif [ -f "$out/state.json" ]; then
     local i keep=(--resume)
     for ((i = 0; i < ${#args[@]}; i++)); do [ "${args[i]}" = --min-delta ] && keep+=(--min-delta "${args[i+1]}"); done
     args=("${keep[@]}")
   fi
-  echo "{\"queue\":\"$queue\",\"model\":\"$name\",\"start\":\"$(date -Is)\",\"resume\":$([ "${args[0]}" = --resume ] && echo true || echo false)}"
+  echo "{\"queue\":\"$queue\",\"model\":\"$name\",\"start\":\"$(date -Is)\",\"resume\":$([ "${args[0]}" = --resume ] && echo true || echo false),\"restart\":$([ "${args[0]}" = --restart-from ] && echo true || echo false)}"
   nice -n 10 node bin/oodgen.js --threads 1 train "${args[@]}" --progress json --out "$out" >>"$runs/$name.out" 2>&1
   local rc=$?
   echo "{\"queue\":\"$queue\",\"model\":\"$name\",\"end\":\"$(date -Is)\",\"rc\":$rc}"
