@@ -31,7 +31,16 @@ const put = (file, write) => { const tmp = join(out, `.${file}.tmp`); write(tmp)
 put('model.safetensors', (tmp) => copyFileSync(join(run, weights), tmp));
 put('config.json', (tmp) => copyFileSync(join(run, 'config.json'), tmp));
 put('log.jsonl', (tmp) => copyFileSync(join(run, 'log.jsonl'), tmp));
-put('command.txt', (tmp) => writeFileSync(tmp, command.trim() + '\n'));
+// A run restarted from surviving weights (oodgen train --restart-from) has one command per segment: each restart
+// event of the log names the command before it; the command given here is the last segment's.
+const restarts = log.filter((e) => e.event === 'restart');
+const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
+// (logs from before restart events carried sourceCommand: the last restart's source is in config.json)
+if (restarts.length && !restarts.at(-1).sourceCommand && config.restartedFrom?.command) restarts.at(-1).sourceCommand = config.restartedFrom.command;
+const fmt = (n) => n.toLocaleString('en-US');
+const segments = restarts.map((e, i) => `# steps ${fmt(i ? restarts[i - 1].step + 1 : 1)}-${fmt(e.step)} (to epoch ${e.epoch}), a run folder since lost:\n${e.sourceCommand ?? '(command not recorded)'}\n` +
+  `# restarted at step ${fmt(e.step)} (epoch ${e.epoch}) from ${e.weights} (sha256 ${e.sha256}): Adam moments and the noise generator reset\n`);
+put('command.txt', (tmp) => writeFileSync(tmp, segments.join('') + command.trim() + '\n'));
 const status = {
   weights: weights === 'best.safetensors' ? 'best validation ELBO so far' : 'last checkpoint',
   step: state.step, epoch: state.epoch, bestStep: state.bestStep ?? null,
@@ -45,6 +54,8 @@ const status = {
   // A run not done may be training right now: the state's stopReason is then that of its last stop (an interrupt
   // before a resume), stale, so it is not the reason here.
   stopReason: state.done === true && state.stopReason ? state.stopReason : 'still training (exported mid-run)',
+  // Restarts from surviving weights after the optimizer state was lost: the run is not one uninterrupted run.
+  ...(restarts.length ? { restarts: restarts.map((e) => ({ step: e.step, epoch: e.epoch, from: e.from, sha256: e.sha256 })) } : {}),
   exported: new Date().toISOString(),
 };
 put('status.json', (tmp) => writeFileSync(tmp, JSON.stringify(status, null, 2) + '\n'));

@@ -23,6 +23,13 @@ const int = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') :
 export const stateDetail = (st: Record<string, unknown>) => `done is ${JSON.stringify(st.done)} at step ${int(st.step)}, epoch ${int(st.epoch)}`;
 const weightsOf = (bestStep: unknown) => (typeof bestStep === 'number' ? `; best-validation weights of step ${int(bestStep)}` : '');
 
+/** "; restarted at epoch E from its surviving weights (Adam reset)" for a run continued with --restart-from (train/restart.ts). */
+function restartsOf(r: unknown): string {
+  if (!Array.isArray(r) || r.length === 0) return '';
+  const epochs = r.map((e) => int((e as { epoch?: unknown }).epoch));
+  return `; restarted at epoch ${epochs.join(', ')} from its surviving weights (optimizer state lost, Adam reset)`;
+}
+
 /** The training status of the model in `dir` (a zoo folder or a run folder); an OodgenError for an unreadable file. */
 export function trainingStatus(dir: string): TrainingStatus {
   const statusFile = join(dir, ZOO_STATUS);
@@ -34,9 +41,9 @@ export function trainingStatus(dir: string): TrainingStatus {
     // status.json files written before `done` was recorded are all of runs that early stopping ended.
     const done = typeof st.done === 'boolean' ? st.done : st.converged === true;
     const converged = typeof st.converged === 'boolean' ? st.converged : null;
-    const text = converged ? `converged: early stopping ended it at epoch ${int(epoch)}${weightsOf(st.bestStep)}`
+    const text = (converged ? `converged: early stopping ended it at epoch ${int(epoch)}${weightsOf(st.bestStep)}`
       : done ? `ended by ${reason} at epoch ${int(epoch)}, not by early stopping${weightsOf(st.bestStep)}`
-        : `NOT CONVERGED: exported while still training, at epoch ${int(epoch)} (step ${int(st.step)}${reason.startsWith('still training') ? '' : `, ${reason}`})${weightsOf(st.bestStep)}`;
+        : `NOT CONVERGED: exported while still training, at epoch ${int(epoch)} (step ${int(st.step)}${reason.startsWith('still training') ? '' : `, ${reason}`})${weightsOf(st.bestStep)}`) + restartsOf(st.restarts);
     return { done, converged, text };
   }
   const stateFile = join(dir, RUN_FILES.state);

@@ -563,6 +563,8 @@ function restartState(src: RestartSource, model: TrainableModel, cfg: RunConfig,
   if (lead) {
     const event = {
       step, epoch, event: 'restart', from: src.dir, weights: src.weights, sha256: src.sha256,
+      // The command of the run segment that ends here (the log keeps every segment's, so an export can list them all).
+      ...(src.config.command ? { sourceCommand: src.config.command } : {}),
       ...(v ? { valElbo: v.elbo, valBitsPerDim: v.bitsPerDim, recordedValElbo: recorded } : {}),
       note: cfg.restartedFrom.note,
     };

@@ -39,3 +39,32 @@ test('zoo-export: a run exported mid-run is "still training" (refused without --
   assert.deepEqual(readFileSync(join(zoo, 'm', 'model.safetensors')), readFileSync(join(run, 'best.safetensors')));
   assert.equal(readFileSync(join(zoo, 'm', 'command.txt'), 'utf8'), 'oodgen train --model vae\n');
 });
+
+test('zoo-export: a run restarted from surviving weights lists each segment\'s command and its restarts; the status says so', () => {
+  const run = writeRun(join(dir, 'runs'), 'rr', TINY, 23);
+  const ev = (step: number, epoch: number, from: string, src: string) => ({ step, epoch, event: 'restart', from, weights: `${from}/model.safetensors`, sha256: 'ab'.repeat(32), sourceCommand: src });
+  const lines = [
+    { step: 10, epoch: 1, event: 'epoch', valElbo: -12 },
+    ev(10, 1, 'zoo/m', 'oodgen train --model vae --out runs/m'),
+    { step: 20, epoch: 2, event: 'epoch', valElbo: -11 },
+    ev(20, 2, 'zoo/m', 'oodgen train --restart-from zoo/m --out runs/m'),
+    { step: 30, epoch: 3, event: 'epoch', valElbo: -10 },
+  ];
+  writeFileSync(join(run, 'log.jsonl'), lines.map((l) => JSON.stringify(l) + '\n').join(''));
+  writeFileSync(join(run, 'state.json'), JSON.stringify({ format: 'oodgen-state/1', step: 30, epoch: 3, bestStep: 30, bestVal: -10, done: true, stopReason: 'early-stopping' }));
+  const zoo = join(dir, 'zoo-r');
+  const r = spawnSync(process.execPath, [script, run, 'm', 'oodgen train --restart-from zoo/m --out runs/m2', '--zoo', zoo], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const sha = 'ab'.repeat(32);
+  assert.equal(readFileSync(join(zoo, 'm', 'command.txt'), 'utf8'), [
+    '# steps 1-10 (to epoch 1), a run folder since lost:', 'oodgen train --model vae --out runs/m',
+    `# restarted at step 10 (epoch 1) from zoo/m/model.safetensors (sha256 ${sha}): Adam moments and the noise generator reset`,
+    '# steps 11-20 (to epoch 2), a run folder since lost:', 'oodgen train --restart-from zoo/m --out runs/m',
+    `# restarted at step 20 (epoch 2) from zoo/m/model.safetensors (sha256 ${sha}): Adam moments and the noise generator reset`,
+    'oodgen train --restart-from zoo/m --out runs/m2', '',
+  ].join('\n'));
+  const status = JSON.parse(readFileSync(join(zoo, 'm', 'status.json'), 'utf8')) as { restarts: unknown[] };
+  assert.deepEqual(status.restarts, [{ step: 10, epoch: 1, from: 'zoo/m', sha256: sha }, { step: 20, epoch: 2, from: 'zoo/m', sha256: sha }]);
+  assert.equal(resolveRun('m', zoo).training.text,
+    'converged: early stopping ended it at epoch 3; best-validation weights of step 30; restarted at epoch 1, 2 from its surviving weights (optimizer state lost, Adam reset)');
+});

@@ -67,6 +67,7 @@ test('restart: continues from the best weights\' epoch with the source\'s config
   // Same weights, same validation images and seed: the validation ELBO measured again equals the source's record.
   assert.ok(Math.abs((ev.valElbo as number) - (srcEpochLine.valElbo as number)) < 1e-3, `${ev.valElbo} vs ${srcEpochLine.valElbo}`);
   assert.equal(ev.recordedValElbo, srcEpochLine.valElbo);
+  assert.equal(ev.sourceCommand, 'oodgen train (test source)');
   assert.ok(log.slice(i + 1).every((l) => (l.step as number) > sa.bestStep!));
   assert.deepEqual(log.filter((l) => l.event === 'epoch').map((l) => l.epoch), [...Array(6).keys()].map((k) => k + 1));
 
