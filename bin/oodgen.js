@@ -15,9 +15,13 @@ let registerBenchCommands;
 if (existsSync(source)) {
   const { register } = await import('tsx/esm/api');
   register();
+  // OPENBLAS_CORETYPE (src/engine/blas-core.ts) in this process's environment before anything else, so the child
+  // processes it starts (benchmark references in PyTorch, data-parallel ranks) choose the same BLAS kernels.
+  (await import(new URL('../src/engine/blas-core.ts', import.meta.url).href)).applyOpenblasCoreType();
   ({ main } = await import(source.href));
   ({ registerBenchCommands } = await import(new URL('../bench/cli.ts', import.meta.url).href));
 } else {
+  (await import('../dist/src/engine/blas-core.js')).applyOpenblasCoreType();
   ({ main } = await import('../dist/src/cli/main.js'));
   ({ registerBenchCommands } = await import('../dist/bench/cli.js'));
 }

@@ -1,5 +1,6 @@
 // The raw binding: a typed view of native/src/shim.cc. No logic lives here.
 import { createRequire } from 'node:module';
+import { applyOpenblasCoreType } from './blas-core.js';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -95,6 +96,8 @@ function binding(): NativeBinding {
     throw new Error(`oodgen: the native addon is not built (${where}). ` +
       'After installing libtorch, run `npm run build:native` in a checkout, or `npm rebuild oodgen` where it is installed.');
   }
+  // OpenBLAS chooses its kernels when libtorch pulls it in, right here (blas-core.ts).
+  applyOpenblasCoreType();
   loaded = createRequire(import.meta.url)(path) as NativeBinding;
   return loaded;
 }
