@@ -288,6 +288,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let state: RunState | null = null;
   let restart: RestartSource | null = null;
   if (opts.resume && opts.restartFrom) throw new OodgenError('train: --resume and --restart-from exclude each other (resume continues the run in --out; restart starts a new one from another folder\'s weights)');
+  if (opts.restartFrom && opts.ddp && opts.ddp.worldSize > 1) {
+    // The source's step count is in its own global batches; a zoo export does not record how many ranks made them.
+    throw new OodgenError(`train: --restart-from runs in one process (got ${opts.ddp.worldSize} ranks): the weights' step and epoch are counted in the source run's batches`);
+  }
   if (opts.restartFrom && existsSync(join(out, RUN_FILES.state))) {
     throw new OodgenError(`${out} already holds a run (state.json); --restart-from writes a new run: choose another --out`);
   }

@@ -9,6 +9,7 @@ import { train, type TrainOptions } from '../../src/train/trainer.js';
 import { readRunConfig, readRunState } from '../../src/train/run.js';
 import { loadTensors } from '../../src/io/checkpoint.js';
 import { parseTrainOptions } from '../../src/cli/train-options.js';
+import type { DataParallel } from '../../src/train/ddp.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** 40 deterministic 8-bit images in 4 brightness groups. */
@@ -101,6 +102,7 @@ test('restart: from a zoo export (model.safetensors + status.json), and the erro
   await assert.rejects(train({ out: a, restartFrom: zoo, trainSet: set, epochs: 3, progress: 'none' }), /already holds a run.*choose another --out/);
   await assert.rejects(train({ out: join(dir, 'x'), restartFrom: zoo, resume: true, trainSet: set, progress: 'none' }), /exclude each other/);
   await assert.rejects(train({ out: join(dir, 'x'), restartFrom: join(dir, 'nope'), trainSet: set, progress: 'none' }), /nope does not exist/);
+  await assert.rejects(train({ out: join(dir, 'x'), restartFrom: zoo, trainSet: set, progress: 'none', ddp: { worldSize: 2 } as DataParallel }), /runs in one process \(got 2 ranks\)/);
   // Weights from inside an epoch (no validation, 4 steps of 6-step epochs): the next batches are unknown.
   const c = join(dir, 'c');
   await train({ ...base(c, set), valFraction: 0, maxSteps: 4 });
