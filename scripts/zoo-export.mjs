@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Copies a training run into zoo/NAME: the best-validation weights as model.safetensors (no optimizer state), the
 // run's config.json and log.jsonl, the exact command, and status.json (step, epoch, best validation ELBO, whether
-// early stopping has ended the run). Usage: node scripts/zoo-export.mjs RUN_DIR NAME "COMMAND" [--zoo DIR]
+// early stopping has ended the run). A run still training also gets last.safetensors and status.json `resume`
+// (for oodgen train --restart-from). Usage: node scripts/zoo-export.mjs RUN_DIR NAME "COMMAND" [--zoo DIR]
 // --zoo exports into another zoo folder than the checkout's zoo/ (e.g. throw-away stand-ins for a suite dry run).
 // A run still in progress can be exported (status says so) and exported again later; the zoo keeps 80 MB at most.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, renameSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const args = process.argv.slice(2);
@@ -29,6 +30,31 @@ const out = join(zoo, name);
 mkdirSync(out, { recursive: true });
 const put = (file, write) => { const tmp = join(out, `.${file}.tmp`); write(tmp); renameSync(tmp, join(out, file)); };
 put('model.safetensors', (tmp) => copyFileSync(join(run, weights), tmp));
+// A run still training also leaves its latest checkpoint's weights and training state (status.json `resume`), so that
+// `oodgen train --restart-from zoo/NAME` continues it from there, early-stopping count included, when its run folder
+// (with the optimizer state, which the zoo does not keep) is lost. A finished run needs neither.
+const stepOf = (file) => {
+  const b = readFileSync(file);
+  const n = Number(b.readBigUInt64LE(0));
+  return Number(JSON.parse(b.subarray(8, 8 + n).toString('utf8')).__metadata__?.step);
+};
+let resume = state.done === true ? null : {
+  step: state.step, epoch: state.epoch, batchInEpoch: state.batchInEpoch, bestVal: state.bestVal ?? null, bestStep: state.bestStep ?? null,
+  ...(state.patienceRef !== undefined ? { patienceRef: state.patienceRef } : {}), epochsSinceBest: state.epochsSinceBest, elapsedMs: state.elapsedMs,
+};
+if (resume) {
+  // state.json is written after model.safetensors at each checkpoint: a step that differs means a checkpoint was
+  // being written while this read them.
+  const at = stepOf(join(run, 'model.safetensors'));
+  if (Number.isNaN(at)) {
+    console.error(`zoo-export: ${join(run, 'model.safetensors')} records no step (not written by oodgen train): no restart point exported`);
+    resume = null;
+  } else if (at !== state.step) { console.error(`zoo-export: ${join(run, 'model.safetensors')} is at step ${at}, state.json at ${state.step}: a checkpoint was being written; export again`); process.exit(1); }
+}
+if (resume) put('last.safetensors', (tmp) => copyFileSync(join(run, 'model.safetensors'), tmp));
+else if (existsSync(join(out, 'last.safetensors'))) {
+  unlinkSync(join(out, 'last.safetensors'));
+}
 put('config.json', (tmp) => copyFileSync(join(run, 'config.json'), tmp));
 put('log.jsonl', (tmp) => copyFileSync(join(run, 'log.jsonl'), tmp));
 // A run restarted from surviving weights (oodgen train --restart-from) has one command per segment: each restart
@@ -56,6 +82,7 @@ const status = {
   stopReason: state.done === true && state.stopReason ? state.stopReason : 'still training (exported mid-run)',
   // Restarts from surviving weights after the optimizer state was lost: the run is not one uninterrupted run.
   ...(restarts.length ? { restarts: restarts.map((e) => ({ step: e.step, epoch: e.epoch, from: e.from, sha256: e.sha256 })) } : {}),
+  ...(resume ? { resume } : {}),
   exported: new Date().toISOString(),
 };
 put('status.json', (tmp) => writeFileSync(tmp, JSON.stringify(status, null, 2) + '\n'));

@@ -1,22 +1,43 @@
 // Restarting a run whose optimizer state is lost (`oodgen train --restart-from DIR`).
 //
 // --resume continues a run exactly: weights, Adam moments, noise generator, data position. When the run folder is
-// gone and only its weights survive (a zoo export holds no optimizer state, by the zoo's rule), the next best thing
-// is to continue the same run from those weights: same model, data, seed, split and hyper-parameters, from the
-// step and epoch at which the weights were saved, with Adam's moments starting again from zero (Adam's bias
-// correction makes the first steps behave as at step 1) and a fresh noise generator. The run is then not
-// bit-identical to the lost one, and its config.json and log say so (`restartedFrom`, a `restart` log event).
+// gone and only weights survive (a zoo export holds no optimizer state, by the zoo's rule), the next best thing is
+// to continue the same run from them: same model, data, seed, split and hyper-parameters, from the step at which
+// the weights were saved, with Adam's moments starting again from zero (Adam's bias correction makes the first
+// steps behave as at step 1) and a fresh noise generator. The run is then not bit-identical to the lost one, and its
+// config.json and log say so (`restartedFrom`, a `restart` log event).
 //
-// The weights must sit at an epoch boundary (the early-stopping best always does), so the data order of the next
-// epoch is the one the lost run would have used (a function of seed and epoch). The early-stopping state restarts
-// from the validation ELBO of the loaded weights, measured again with the run's own validation seed: the best so
-// far and the reference of the patience count, with no epoch of patience used, which is the lost run's state at
-// that epoch when the weights are its best.
+// Two kinds of source:
+// - With the run's training state (a run folder's state.json, or a zoo export of a run still training: last.safetensors
+//   and status.json's `resume`, written by scripts/zoo-export.mjs): the latest checkpoint's weights, at its step and
+//   position in the epoch (the epoch's data order is a function of seed and epoch), and the early-stopping state as
+//   it was: the best validation ELBO, its weights (best.safetensors), the patience count. So a run restarted at the
+//   start of every session still stops when patience runs out, as an uninterrupted one would.
+// - Weights only (a zoo export without `resume`, a run folder without state.json): the best weights, which sit at
+//   an epoch's end. The early-stopping state starts from their validation ELBO, measured again with the run's own
+//   validation seed, with no epoch of patience used (the lost run's state at that epoch, when they were its best).
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { OodgenError } from '../errors.js';
-import { RUN_FILES, readRunConfig, type RunConfig } from './run.js';
+import { RUN_FILES, readRunConfig, readRunState, type RunConfig } from './run.js';
+
+/** A zoo export's copy of a still-training run's latest checkpoint weights (scripts/zoo-export.mjs). */
+export const ZOO_LAST = 'last.safetensors';
+
+/** The training state a restart continues from (state.json's fields, or status.json's `resume`). */
+export const ResumePointSchema = z.object({
+  step: z.number().int().nonnegative(),
+  epoch: z.number().int().nonnegative(),
+  batchInEpoch: z.number().int().nonnegative(),
+  bestVal: z.number().nullable(),
+  bestStep: z.number().int().nullable(),
+  patienceRef: z.number().nullable().optional(),
+  epochsSinceBest: z.number().int().nonnegative(),
+  elapsedMs: z.number().nonnegative(),
+}).strip();
+export type ResumePoint = z.infer<typeof ResumePointSchema>;
 
 export interface RestartSource {
   /** The folder given (a run folder or a zoo model folder). */
@@ -25,29 +46,54 @@ export interface RestartSource {
   /** The weights file loaded. */
   weights: string;
   sha256: string;
+  /** The source's best-validation weights, copied to the new run's best.safetensors (null: none, or `weights` themselves). */
+  best: string | null;
+  /** The training state at `weights` (null: weights only, at an epoch's end). */
+  point: ResumePoint | null;
   /** Its log lines up to the weights' step (they become the start of the new run's log). */
   logLines: string[];
-  /** Training wall time up to that step, ms, from the log's last epoch line (0 when the log does not say). */
+  /** Training wall time up to that step, ms (from `point`, else the log's last epoch line; 0 when neither says). */
   elapsedMs: number;
 }
 
-/** The source's weights file: a zoo folder's model.safetensors, a run folder's best.safetensors (else its model.safetensors). */
-function weightsFile(dir: string): string {
-  if (existsSync(join(dir, 'status.json'))) return join(dir, RUN_FILES.model);
-  const best = join(dir, RUN_FILES.best);
-  return existsSync(best) ? best : join(dir, RUN_FILES.model);
-}
+const sha = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
-/** Reads a restart source: config, weights path and hash; the log is cut once the step is known (cutLog). */
+/** Reads a restart source: config, which weights, the training state when the folder has it. */
 export function readRestartSource(dir: string): RestartSource {
   const config = readRunConfig(dir);
-  const weights = weightsFile(dir);
+  let weights: string, best: string | null = null, point: ResumePoint | null = null;
+  const statusFile = join(dir, 'status.json');
+  if (existsSync(statusFile)) {
+    // A zoo export: model.safetensors holds the best weights; a run exported while training also its latest ones.
+    let status: { resume?: unknown; done?: unknown; converged?: unknown };
+    try { status = JSON.parse(readFileSync(statusFile, 'utf8')) as typeof status; } catch (e) { throw new OodgenError(`${statusFile}: not readable JSON (${(e as Error).message})`); }
+    const last = join(dir, ZOO_LAST);
+    if (status.resume !== undefined && existsSync(last)) {
+      const r = ResumePointSchema.safeParse(status.resume);
+      if (!r.success) throw new OodgenError(`${statusFile}: invalid resume: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      weights = last;
+      best = join(dir, RUN_FILES.model);
+      point = r.data;
+    } else {
+      weights = join(dir, RUN_FILES.model);
+    }
+  } else if (existsSync(join(dir, RUN_FILES.state))) {
+    const st = readRunState(dir);
+    if (st.done && st.stopReason === 'early-stopping') {
+      throw new OodgenError(`${dir}: early stopping ended this run (state.json); there is nothing to continue`);
+    }
+    weights = join(dir, RUN_FILES.model);
+    best = existsSync(join(dir, RUN_FILES.best)) ? join(dir, RUN_FILES.best) : null;
+    point = st;
+  } else {
+    weights = existsSync(join(dir, RUN_FILES.best)) ? join(dir, RUN_FILES.best) : join(dir, RUN_FILES.model);
+  }
   if (!existsSync(weights)) throw new OodgenError(`${weights}: missing (the weights to restart from)`);
-  const sha256 = createHash('sha256').update(readFileSync(weights)).digest('hex');
-  return { dir, config, weights, sha256, logLines: [], elapsedMs: 0 };
+  if (best !== null && !existsSync(best)) throw new OodgenError(`${best}: missing (the best weights of the run to restart)`);
+  return { dir, config, weights, sha256: sha(weights), best, point: point ? ResumePointSchema.parse(point) : null, logLines: [], elapsedMs: point?.elapsedMs ?? 0 };
 }
 
-/** The source's log lines with step <= step, and the wall time of its last epoch line among them. */
+/** Keeps the source's log lines with step <= step; without a training state, the wall time of the last epoch line among them. */
 export function cutLog(src: RestartSource, step: number): void {
   const path = join(src.dir, RUN_FILES.log);
   if (!existsSync(path)) return;
@@ -62,14 +108,26 @@ export function cutLog(src: RestartSource, step: number): void {
     if (e.event === 'epoch' && typeof e.elapsedS === 'number') elapsedS = e.elapsedS;
   }
   src.logLines = lines;
-  src.elapsedMs = elapsedS * 1000;
+  if (!src.point) src.elapsedMs = elapsedS * 1000;
 }
 
 /** The epoch at which weights saved at `step` sit, or an error naming the file when they are inside an epoch. */
 export function restartEpoch(weights: string, step: number, stepsPerEpoch: number): number {
   if (!Number.isInteger(step) || step < 0) throw new OodgenError(`${weights}: its metadata holds no training step; cannot tell where to restart`);
   if (step % stepsPerEpoch !== 0) {
-    throw new OodgenError(`${weights}: saved at step ${step}, inside epoch ${Math.floor(step / stepsPerEpoch)} (${stepsPerEpoch} steps per epoch); --restart-from needs weights from an epoch's end (best.safetensors or a zoo export), where the data order of the next epoch is known`);
+    throw new OodgenError(`${weights}: saved at step ${step}, inside epoch ${Math.floor(step / stepsPerEpoch)} (${stepsPerEpoch} steps per epoch), and no training state says where in it; --restart-from needs weights from an epoch's end (best.safetensors) or a run's state (state.json, or a zoo export's last.safetensors and status.json resume)`);
   }
   return step / stepsPerEpoch;
 }
+
+/** Checks that a training state belongs to the weights (same step) and to this run's epochs (same steps per epoch). */
+export function checkPoint(src: RestartSource, step: number, stepsPerEpoch: number): ResumePoint {
+  const p = src.point!;
+  if (p.step !== step) throw new OodgenError(`${src.weights}: saved at step ${step}, but the training state of ${src.dir} is at step ${p.step}; export or copy them from the same checkpoint`);
+  if (p.epoch * stepsPerEpoch + p.batchInEpoch !== step || p.batchInEpoch >= stepsPerEpoch) {
+    throw new OodgenError(`${src.dir}: its training state (epoch ${p.epoch}, batch ${p.batchInEpoch}, step ${step}) does not fit ${stepsPerEpoch} steps per epoch of this data`);
+  }
+  return p;
+}
+
+export { sha as sha256File };

@@ -128,8 +128,8 @@ export const RUN_FILES = {
   state: 'state.json', log: 'log.jsonl', samples: 'samples.png', reconstructions: 'reconstructions.png',
 } as const;
 
-/** Writes text atomically (temp file in the same folder, then rename). */
-export function writeFileAtomic(path: string, text: string): void {
+/** Writes text or bytes atomically (temp file in the same folder, then rename). */
+export function writeFileAtomic(path: string, text: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     writeFileSync(tmp, text);

@@ -39,7 +39,7 @@ import { toMemoryFormat } from '../engine/memory-format.js';
 import { Sequential } from '../nn/sequential.js';
 import { GraphedStep, cudaGraphProblem } from './graphed-step.js';
 import { earlyStoppingStep } from './early-stopping.js';
-import { cutLog, readRestartSource, restartEpoch, type RestartSource } from './restart.js';
+import { checkPoint, cutLog, readRestartSource, restartEpoch, type RestartSource } from './restart.js';
 
 export interface TrainOptions {
   /** Run folder. */
@@ -542,9 +542,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 }
 
 /**
- * A restarted run's first state (train/restart.ts): the source's weights loaded into `model`, the step and epoch
- * they were saved at, the early-stopping state from their validation ELBO measured again, and the source's log up
- * to that step followed by a `restart` event, written into `out`. Records the restart in cfg.restartedFrom.
+ * A restarted run's first state (train/restart.ts): the source's weights loaded into `model`, at the step they were
+ * saved; with the source's training state, its position in the epoch and its early-stopping state (its best weights
+ * copied to best.safetensors); without, the epoch's end and the early-stopping state from their validation ELBO
+ * measured again. Writes the source's log up to that step and a `restart` event into `out`; records cfg.restartedFrom.
  */
 function restartState(src: RestartSource, model: TrainableModel, cfg: RunConfig, val: ImageSet | null, stepsPerEpoch: number, out: string, lead: boolean): RunState {
   let meta: Record<string, string>;
@@ -555,9 +556,12 @@ function restartState(src: RestartSource, model: TrainableModel, cfg: RunConfig,
     throw new OodgenError(msg.includes(src.weights) ? msg : `${src.weights}: ${msg}`);
   }
   const step = meta.step === undefined ? NaN : Number(meta.step);
-  const epoch = restartEpoch(src.weights, step, stepsPerEpoch);
+  if (!Number.isInteger(step) || step < 0) throw new OodgenError(`${src.weights}: its metadata holds no training step; cannot tell where to restart`);
+  const point = src.point ? checkPoint(src, step, stepsPerEpoch) : null;
+  const epoch = point ? point.epoch : restartEpoch(src.weights, step, stepsPerEpoch);
   cutLog(src, step);
-  const v = val ? evaluateElbo(model, val, { limit: cfg.data.valLimit, seed: cfg.seed + 7, dequantize: cfg.data.dequantize, batchSize: 256 }) : null;
+  // Without the source's early-stopping state, the loaded weights' validation ELBO starts it.
+  const v = !point && val ? evaluateElbo(model, val, { limit: cfg.data.valLimit, seed: cfg.seed + 7, dequantize: cfg.data.dequantize, batchSize: 256 }) : null;
   const recorded = meta.valElbo === undefined ? null : Number(meta.valElbo);
   cfg.restartedFrom = {
     dir: src.dir, weights: src.weights, sha256: src.sha256, step, epoch,
@@ -569,11 +573,20 @@ function restartState(src: RestartSource, model: TrainableModel, cfg: RunConfig,
       step, epoch, event: 'restart', from: src.dir, weights: src.weights, sha256: src.sha256,
       // The command of the run segment that ends here (the log keeps every segment's, so an export can list them all).
       ...(src.config.command ? { sourceCommand: src.config.command } : {}),
+      ...(point ? { batchInEpoch: point.batchInEpoch, bestVal: point.bestVal, bestStep: point.bestStep, epochsSinceBest: point.epochsSinceBest } : {}),
       ...(v ? { valElbo: v.elbo, valBitsPerDim: v.bitsPerDim, recordedValElbo: recorded } : {}),
       note: cfg.restartedFrom.note,
     };
     writeFileAtomic(join(out, RUN_FILES.log), [...src.logLines, JSON.stringify(event)].map((l) => l + '\n').join(''));
     if (v) saveStateDict(join(out, RUN_FILES.best), model, { step: String(step), valElbo: String(v.elbo) });
+    if (point && src.best) writeFileAtomic(join(out, RUN_FILES.best), readFileSync(src.best));
+  }
+  if (point) {
+    return {
+      format: 'oodgen-state/1', step, epoch: point.epoch, batchInEpoch: point.batchInEpoch,
+      bestVal: point.bestVal, bestStep: point.bestStep, patienceRef: point.patienceRef === undefined ? point.bestVal : point.patienceRef,
+      epochsSinceBest: point.epochsSinceBest, rng: {}, elapsedMs: point.elapsedMs, stopReason: null, done: false,
+    };
   }
   return {
     format: 'oodgen-state/1', step, epoch, batchInEpoch: 0,

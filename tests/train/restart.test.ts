@@ -1,7 +1,8 @@
 // `oodgen train --restart-from`: a run continued from another folder's weights after its optimizer state was lost.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { liveTensors } from '../../src/engine/index.js';
 import type { ImageSet } from '../../src/data/types.js';
@@ -23,6 +24,8 @@ function tinySet(n = 40): ImageSet {
   return { images, shape: [n, 1, 32, 32], name: 'tiny:train', source: 'test' };
 }
 
+const zooExport = new URL('../../scripts/zoo-export.mjs', import.meta.url).pathname;
+
 const readLog = (dir: string): Record<string, unknown>[] =>
   readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 
@@ -32,13 +35,16 @@ const base = (out: string, set: ImageSet): TrainOptions => ({
   batchSize: 6, valFraction: 0.1, valLimit: 4, progress: 'none', patience: null, grids: false, seed: 5, command: 'oodgen train (test source)',
 });
 
-test('restart: continues from the best weights\' epoch with the source\'s config and log, Adam reset, validation measured again', async (t) => {
+test('restart from weights only: from the best weights\' epoch with the source\'s config and log, Adam reset, validation measured again', async (t) => {
   const dir = tempDir('restart', t);
   const set = tinySet();
   const start = liveTensors();
-  const a = join(dir, 'a'), b = join(dir, 'b');
-  await train({ ...base(a, set), epochs: 4 });
-  const sa = readRunState(a);
+  const run = join(dir, 'run'), a = join(dir, 'a'), b = join(dir, 'b');
+  await train({ ...base(run, set), epochs: 4 });
+  const sa = readRunState(run);
+  // Weights only: the run's best weights, config and log, no state.json.
+  mkdirSync(a);
+  for (const f of ['config.json', 'best.safetensors', 'log.jsonl']) copyFileSync(join(run, f), join(a, f));
   assert.ok(sa.bestStep !== null && sa.bestStep % 6 === 0);
   const bestEpoch = sa.bestStep! / 6;
   const srcEpochLine = readLog(a).find((l) => l.event === 'epoch' && l.step === sa.bestStep)!;
@@ -85,7 +91,7 @@ test('restart: continues from the best weights\' epoch with the source\'s config
   assert.equal(liveTensors(), start, 'restarting frees every tensor it made');
 });
 
-test('restart: from a zoo export (model.safetensors + status.json), and the errors', async (t) => {
+test('restart: from a zoo export of best weights only (model.safetensors + status.json), and the errors', async (t) => {
   const dir = tempDir('restart', t);
   const set = tinySet();
   const a = join(dir, 'a'), zoo = join(dir, 'zoo');
@@ -103,14 +109,64 @@ test('restart: from a zoo export (model.safetensors + status.json), and the erro
   await assert.rejects(train({ out: join(dir, 'x'), restartFrom: zoo, resume: true, trainSet: set, progress: 'none' }), /exclude each other/);
   await assert.rejects(train({ out: join(dir, 'x'), restartFrom: join(dir, 'nope'), trainSet: set, progress: 'none' }), /nope does not exist/);
   await assert.rejects(train({ out: join(dir, 'x'), restartFrom: zoo, trainSet: set, progress: 'none', ddp: { worldSize: 2 } as DataParallel }), /runs in one process \(got 2 ranks\)/);
-  // Weights from inside an epoch (no validation, 4 steps of 6-step epochs): the next batches are unknown.
-  const c = join(dir, 'c');
+  // Weights only, from inside an epoch (no validation, 4 steps of 6-step epochs): where in it is unknown.
+  const c = join(dir, 'c'), cw = join(dir, 'cw');
   await train({ ...base(c, set), valFraction: 0, maxSteps: 4 });
-  await assert.rejects(train({ out: join(dir, 'y'), restartFrom: c, trainSet: set, maxSteps: 8, progress: 'none' }), /model\.safetensors: saved at step 4, inside epoch 0/);
+  mkdirSync(cw);
+  for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(c, f), join(cw, f));
+  await assert.rejects(train({ out: join(dir, 'y'), restartFrom: cw, trainSet: set, maxSteps: 8, progress: 'none' }), /model\.safetensors: saved at step 4, inside epoch 0 .*no training state says where/);
+  // A state from another checkpoint than the weights: refused.
+  const st = JSON.parse(readFileSync(join(c, 'state.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(c, 'state.json'), JSON.stringify({ ...st, step: 3, batchInEpoch: 3 }));
+  await assert.rejects(train({ out: join(dir, 'y'), restartFrom: c, trainSet: set, maxSteps: 8, progress: 'none' }), /saved at step 4, but the training state of .* is at step 3/);
+  // A run that early stopping ended: nothing to continue.
+  writeFileSync(join(c, 'state.json'), JSON.stringify({ ...st, done: true, stopReason: 'early-stopping' }));
+  await assert.rejects(train({ out: join(dir, 'y'), restartFrom: c, trainSet: set, maxSteps: 8, progress: 'none' }), /early stopping ended this run/);
   // The CLI: the source's config is the run's, so model and data options are refused.
   await assert.rejects(parseTrainOptions({ out: 'o', restartFrom: zoo, model: 'vae', batchSize: '32' }), /--restart-from continues the run of .* drop --model, --batch-size/);
   await assert.rejects(parseTrainOptions({ out: 'o', restartFrom: zoo, resume: true }), /exclude each other/);
   const o = await parseTrainOptions({ out: 'o', restartFrom: zoo, epochs: '9' });
   assert.equal(o.restartFrom, zoo);
   assert.equal(o.epochs, 9);
+});
+
+test('restart with the run\'s state: from its latest checkpoint, mid-epoch, with its early-stopping state and best weights; through a zoo export', async (t) => {
+  const dir = tempDir('restart', t);
+  const set = tinySet();
+  const start = liveTensors();
+  // 15 steps of 6-step epochs: stopped in epoch 2 after 3 of its batches, patience 3 counting.
+  const a = join(dir, 'a');
+  await train({ ...base(a, set), epochs: 20, maxSteps: 15, patience: 3 });
+  const sa = readRunState(a);
+  assert.deepEqual([sa.step, sa.epoch, sa.batchInEpoch], [15, 2, 3]);
+  // The run stopped mid-run with its optimizer state lost; then it is exported to a zoo as still training.
+  rmSync(join(a, 'optimizer.safetensors'));
+  writeFileSync(join(a, 'state.json'), JSON.stringify({ ...sa, done: false, stopReason: 'interrupted (SIGINT)' }));
+  const zoo = join(dir, 'zoo');
+  const ex = spawnSync(process.execPath, [zooExport, a, 'm', 'oodgen train (test source)', '--zoo', zoo], { encoding: 'utf8' });
+  assert.equal(ex.status, 0, ex.stderr);
+  const zm = join(zoo, 'm');
+  const status = JSON.parse(readFileSync(join(zm, 'status.json'), 'utf8')) as { resume: Record<string, unknown> };
+  assert.deepEqual(status.resume, { step: 15, epoch: 2, batchInEpoch: 3, bestVal: sa.bestVal, bestStep: sa.bestStep, patienceRef: sa.patienceRef, epochsSinceBest: sa.epochsSinceBest, elapsedMs: sa.elapsedMs });
+  assert.deepEqual(readFileSync(join(zm, 'last.safetensors')), readFileSync(join(a, 'model.safetensors')));
+  assert.deepEqual(readFileSync(join(zm, 'model.safetensors')), readFileSync(join(a, 'best.safetensors')));
+
+  for (const [name, from, weights] of [['b', a, join(a, 'model.safetensors')], ['z', zm, join(zm, 'last.safetensors')]] as const) {
+    const out = join(dir, name);
+    // One step: the state right after the restart.
+    await train({ out, restartFrom: from, trainSet: set, maxSteps: 16, progress: 'none', grids: false });
+    const sb = readRunState(out);
+    assert.deepEqual([sb.step, sb.epoch, sb.batchInEpoch], [16, 2, 4], name);
+    assert.deepEqual([sb.bestVal, sb.bestStep, sb.epochsSinceBest, sb.patienceRef], [sa.bestVal, sa.bestStep, sa.epochsSinceBest, sa.patienceRef], name);
+    assert.ok(sb.elapsedMs >= sa.elapsedMs);
+    assert.equal(readRunConfig(out).restartedFrom?.weights, weights);
+    // The best weights so far are the source's, byte for byte (no epoch ended since).
+    assert.deepEqual(readFileSync(join(out, 'best.safetensors')), readFileSync(join(a, 'best.safetensors')), name);
+    const ev = readLog(out).find((l) => l.event === 'restart')!;
+    assert.deepEqual([ev.step, ev.epoch, ev.batchInEpoch, ev.valElbo], [15, 2, 3, undefined], 'no validation pass: the state has the early-stopping values');
+  }
+  // Continued to its epoch's end and beyond: the first epoch line comes after the 3 remaining batches of epoch 2.
+  await train({ out: join(dir, 'b'), resume: true, trainSet: set, maxSteps: 24, progress: 'none', grids: false });
+  assert.deepEqual(readLog(join(dir, 'b')).filter((l) => l.event === 'epoch' && (l.step as number) > 15).map((l) => [l.step, l.epoch]), [[18, 3], [24, 4]]);
+  assert.equal(liveTensors(), start, 'restarting frees every tensor it made');
 });
