@@ -19,25 +19,17 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { OodgenError } from '../errors.js';
-import { RUN_FILES, readRunConfig, readRunState, type RunConfig } from './run.js';
+import { RUN_FILES, RunStateSchema, readRunConfig, readRunState, type RunConfig } from './run.js';
 
 /** A zoo export's copy of a still-training run's latest checkpoint weights (scripts/zoo-export.mjs). */
 export const ZOO_LAST = 'last.safetensors';
 
-/** The training state a restart continues from (state.json's fields, or status.json's `resume`). */
-export const ResumePointSchema = z.object({
-  step: z.number().int().nonnegative(),
-  epoch: z.number().int().nonnegative(),
-  batchInEpoch: z.number().int().nonnegative(),
-  bestVal: z.number().nullable(),
-  bestStep: z.number().int().nullable(),
-  patienceRef: z.number().nullable().optional(),
-  epochsSinceBest: z.number().int().nonnegative(),
-  elapsedMs: z.number().nonnegative(),
+/** The training state a restart continues from: state.json's position and early-stopping fields (status.json's `resume`). */
+export const ResumePointSchema = RunStateSchema.pick({
+  step: true, epoch: true, batchInEpoch: true, bestVal: true, bestStep: true, patienceRef: true, epochsSinceBest: true, elapsedMs: true,
 }).strip();
-export type ResumePoint = z.infer<typeof ResumePointSchema>;
+export type ResumePoint = ReturnType<typeof ResumePointSchema.parse>;
 
 export interface RestartSource {
   /** The folder given (a run folder or a zoo model folder). */
