@@ -48,7 +48,8 @@ export interface TrainOptions {
   resume?: boolean;
   /**
    * Continue the run whose weights are in this folder (a run folder or a zoo export) after its optimizer state was
-   * lost: its config, from the step and epoch of the weights, Adam moments reset (train/restart.ts).
+   * lost: its config, from its latest checkpoint and training state where the folder has them (else from its best
+   * weights, at their epoch's end), Adam moments reset (train/restart.ts).
    */
   restartFrom?: string;
   model?: ModelConfig;
