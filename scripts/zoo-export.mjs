@@ -29,7 +29,6 @@ const zoo = zooArg ? resolve(zooArg) : join(root, 'zoo');
 const out = join(zoo, name);
 mkdirSync(out, { recursive: true });
 const put = (file, write) => { const tmp = join(out, `.${file}.tmp`); write(tmp); renameSync(tmp, join(out, file)); };
-put('model.safetensors', (tmp) => copyFileSync(join(run, weights), tmp));
 // A run still training also leaves its latest checkpoint's weights and training state (status.json `resume`), so that
 // `oodgen train --restart-from zoo/NAME` continues it from there, early-stopping count included, when its run folder
 // (with the optimizer state, which the zoo does not keep) is lost. A finished run needs neither.
@@ -51,6 +50,8 @@ if (resume) {
     resume = null;
   } else if (at !== state.step) { console.error(`zoo-export: ${join(run, 'model.safetensors')} is at step ${at}, state.json at ${state.step}: a checkpoint was being written; export again`); process.exit(1); }
 }
+// (That check comes before anything is written: a refused export leaves the zoo folder as it was.)
+put('model.safetensors', (tmp) => copyFileSync(join(run, weights), tmp));
 if (resume) put('last.safetensors', (tmp) => copyFileSync(join(run, 'model.safetensors'), tmp));
 else if (existsSync(join(out, 'last.safetensors'))) {
   unlinkSync(join(out, 'last.safetensors'));

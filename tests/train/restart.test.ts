@@ -150,6 +150,14 @@ test('restart with the run\'s state: from its latest checkpoint, mid-epoch, with
   assert.deepEqual(status.resume, { step: 15, epoch: 2, batchInEpoch: 3, bestVal: sa.bestVal, bestStep: sa.bestStep, patienceRef: sa.patienceRef, epochsSinceBest: sa.epochsSinceBest, elapsedMs: sa.elapsedMs });
   assert.deepEqual(readFileSync(join(zm, 'last.safetensors')), readFileSync(join(a, 'model.safetensors')));
   assert.deepEqual(readFileSync(join(zm, 'model.safetensors')), readFileSync(join(a, 'best.safetensors')));
+  // Weights and state from different checkpoints (read while one was being written): refused, the export left as it was.
+  const before = readFileSync(join(zm, 'status.json'), 'utf8');
+  writeFileSync(join(a, 'state.json'), JSON.stringify({ ...sa, step: 14, done: false }));
+  const bad = spawnSync(process.execPath, [zooExport, a, 'm', 'oodgen train (test source)', '--zoo', zoo], { encoding: 'utf8' });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /model\.safetensors is at step 15, state\.json at 14: a checkpoint was being written; export again/);
+  assert.equal(readFileSync(join(zm, 'status.json'), 'utf8'), before);
+  writeFileSync(join(a, 'state.json'), JSON.stringify({ ...sa, done: false, stopReason: 'interrupted (SIGINT)' }));
 
   for (const [name, from, weights] of [['b', a, join(a, 'model.safetensors')], ['z', zm, join(zm, 'last.safetensors')]] as const) {
     const out = join(dir, name);
