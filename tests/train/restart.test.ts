@@ -1,7 +1,7 @@
 // `oodgen train --restart-from`: a run continued from another folder's weights after its optimizer state was lost.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { liveTensors } from '../../src/engine/index.js';
@@ -173,6 +173,11 @@ test('restart with the run\'s state: from its latest checkpoint, mid-epoch, with
     const ev = readLog(out).find((l) => l.event === 'restart')!;
     assert.deepEqual([ev.step, ev.epoch, ev.batchInEpoch, ev.valElbo], [15, 2, 3, undefined], 'no validation pass: the state has the early-stopping values');
   }
+  // Exported again once finished: no restart point is kept.
+  writeFileSync(join(a, 'state.json'), JSON.stringify({ ...sa, done: true, stopReason: 'max-steps' }));
+  assert.equal(spawnSync(process.execPath, [zooExport, a, 'm', 'oodgen train (test source)', '--zoo', zoo]).status, 0);
+  assert.equal(existsSync(join(zm, 'last.safetensors')), false);
+  assert.equal((JSON.parse(readFileSync(join(zm, 'status.json'), 'utf8')) as { resume?: unknown }).resume, undefined);
   // Continued to its epoch's end and beyond: the first epoch line comes after the 3 remaining batches of epoch 2.
   await train({ out: join(dir, 'b'), resume: true, trainSet: set, maxSteps: 24, progress: 'none', grids: false });
   assert.deepEqual(readLog(join(dir, 'b')).filter((l) => l.event === 'epoch' && (l.step as number) > 15).map((l) => [l.step, l.epoch]), [[18, 3], [24, 4]]);
