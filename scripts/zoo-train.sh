@@ -83,7 +83,8 @@ case $queue in
     train c10-vae-gauss --model vae --decoder gaussian --sigma2 learned --data cifar10:train --z-dim 128 --width 32 --batch-size 64 --epochs 200 --patience 5
     # celeba-vae (Gaussian; 17 min in all) before c10-vae-cat: the categorical CIFAR-10 VAE costs ~1.9-2.2 s per step
     # on one core (the 768-channel last transposed convolution and the 256-way softmax), 22-27 min per epoch of 703
-    # steps; fm-vae-cat needed 39 epochs, so expect 10-15 h over several sessions (it cannot travel to a lent GPU:
+    # steps (2.7-3.4 s, 32-40 min per epoch, on the Intel Xeon of 2026-11-30 with OpenBLAS's SkylakeX kernels);
+    # fm-vae-cat needed 39 epochs, so expect 10-15 h over several sessions (it cannot travel to a lent GPU:
     # CIFAR-10's training split does not fit the 64 MiB a device call carries).
     train celeba-vae    --model vae --decoder gaussian --sigma2 learned --data celeba:train --z-dim 128 --width 32 --batch-size 64 --epochs 200 --patience 5 --min-delta 0.1
     train c10-vae-cat   --model vae --decoder categorical --data cifar10:train --z-dim 128 --width 32 --batch-size 64 --epochs 200 --patience 5 --min-delta 0.1
