@@ -4,7 +4,7 @@
 # Each line is the exact command recorded in zoo/NAME/command.txt on export (scripts/zoo-export.mjs). A run folder
 # that already has state.json is continued with --resume, so the queue can be restarted after an interruption or in
 # a later session; a finished run (early stopping or its epoch cap) is a no-op on resume. Without a run folder, a
-# model exported mid-run to zoo/ is continued from its zoo weights (--restart-from), one exported finished is skipped.
+# model exported mid-run to zoo/ is continued from the zoo (--restart-from), one exported finished is skipped.
 # This machine (2 cores): `scripts/zoo-train.sh a RUNS &` and `(scripts/zoo-train.sh b RUNS; scripts/zoo-train.sh c RUNS) &`;
 # then `flows` (or its two halves `fig31` and `glow` side by side). Finished models are exported with scripts/zoo-export.mjs (zoo/README.md).
 # Run it from a checkout that does not change underneath (a detached worktree), niced, --threads 1: on these 2-vCPU
@@ -25,8 +25,9 @@ train() { # NAME ARGS...
     return 0
   fi
   # No run folder (a new machine: only what the repository holds survives a session): a model the zoo holds as
-  # finished is left as it is; one exported mid-run is continued from its zoo weights with --restart-from (same
-  # config, from the weights' epoch, Adam moments reset: src/train/restart.ts); anything else starts from scratch.
+  # finished is left as it is; one exported mid-run is continued from the zoo with --restart-from (same config, from
+  # its latest checkpoint and early-stopping state when the export has them, else its best weights; Adam moments
+  # reset: src/train/restart.ts); anything else starts from scratch.
   local zs="zoo/$name/status.json"
   if [ ! -f "$out/state.json" ] && [ -f "$zs" ]; then
     # (the rule of src/train/status.ts: an export from before `done` was recorded is one early stopping ended)
