@@ -579,8 +579,9 @@ function restartState(src: RestartSource, model: TrainableModel, cfg: RunConfig,
       note: cfg.restartedFrom.note,
     };
     writeFileAtomic(join(out, RUN_FILES.log), [...src.logLines, JSON.stringify(event)].map((l) => l + '\n').join(''));
-    if (v) saveStateDict(join(out, RUN_FILES.best), model, { step: String(step), valElbo: String(v.elbo) });
-    if (point && src.best) writeFileAtomic(join(out, RUN_FILES.best), readFileSync(src.best));
+    // The best weights so far, byte for byte (so a content hash, e.g. the benchmark's cache key, stays the same):
+    // the source's best file, or, without a training state, the loaded weights themselves.
+    if (point ? src.best : v) writeFileAtomic(join(out, RUN_FILES.best), readFileSync(point ? src.best! : src.weights));
   }
   if (point) {
     return {

@@ -103,6 +103,9 @@ test('restart: from a zoo export of best weights only (model.safetensors + statu
   const r = await train({ out: join(dir, 'z'), restartFrom: zoo, trainSet: set, epochs: 10, maxSteps: 20, progress: 'none', grids: false });
   assert.equal(r.step, 20);
   assert.equal(readRunConfig(join(dir, 'z')).restartedFrom?.weights, join(zoo, 'model.safetensors'));
+  // Until an epoch beats them, the best weights are the source's file byte for byte (content hashes stay).
+  await train({ out: join(dir, 'z1'), restartFrom: zoo, trainSet: set, epochs: 10, maxSteps: 13, progress: 'none', grids: false });
+  assert.deepEqual(readFileSync(join(dir, 'z1', 'best.safetensors')), readFileSync(join(zoo, 'model.safetensors')));
 
   // Into a folder that holds a run: refused, the run untouched.
   await assert.rejects(train({ out: a, restartFrom: zoo, trainSet: set, epochs: 3, progress: 'none' }), /already holds a run.*choose another --out/);
