@@ -21,6 +21,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OodgenError } from '../errors.js';
 import { RUN_FILES, RunStateSchema, readRunConfig, readRunState, type RunConfig } from './run.js';
+import { ZOO_STATUS, readStatusJson } from './status.js';
 
 /** A zoo export's copy of a still-training run's latest checkpoint weights (scripts/zoo-export.mjs). */
 export const ZOO_LAST = 'last.safetensors';
@@ -54,11 +55,10 @@ const sha = (file: string): string => createHash('sha256').update(readFileSync(f
 export function readRestartSource(dir: string): RestartSource {
   const config = readRunConfig(dir);
   let weights: string, best: string | null = null, point: ResumePoint | null = null;
-  const statusFile = join(dir, 'status.json');
+  const statusFile = join(dir, ZOO_STATUS);
   if (existsSync(statusFile)) {
     // A zoo export: model.safetensors holds the best weights; a run exported while training also its latest ones.
-    let status: { resume?: unknown; done?: unknown; converged?: unknown };
-    try { status = JSON.parse(readFileSync(statusFile, 'utf8')) as typeof status; } catch (e) { throw new OodgenError(`${statusFile}: not readable JSON (${(e as Error).message})`); }
+    const status = readStatusJson(statusFile);
     const last = join(dir, ZOO_LAST);
     if (status.resume !== undefined && existsSync(last)) {
       const r = ResumePointSchema.safeParse(status.resume);
@@ -103,9 +103,8 @@ export function cutLog(src: RestartSource, step: number): void {
   if (!src.point) src.elapsedMs = elapsedS * 1000;
 }
 
-/** The epoch at which weights saved at `step` sit, or an error naming the file when they are inside an epoch. */
+/** The epoch at which weights saved at `step` (a step count, checked by the caller) sit, or an error naming the file when they are inside an epoch. */
 export function restartEpoch(weights: string, step: number, stepsPerEpoch: number): number {
-  if (!Number.isInteger(step) || step < 0) throw new OodgenError(`${weights}: its metadata holds no training step; cannot tell where to restart`);
   if (step % stepsPerEpoch !== 0) {
     throw new OodgenError(`${weights}: saved at step ${step}, inside epoch ${Math.floor(step / stepsPerEpoch)} (${stepsPerEpoch} steps per epoch), and no training state says where in it; --restart-from needs weights from an epoch's end (best.safetensors) or a run's state (state.json, or a zoo export's last.safetensors and status.json resume)`);
   }
@@ -122,4 +121,3 @@ export function checkPoint(src: RestartSource, step: number, stepsPerEpoch: numb
   return p;
 }
 
-export { sha as sha256File };
