@@ -24,6 +24,9 @@ import type { Experiment, Suite } from './suite.js';
 
 /** Bumped when a unit's stored content or meaning changes, so old cache entries are not reused. */
 const UNIT_FORMAT = 1;
+/** A pass's recorded time in the cache, under Unit.cost: { format, seconds, images }. */
+const TIMING_FORMAT = 1;
+interface PassTiming { format: number; seconds: number; images: number }
 
 export interface BenchRow extends EvalRow {
   experiment: string;
@@ -85,6 +88,11 @@ interface Unit {
    * whose base unit is planned too is computed in the base unit's evaluate() call.
    */
   pass: string;
+  /**
+   * The pass's key with each model's weights replaced by its architecture (model config): a pass's time does not
+   * depend on the weights, so the time recorded under this key estimates the pass of a retrained model before it runs.
+   */
+  cost: string;
 }
 
 export interface BenchmarkOptions {
@@ -284,7 +292,11 @@ export function planBenchmark(o: Pick<BenchmarkOptions, 'suite' | 'limit' | 'zoo
               v: UNIT_FORMAT, models: [entry.main.hash, ...hashes], detector: subsetBase(d) ?? d, options, bn, data, limit, fitKey,
               size: cfg.model.imageSize, channels: cfg.model.channels, seed: s.seed, batchSize: s.batchSize, bootstrap: s.bootstrap,
             });
-            units.push({ key, pass, experiment: ex, entry, detector: d, bn, id, pairs: group, limit, fitKey, images: limit * (group.length + 1), extras: (runs as ResolvedRun[]).map((x) => x.dir) });
+            const cost = hashOf({
+              v: TIMING_FORMAT, models: [entry.main, ...(runs as ResolvedRun[])].map((x) => x.config.model), detector: subsetBase(d) ?? d, options, bn, data, limit,
+              size: cfg.model.imageSize, channels: cfg.model.channels, batchSize: s.batchSize,
+            });
+            units.push({ key, pass, cost, experiment: ex, entry, detector: d, bn, id, pairs: group, limit, fitKey, images: limit * (group.length + 1), extras: (runs as ResolvedRun[]).map((x) => x.dir) });
           }
         }
       }
@@ -340,6 +352,12 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
   // Units already cached, read once, up front: their recorded times seed the ETA, so a rerun that adds one model or
   // detector to a cached suite estimates its units from the start instead of after the first one computed. A unit's
   // pass time is also its riders' (as below for units computed now).
+  const addTime = (pass: string, seconds: number, images: number) => {
+    for (const k of new Set(units.filter((x) => x.pass === pass).map(costKey))) {
+      const acc = secPerImage.get(k) ?? { s: 0, n: 0 };
+      secPerImage.set(k, { s: acc.s + seconds, n: acc.n + images });
+    }
+  };
   const hits = new Map<string, UnitResult>();
   for (const u of units) {
     if (todo.includes(u) || hits.has(u.key)) continue;
@@ -347,10 +365,19 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     if (!hit) continue;
     hits.set(u.key, hit);
     if (hit.format !== UNIT_FORMAT || !(hit.seconds > 0) || !(hit.images && hit.images > 0)) continue;
-    for (const k of new Set(units.filter((x) => x.pass === u.pass).map(costKey))) {
-      const acc = secPerImage.get(k) ?? { s: 0, n: 0 };
-      secPerImage.set(k, { s: acc.s + hit.seconds, n: acc.n + hit.images });
-    }
+    addTime(u.pass, hit.seconds, hit.images);
+    // (A cache from before timings were kept gets them here, so its next retrained model is estimated.)
+    if (!cache.has(u.cost)) cache.put(u.cost, { format: TIMING_FORMAT, seconds: hit.seconds, images: hit.images } satisfies PassTiming);
+  }
+  // A pass to run whose architecture ran it before with other weights (a model retrained or trained further since
+  // the last run): that time is its own estimate, from the first line. The cost of a pass does not depend on the
+  // weights; its scores do, so they are computed again.
+  const seeded = new Set<string>();
+  for (const u of todo) {
+    if (riders.has(u.key) || seeded.has(u.pass)) continue;
+    seeded.add(u.pass);
+    const t = cache.get<PassTiming>(u.cost);
+    if (t && t.format === TIMING_FORMAT && t.seconds > 0 && t.images > 0) addTime(u.pass, t.seconds, t.images);
   }
   const precomputed = new Set<string>();
   let computed = 0, cached = 0, done = 0, interrupted = false;
@@ -425,10 +452,8 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     computed++;
     // The pass's time is also what each rider costs alone (one pass of its base): the time of a later unit of the
     // rider's detector without its base (fmnist-bn-modes' ELBO units) is taken from it.
-    for (const k of new Set(pass.map(costKey))) {
-      const acc = secPerImage.get(k) ?? { s: 0, n: 0 };
-      secPerImage.set(k, { s: acc.s + seconds, n: acc.n + base.images });
-    }
+    addTime(base.pass, seconds, base.images);
+    cache.put(base.cost, { format: TIMING_FORMAT, seconds, images: base.images } satisfies PassTiming);
     log(`${label}: ${seconds.toFixed(1)} s${pass.length > 1 ? ' for the pass' : ''}; ${toRun - computed} to run, ${eta()}`);
     unitEvent('done', { seconds });
   }

@@ -3,7 +3,7 @@
 // invalidate the cache, and `oodgen benchmark` writes results.json / results.md / report.html.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -372,14 +372,35 @@ test('ETA: seconds per image keyed by (model, detector); other models\' times sc
   assert.ok(logs.some((l) => /^\[1\/2\] .*tiny-vae \/ rec .*: [0-9.]+ s; 1 to run, about [0-9]+ s left \(1 unit estimated from the detector's time on other models\)$/.test(l)), logs.join('\n'));
   assert.ok(logs.some((l) => /^\[2\/2\] .*tiny-ae \/ rec .*: running \(about [0-9]+ s left \(1 unit estimated/.test(l)), logs.join('\n'));
   // A rerun that adds a model to a cached suite: the cached units' recorded times give the ETA from the first unit
-  // to run (before, "ETA after the first unit"). tiny-vae's rec and elbo/components are cached; tiny-bg is new.
+  // to run (before, "ETA after the first unit"). tiny-vae's rec and elbo/components are cached; tiny-ae is new, of
+  // another architecture: its rec borrows tiny-vae's.
   const cacheDir = join(dir, 'cache-eta2');
   const ex = (models: string[]) => suite({ experiments: [{ name: 'a', models, detectors: ['rec', 'components', 'elbo'], bn: ['eval'], pairs: SYNTH_PAIRS }] });
-  await runBenchmark({ suite: ex(['tiny-vae']), cacheDir, zoo, progressBars: false });
+  const r1 = await runBenchmark({ suite: ex(['tiny-vae']), cacheDir, zoo, progressBars: false });
   const logs2: string[] = [];
-  await runBenchmark({ suite: ex(['tiny-vae', 'tiny-bg']), cacheDir, zoo, progressBars: false, log: (l) => logs2.push(l) });
-  const first = logs2.find((l) => / tiny-bg \/ rec .*: running/.test(l)) ?? '';
-  assert.match(first, /: running \(about [0-9]+ s left \(2 units estimated from the detector's time on other models\)\)$/, logs2.join('\n'));
+  await runBenchmark({ suite: ex(['tiny-vae', 'tiny-ae']), cacheDir, zoo, progressBars: false, log: (l) => logs2.push(l) });
+  const first = logs2.find((l) => / tiny-ae \/ rec .*: running/.test(l)) ?? '';
+  assert.match(first, /: running \(about [0-9]+ s left \(1 unit estimated from the detector's time on other models\)\)$/, logs2.join('\n'));
+  // The time of each pass is also kept under its architecture (model config, not weights): tiny-bg is tiny-vae's
+  // architecture with other weights (a model retrained), so its passes are estimated from tiny-vae's recorded times,
+  // as its own (borrowed 0), exactly: rec's pass plus the components pass (elbo rides on it), same images.
+  // (units/<first two hex digits>/<key>.json; a unit's record has its key, a timing has none)
+  const timings = () => readdirSync(join(cacheDir, 'units')).flatMap((d) => readdirSync(join(cacheDir, 'units', d)).map((f) => join(cacheDir, 'units', d, f)))
+    .filter((f) => !('key' in JSON.parse(readFileSync(f, 'utf8'))));
+  assert.equal(timings().length, 3); // tiny-vae rec, tiny-vae components, tiny-ae rec: written when computed
+  // A cache from before these records: a rerun with everything cached writes them from the units' recorded times.
+  for (const f of timings()) rmSync(f);
+  await runBenchmark({ suite: ex(['tiny-vae']), cacheDir, zoo, progressBars: false });
+  assert.equal(timings().length, 2);
+  const own = (d: string) => r1.units.find((u) => u.model === 'tiny-vae' && u.detector === d)!.seconds;
+  const events: Record<string, unknown>[] = [];
+  const logs3: string[] = [];
+  await runBenchmark({ suite: ex(['tiny-vae', 'tiny-bg']), cacheDir, zoo, progressBars: false, log: (l) => logs3.push(l), onEvent: (e) => events.push(e as Record<string, unknown>) });
+  const start = events.find((e) => e.event === 'unit' && e.model === 'tiny-bg' && e.status === 'running')!;
+  const eta = start.eta as { seconds: number; borrowed: number };
+  assert.equal(eta.borrowed, 0);
+  assert.ok(Math.abs(eta.seconds - (own('rec') + own('components'))) < 1e-9 * eta.seconds, `${eta.seconds} vs ${own('rec')} + ${own('components')}`);
+  assert.match(logs3.find((l) => / tiny-bg \/ rec .*: running/.test(l)) ?? '', /: running \(about [0-9]+ s left\)$/, logs3.join('\n'));
 });
 
 test('a run folder still training (state.json done: false) is skipped with the reason; --unfinished takes it; a finished one is taken', () => {
