@@ -8,6 +8,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { join, relative } from 'node:path';
 import { writeFileAtomic } from '../train/run.js';
 
+/** Bumped when a timing record's content or meaning changes (it is also in the timing key, run.ts's Unit.cost). */
+export const TIMING_FORMAT = 1;
+/** A pass's time: its seconds and the images it scored (ID plus OoD sets). */
+export interface PassTiming { format: number; seconds: number; images: number }
+
 /** JSON with object keys sorted, so equal content hashes equally whatever the key order. */
 export function stableJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
@@ -104,6 +109,32 @@ export class BenchCache {
     const p = this.unitPath(key);
     mkdirSync(join(p, '..'), { recursive: true });
     writeFileAtomic(p, JSON.stringify(value) + '\n');
+  }
+
+  /**
+   * A pass's recorded time, under the hash of its architecture (model configs, not weights; run.ts's Unit.cost), or
+   * null when absent, unreadable or of another format. Kept in `timings/`, apart from the units: a timing is an
+   * estimate for the time left, never a result, and is rewritten whenever the pass runs again.
+   */
+  timing(key: string): PassTiming | null {
+    const p = this.timingPath(key);
+    if (!existsSync(p)) return null;
+    try {
+      const t = JSON.parse(readFileSync(p, 'utf8')) as PassTiming;
+      return t.format === TIMING_FORMAT && t.seconds > 0 && t.images > 0 ? t : null;
+    } catch {
+      return null;
+    }
+  }
+
+  putTiming(key: string, seconds: number, images: number): void {
+    const p = this.timingPath(key);
+    mkdirSync(join(p, '..'), { recursive: true });
+    writeFileAtomic(p, JSON.stringify({ format: TIMING_FORMAT, seconds, images } satisfies PassTiming) + '\n');
+  }
+
+  private timingPath(key: string): string {
+    return join(this.dir, 'timings', key.slice(0, 2), `${key}.json`);
   }
 
   /** The folder a fitted detector's state lives in (as a run folder: `<dir>/detectors/NAME.*`). */

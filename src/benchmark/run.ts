@@ -16,7 +16,7 @@ import { detectorStatePaths } from '../scores/state.js';
 import { macrotaskTurn } from '../scores/steps.js';
 import type { LatentModel } from '../models/types.js';
 import { evaluate, type EvalRow, type EvalSet } from '../ood/evaluate.js';
-import { BenchCache, f32ToB64, hashOf } from './cache.js';
+import { BenchCache, f32ToB64, hashOf, TIMING_FORMAT } from './cache.js';
 import { availablePairs, dataIdentity, type Pair } from './pairs.js';
 import { extraRefs, modelEntry, resolveRun, zooDir, type ModelEntry, type ResolvedRun, type TrainingStatus } from './models.js';
 import { LATENT_FORMAT as LATENT_FORMAT_CHECK, planLatent, runLatentUnit, type LatentUnit, type LatentUnitResult } from './latent.js';
@@ -24,9 +24,6 @@ import type { Experiment, Suite } from './suite.js';
 
 /** Bumped when a unit's stored content or meaning changes, so old cache entries are not reused. */
 const UNIT_FORMAT = 1;
-/** A pass's recorded time in the cache, under Unit.cost: { format, seconds, images }. */
-const TIMING_FORMAT = 1;
-interface PassTiming { format: number; seconds: number; images: number }
 
 export interface BenchRow extends EvalRow {
   experiment: string;
@@ -367,7 +364,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     if (hit.format !== UNIT_FORMAT || !(hit.seconds > 0) || !(hit.images && hit.images > 0)) continue;
     addTime(u.pass, hit.seconds, hit.images);
     // (A cache from before timings were kept gets them here, so its next retrained model is estimated.)
-    if (!cache.has(u.cost)) cache.put(u.cost, { format: TIMING_FORMAT, seconds: hit.seconds, images: hit.images } satisfies PassTiming);
+    if (!cache.timing(u.cost)) cache.putTiming(u.cost, hit.seconds, hit.images);
   }
   // A pass to run whose architecture ran it before with other weights (a model retrained or trained further since
   // the last run): that time is its own estimate, from the first line. The cost of a pass does not depend on the
@@ -376,8 +373,8 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
   for (const u of todo) {
     if (riders.has(u.key) || seeded.has(u.pass)) continue;
     seeded.add(u.pass);
-    const t = cache.get<PassTiming>(u.cost);
-    if (t && t.format === TIMING_FORMAT && t.seconds > 0 && t.images > 0) addTime(u.pass, t.seconds, t.images);
+    const t = cache.timing(u.cost);
+    if (t) addTime(u.pass, t.seconds, t.images);
   }
   const precomputed = new Set<string>();
   let computed = 0, cached = 0, done = 0, interrupted = false;
@@ -453,7 +450,7 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkResult
     // The pass's time is also what each rider costs alone (one pass of its base): the time of a later unit of the
     // rider's detector without its base (fmnist-bn-modes' ELBO units) is taken from it.
     addTime(base.pass, seconds, base.images);
-    cache.put(base.cost, { format: TIMING_FORMAT, seconds, images: base.images } satisfies PassTiming);
+    cache.putTiming(base.cost, seconds, base.images);
     log(`${label}: ${seconds.toFixed(1)} s${pass.length > 1 ? ' for the pass' : ''}; ${toRun - computed} to run, ${eta()}`);
     unitEvent('done', { seconds });
   }

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hashSource } from '../../src/benchmark/cache.js';
+import { BenchCache, hashSource, TIMING_FORMAT } from '../../src/benchmark/cache.js';
 import { dataIdentity } from '../../src/benchmark/pairs.js';
 import { tempDir } from '../helpers/tmp.js';
 import { writeIdxPair } from '../data/helpers.js';
@@ -77,4 +77,20 @@ test('dataIdentity of a folder dataset is its split\'s files: moving a CelebA im
   } finally {
     if (prev === undefined) delete process.env.OODGEN_DATA; else process.env.OODGEN_DATA = prev;
   }
+});
+
+test('BenchCache timings: a round trip apart from the units; a damaged, zero or other-format record reads as none', () => {
+  const c = new BenchCache(join(dir, 'timing-cache'));
+  const key = 'ab' + '0'.repeat(62);
+  assert.equal(c.timing(key), null);
+  c.putTiming(key, 12.5, 300);
+  assert.deepEqual(c.timing(key), { format: TIMING_FORMAT, seconds: 12.5, images: 300 });
+  assert.equal(c.has(key), false); // not a unit
+  const file = join(dir, 'timing-cache', 'timings', 'ab', `${key}.json`);
+  writeFileSync(file, '{"format":1,"seconds":12.5,');
+  assert.equal(c.timing(key), null);
+  writeFileSync(file, JSON.stringify({ format: TIMING_FORMAT + 1, seconds: 12.5, images: 300 }));
+  assert.equal(c.timing(key), null);
+  writeFileSync(file, JSON.stringify({ format: TIMING_FORMAT, seconds: 0, images: 300 }));
+  assert.equal(c.timing(key), null);
 });

@@ -384,9 +384,11 @@ test('ETA: seconds per image keyed by (model, detector); other models\' times sc
   // The time of each pass is also kept under its architecture (model config, not weights): tiny-bg is tiny-vae's
   // architecture with other weights (a model retrained), so its passes are estimated from tiny-vae's recorded times,
   // as its own (borrowed 0), exactly: rec's pass plus the components pass (elbo rides on it), same images.
-  // (units/<first two hex digits>/<key>.json; a unit's record has its key, a timing has none)
-  const timings = () => readdirSync(join(cacheDir, 'units')).flatMap((d) => readdirSync(join(cacheDir, 'units', d)).map((f) => join(cacheDir, 'units', d, f)))
-    .filter((f) => !('key' in JSON.parse(readFileSync(f, 'utf8'))));
+  // (timings/<first two hex digits>/<key>.json, apart from the units)
+  const timings = () => readdirSync(join(cacheDir, 'timings')).flatMap((d) => readdirSync(join(cacheDir, 'timings', d)).map((f) => join(cacheDir, 'timings', d, f)));
+  const unitFiles = () => readdirSync(join(cacheDir, 'units')).flatMap((d) => readdirSync(join(cacheDir, 'units', d)));
+  // Every record under units/ is a unit (it holds its key); the timings are not mixed in.
+  assert.ok(unitFiles().every((f) => 'key' in JSON.parse(readFileSync(join(cacheDir, 'units', f.slice(0, 2), f), 'utf8'))));
   assert.equal(timings().length, 3); // tiny-vae rec, tiny-vae components, tiny-ae rec: written when computed
   // A cache from before these records: a rerun with everything cached writes them from the units' recorded times.
   for (const f of timings()) rmSync(f);
