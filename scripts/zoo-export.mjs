@@ -40,6 +40,8 @@ const stepOf = (file) => {
 let resume = state.done === true ? null : {
   step: state.step, epoch: state.epoch, batchInEpoch: state.batchInEpoch, bestVal: state.bestVal ?? null, bestStep: state.bestStep ?? null,
   ...(state.patienceRef !== undefined ? { patienceRef: state.patienceRef } : {}), epochsSinceBest: state.epochsSinceBest, elapsedMs: state.elapsedMs,
+  // how many data-parallel ranks made its steps (a single process records no worldSize): a restart needs as many
+  ranks: Number(state.rng?.worldSize ?? 1),
 };
 if (resume) {
   // state.json is written after model.safetensors at each checkpoint: a step that differs means a checkpoint was

@@ -16,9 +16,16 @@
 // - Weights only (a zoo export without `resume`, a run folder without state.json): the best weights, which sit at
 //   an epoch's end. The early-stopping state starts from their validation ELBO, measured again with the run's own
 //   validation seed, with no epoch of patience used (the lost run's state at that epoch, when they were its best).
+//
+// Data-parallel runs (train/ddp.ts): a step is a global batch of ranks x batch size, so the source's step and epoch
+// count mean the same here only with the same number of ranks. The source says how many when it can (state.json's
+// rng.worldSize; a zoo export's status.json resume.ranks); its log's epoch lines (step = epoch x steps per epoch)
+// check it either way, so a weights-only source or an export from before `ranks` was recorded is checked too. A
+// restart with N ranks starts each rank's noise generator afresh, as a single-process restart does.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { OodgenError } from '../errors.js';
 import { RUN_FILES, RunStateSchema, readRunConfig, readRunState, type RunConfig } from './run.js';
 import { ZOO_STATUS, readStatusJson } from './status.js';
@@ -29,6 +36,9 @@ export const ZOO_LAST = 'last.safetensors';
 /** The training state a restart continues from: state.json's position and early-stopping fields (status.json's `resume`). */
 export const ResumePointSchema = RunStateSchema.pick({
   step: true, epoch: true, batchInEpoch: true, bestVal: true, bestStep: true, patienceRef: true, epochsSinceBest: true, elapsedMs: true,
+}).extend({
+  /** How many data-parallel ranks trained it (state.json rng.worldSize); absent in exports from before it was kept. */
+  ranks: z.number().int().positive().optional(),
 }).strip();
 export type ResumePoint = ReturnType<typeof ResumePointSchema.parse>;
 
@@ -43,6 +53,8 @@ export interface RestartSource {
   best: string | null;
   /** The training state at `weights` (null: weights only, at an epoch's end). */
   point: ResumePoint | null;
+  /** How many data-parallel ranks made its steps, when the source says (null: it does not). */
+  ranks: number | null;
   /** Its log lines up to the weights' step (they become the start of the new run's log). */
   logLines: string[];
   /** Training wall time up to that step, ms (from `point`, else the log's last epoch line; 0 when neither says). */
@@ -54,7 +66,7 @@ const sha = (file: string): string => createHash('sha256').update(readFileSync(f
 /** Reads a restart source: config, which weights, the training state when the folder has it. */
 export function readRestartSource(dir: string): RestartSource {
   const config = readRunConfig(dir);
-  let weights: string, best: string | null = null, point: ResumePoint | null = null;
+  let weights: string, best: string | null = null, point: ResumePoint | null = null, ranks: number | null = null;
   const statusFile = join(dir, ZOO_STATUS);
   if (existsSync(statusFile)) {
     // A zoo export: model.safetensors holds the best weights; a run exported while training also its latest ones.
@@ -66,6 +78,7 @@ export function readRestartSource(dir: string): RestartSource {
       weights = last;
       best = join(dir, RUN_FILES.model);
       point = r.data;
+      ranks = r.data.ranks ?? null;
     } else {
       weights = join(dir, RUN_FILES.model);
     }
@@ -77,12 +90,15 @@ export function readRestartSource(dir: string): RestartSource {
     weights = join(dir, RUN_FILES.model);
     best = existsSync(join(dir, RUN_FILES.best)) ? join(dir, RUN_FILES.best) : null;
     point = st;
+    // (a single process writes no worldSize: ddp.ts's rngState alone does)
+    ranks = st.rng.worldSize === undefined ? 1 : Number(st.rng.worldSize);
+    if (!Number.isInteger(ranks) || ranks < 1) throw new OodgenError(`${join(dir, RUN_FILES.state)}: rng.worldSize is '${st.rng.worldSize}', not a rank count`);
   } else {
     weights = existsSync(join(dir, RUN_FILES.best)) ? join(dir, RUN_FILES.best) : join(dir, RUN_FILES.model);
   }
   if (!existsSync(weights)) throw new OodgenError(`${weights}: missing (the weights to restart from)`);
   if (best !== null && !existsSync(best)) throw new OodgenError(`${best}: missing (the best weights of the run to restart)`);
-  return { dir, config, weights, sha256: sha(weights), best, point: point ? ResumePointSchema.parse(point) : null, logLines: [], elapsedMs: point?.elapsedMs ?? 0 };
+  return { dir, config, weights, sha256: sha(weights), best, point: point ? ResumePointSchema.parse(point) : null, ranks, logLines: [], elapsedMs: point?.elapsedMs ?? 0 };
 }
 
 /** Keeps the source's log lines with step <= step; without a training state, the wall time of the last epoch line among them. */
@@ -101,6 +117,30 @@ export function cutLog(src: RestartSource, step: number): void {
   }
   src.logLines = lines;
   if (!src.point) src.elapsedMs = elapsedS * 1000;
+}
+
+/**
+ * Checks that this run's steps are the source's: the same number of data-parallel ranks (`worldSize`), when the source
+ * records it, and, in any case, the source's epoch lines up to the restart step (cutLog first) at this run's steps
+ * per epoch. Else the step and epoch counts would mean other images, and the epoch position would be wrong.
+ */
+export function checkRanks(src: RestartSource, worldSize: number, stepsPerEpoch: number, batchSize: number): void {
+  const how = (n: number) => (n === 1 ? 'in one process (no --nproc)' : `with --nproc ${n}`);
+  if (src.ranks !== null && src.ranks !== worldSize) {
+    throw new OodgenError(`${src.dir}: trained with ${src.ranks} rank(s), each step a global batch of ${src.ranks} x ${batchSize} images; restart it ${how(src.ranks)} (got ${worldSize})`);
+  }
+  let epochLines = 0;
+  for (const l of src.logLines) {
+    const e = JSON.parse(l) as { step?: unknown; epoch?: unknown; event?: unknown };
+    if (e.event !== 'epoch' || typeof e.step !== 'number' || typeof e.epoch !== 'number') continue;
+    epochLines++;
+    if (e.step !== e.epoch * stepsPerEpoch) {
+      throw new OodgenError(`${join(src.dir, RUN_FILES.log)}: epoch ${e.epoch} ended at step ${e.step} there, but this run has ${stepsPerEpoch} steps per epoch (${worldSize} rank(s) x batch ${batchSize}); restart it with the number of ranks it was trained with`);
+    }
+  }
+  if (src.ranks === null && epochLines === 0 && worldSize > 1) {
+    throw new OodgenError(`${src.dir}: neither its training state nor an epoch line of its log says how many ranks made its steps; restart it in one process, or with the rank count it was trained with from an export that records it`);
+  }
 }
 
 /** The epoch at which weights saved at `step` (a step count, checked by the caller) sit, or an error naming the file when they are inside an epoch. */

@@ -39,7 +39,7 @@ import { toMemoryFormat } from '../engine/memory-format.js';
 import { Sequential } from '../nn/sequential.js';
 import { GraphedStep, cudaGraphProblem } from './graphed-step.js';
 import { earlyStoppingStep } from './early-stopping.js';
-import { checkPoint, cutLog, readRestartSource, restartEpoch, type RestartSource } from './restart.js';
+import { checkPoint, checkRanks, cutLog, readRestartSource, restartEpoch, type RestartSource } from './restart.js';
 
 export interface TrainOptions {
   /** Run folder. */
@@ -289,10 +289,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let state: RunState | null = null;
   let restart: RestartSource | null = null;
   if (opts.resume && opts.restartFrom) throw new OodgenError('train: --resume and --restart-from exclude each other (resume continues the run in --out; restart starts a new one from another folder\'s weights)');
-  if (opts.restartFrom && opts.ddp && opts.ddp.worldSize > 1) {
-    // The source's step count is in its own global batches; a zoo export does not record how many ranks made them.
-    throw new OodgenError(`train: --restart-from runs in one process (got ${opts.ddp.worldSize} ranks): the weights' step and epoch are counted in the source run's batches`);
-  }
   if (opts.restartFrom && existsSync(join(out, RUN_FILES.state))) {
     throw new OodgenError(`${out} already holds a run (state.json); --restart-from writes a new run: choose another --out`);
   }
@@ -367,26 +363,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const noise = Generator.cpu(ddp ? ddp.noiseSeed(cfg.seed + 1) : cfg.seed + 1);
   const trainIdx = Int32Array.from({ length: data.train.shape[0] }, (_, i) => i);
 
-  if (restart) {
-    state = restartState(restart, model, cfg, data.val, stepsPerEpoch, out, lead);
-  } else if (state) {
-    loadStateDict(join(out, RUN_FILES.model), model);
-    loadOptimizers(join(out, RUN_FILES.optimizer), optims);
-    if (ddp) ddp.restoreNoise(state.rng, noise, out);
-    else {
-      checkSingleResume(state.rng, out);
-      if (state.rng.noise) noise.setState(unb64(state.rng.noise));
-    }
-    // Drop log lines written after the checkpoint (they will be written again).
-    const logPath = join(out, RUN_FILES.log);
-    if (existsSync(logPath)) {
-      const lines = readFileSync(logPath, 'utf8').split('\n').filter((l) => {
-        if (!l.trim()) return false;
-        try { return ((JSON.parse(l) as { step?: number }).step ?? 0) <= state!.step; } catch { return false; }
-      });
-      if (lead) writeFileAtomic(logPath, lines.map((l) => l + '\n').join(''));
-    }
-  } else {
+  try {
+    if (restart) state = restartState(restart, model, cfg, data.val, stepsPerEpoch, ddp?.worldSize ?? 1, out, lead);
+    else if (state) resumeState(state, model, optims, noise, ddp, out, lead);
+  } catch (e) {
+    // A refused restart or resume (another run's weights, a rank count that does not match) frees what it made.
+    trainer.dispose();
+    model.dispose();
+    throw e;
+  }
+  if (!state) {
     state = {
       format: 'oodgen-state/1', step: 0, epoch: 0, batchInEpoch: 0, bestVal: null, bestStep: null, epochsSinceBest: 0,
       rng: {}, elapsedMs: 0, stopReason: null, done: false,
@@ -548,7 +534,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
  * copied to best.safetensors); without, the epoch's end and the early-stopping state from their validation ELBO
  * measured again. Writes the source's log up to that step and a `restart` event into `out`; records cfg.restartedFrom.
  */
-function restartState(src: RestartSource, model: TrainableModel, cfg: RunConfig, val: ImageSet | null, stepsPerEpoch: number, out: string, lead: boolean): RunState {
+function restartState(src: RestartSource, model: TrainableModel, cfg: RunConfig, val: ImageSet | null, stepsPerEpoch: number, worldSize: number, out: string, lead: boolean): RunState {
   let meta: Record<string, string>;
   try {
     meta = loadStateDict(src.weights, model).metadata;
@@ -558,9 +544,10 @@ function restartState(src: RestartSource, model: TrainableModel, cfg: RunConfig,
   }
   const step = meta.step === undefined ? NaN : Number(meta.step);
   if (!Number.isInteger(step) || step < 0) throw new OodgenError(`${src.weights}: its metadata holds no training step; cannot tell where to restart`);
+  cutLog(src, step);
+  checkRanks(src, worldSize, stepsPerEpoch, cfg.training.batchSize);
   const point = src.point ? checkPoint(src, step, stepsPerEpoch) : null;
   const epoch = point ? point.epoch : restartEpoch(src.weights, step, stepsPerEpoch);
-  cutLog(src, step);
   // Without the source's early-stopping state, the loaded weights' validation ELBO starts it.
   const v = !point && val ? evaluateElbo(model, val, { limit: cfg.data.valLimit, seed: cfg.seed + 7, dequantize: cfg.data.dequantize, batchSize: 256 }) : null;
   const recorded = meta.valElbo === undefined ? null : Number(meta.valElbo);
@@ -595,6 +582,26 @@ function restartState(src: RestartSource, model: TrainableModel, cfg: RunConfig,
     bestVal: v?.elbo ?? null, bestStep: v ? step : null, patienceRef: v?.elbo ?? null, epochsSinceBest: 0,
     rng: {}, elapsedMs: src.elapsedMs, stopReason: null, done: false,
   };
+}
+
+/** A resumed run's state restored into `model`, its optimizers and noise generator; the log cut back to its checkpoint. */
+function resumeState(state: RunState, model: TrainableModel, optims: Parameters<typeof loadOptimizers>[1], noise: Generator, ddp: DataParallel | null, out: string, lead: boolean): void {
+  loadStateDict(join(out, RUN_FILES.model), model);
+  loadOptimizers(join(out, RUN_FILES.optimizer), optims);
+  if (ddp) ddp.restoreNoise(state.rng, noise, out);
+  else {
+    checkSingleResume(state.rng, out);
+    if (state.rng.noise) noise.setState(unb64(state.rng.noise));
+  }
+  // Drop log lines written after the checkpoint (they will be written again).
+  const logPath = join(out, RUN_FILES.log);
+  if (existsSync(logPath)) {
+    const lines = readFileSync(logPath, 'utf8').split('\n').filter((l) => {
+      if (!l.trim()) return false;
+      try { return ((JSON.parse(l) as { step?: number }).step ?? 0) <= state.step; } catch { return false; }
+    });
+    if (lead) writeFileAtomic(logPath, lines.map((l) => l + '\n').join(''));
+  }
 }
 
 function readRunStateSafe(dir: string): string {

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, existsSync } from 'node:fs';
+import { readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, withoutNproc, relaunchWithNproc } from '../../src/cli/launch.js';
@@ -169,5 +169,42 @@ test('oodgen train --nproc 2 (Soft-IntroVAE, both optimizers): rank 0 writes the
     assert.ok(readFileSync(join(out, 'model.safetensors')).equals(readFileSync(join(ref, 'model.safetensors'))), 'resumed weights differ from the uninterrupted run');
     assert.ok(readFileSync(join(out, 'optimizer.safetensors')).equals(readFileSync(join(ref, 'optimizer.safetensors'))), 'resumed optimizer state differs');
     assert.ok(existsSync(join(ref, 'samples.png')));
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('oodgen train --restart-from a 2-rank run: continued with --nproc 2 at its place in the epoch; refused in one process', { skip: noGloo, timeout: 400_000 }, async () => {
+  const dir = tmp();
+  try {
+    const src = join(dir, 'src'), zoo = join(dir, 'zoo'), zm = join(zoo, 'm');
+    const run = (args: string[]) => spawnSync(process.execPath, [BIN, '--threads', '1', 'train', '--progress', 'none', ...args], { cwd: root, encoding: 'utf8', timeout: 150_000, env: { ...process.env, OODGEN_DIST_TIMEOUT_MS: '60000' } });
+    // 135 training images / (16 x 2) = 4 global steps per epoch: 6 steps end in epoch 1, after 2 of its batches.
+    const r1 = run(['--model', 'vae', '--data', 'fashion-mnist:train', '--limit', '150', '--width', '4', '--z-dim', '4', '--batch-size', '16', '--checkpoint-every', '100', '--nproc', '2', '--max-steps', '6', '--out', src]);
+    assert.equal(r1.status, 0, r1.stderr);
+    // Its optimizer state lost, it is exported to a zoo as still training (as scripts/zoo-train.sh's runs are).
+    rmSync(join(src, 'optimizer.safetensors'));
+    const st = readJson<Record<string, unknown>>(join(src, 'state.json'));
+    writeFileSync(join(src, 'state.json'), JSON.stringify({ ...st, done: false, stopReason: 'interrupted (SIGINT)' }));
+    const ex = spawnSync(process.execPath, [join(root, 'scripts', 'zoo-export.mjs'), src, 'm', 'oodgen train (test)', '--zoo', zoo], { encoding: 'utf8' });
+    assert.equal(ex.status, 0, ex.stderr);
+    const resume = readJson<{ resume: Record<string, number> }>(join(zm, 'status.json')).resume;
+    assert.deepEqual([resume.step, resume.epoch, resume.batchInEpoch, resume.ranks], [6, 1, 2, 2]);
+    // One process would count its steps in batches of 16, not 32: refused, from the zoo and from the run folder.
+    for (const from of [zm, src]) {
+      const r = run(['--restart-from', from, '--out', join(dir, 'one'), '--max-steps', '8']);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /trained with 2 rank\(s\), each step a global batch of 2 x 16 images; restart it with --nproc 2 \(got 1\)/);
+      assert.equal(existsSync(join(dir, 'one', 'state.json')), false);
+    }
+    // With 2 ranks it goes on from step 6 (epoch 1, batch 2) to epoch 2's end at step 8.
+    const two = join(dir, 'two');
+    const r2 = run(['--restart-from', zm, '--nproc', '2', '--out', two, '--max-steps', '8']);
+    assert.equal(r2.status, 0, r2.stderr);
+    const s2 = readJson<{ step: number; epoch: number; batchInEpoch: number; rng: Record<string, string> }>(join(two, 'state.json'));
+    assert.deepEqual([s2.step, s2.epoch, s2.batchInEpoch, s2.rng.worldSize], [8, 2, 0, '2']);
+    const log = readFileSync(join(two, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; epoch: number; event?: string; batchInEpoch?: number });
+    assert.deepEqual(log.filter((l) => l.event === 'epoch').map((l) => [l.step, l.epoch]), [[4, 1], [8, 2]]);
+    const ev = log.find((l) => l.event === 'restart')!;
+    assert.deepEqual([ev.step, ev.epoch, ev.batchInEpoch], [6, 1, 2]);
+    assert.equal(readJson<{ restartedFrom: { weights: string } }>(join(two, 'config.json')).restartedFrom.weights, join(zm, 'last.safetensors'));
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });

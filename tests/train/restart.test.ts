@@ -10,7 +10,6 @@ import { train, type TrainOptions } from '../../src/train/trainer.js';
 import { readRunConfig, readRunState } from '../../src/train/run.js';
 import { loadTensors } from '../../src/io/checkpoint.js';
 import { parseTrainOptions } from '../../src/cli/train-options.js';
-import type { DataParallel } from '../../src/train/ddp.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** 40 deterministic 8-bit images in 4 brightness groups. */
@@ -111,7 +110,6 @@ test('restart: from a zoo export of best weights only (model.safetensors + statu
   await assert.rejects(train({ out: a, restartFrom: zoo, trainSet: set, epochs: 3, progress: 'none' }), /already holds a run.*choose another --out/);
   await assert.rejects(train({ out: join(dir, 'x'), restartFrom: zoo, resume: true, trainSet: set, progress: 'none' }), /exclude each other/);
   await assert.rejects(train({ out: join(dir, 'x'), restartFrom: join(dir, 'nope'), trainSet: set, progress: 'none' }), /nope does not exist/);
-  await assert.rejects(train({ out: join(dir, 'x'), restartFrom: zoo, trainSet: set, progress: 'none', ddp: { worldSize: 2 } as DataParallel }), /runs in one process \(got 2 ranks\)/);
   // Weights only, from inside an epoch (no validation, 4 steps of 6-step epochs): where in it is unknown.
   const c = join(dir, 'c'), cw = join(dir, 'cw');
   await train({ ...base(c, set), valFraction: 0, maxSteps: 4 });
@@ -150,7 +148,7 @@ test('restart with the run\'s state: from its latest checkpoint, mid-epoch, with
   assert.equal(ex.status, 0, ex.stderr);
   const zm = join(zoo, 'm');
   const status = JSON.parse(readFileSync(join(zm, 'status.json'), 'utf8')) as { resume: Record<string, unknown> };
-  assert.deepEqual(status.resume, { step: 15, epoch: 2, batchInEpoch: 3, bestVal: sa.bestVal, bestStep: sa.bestStep, patienceRef: sa.patienceRef, epochsSinceBest: sa.epochsSinceBest, elapsedMs: sa.elapsedMs });
+  assert.deepEqual(status.resume, { step: 15, epoch: 2, batchInEpoch: 3, bestVal: sa.bestVal, bestStep: sa.bestStep, patienceRef: sa.patienceRef, epochsSinceBest: sa.epochsSinceBest, elapsedMs: sa.elapsedMs, ranks: 1 });
   assert.deepEqual(readFileSync(join(zm, 'last.safetensors')), readFileSync(join(a, 'model.safetensors')));
   assert.deepEqual(readFileSync(join(zm, 'model.safetensors')), readFileSync(join(a, 'best.safetensors')));
   // Weights and state from different checkpoints (read while one was being written): refused, the export left as it was.
@@ -160,6 +158,25 @@ test('restart with the run\'s state: from its latest checkpoint, mid-epoch, with
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /model\.safetensors is at step 15, state\.json at 14: a checkpoint was being written; export again/);
   assert.equal(readFileSync(join(zm, 'status.json'), 'utf8'), before);
+  writeFileSync(join(a, 'state.json'), JSON.stringify({ ...sa, done: false, stopReason: 'interrupted (SIGINT)' }));
+
+  // A source whose steps were made by other than one rank (its steps count global batches of ranks x batch): refused
+  // in one process, from the run folder (state.json rng.worldSize) and from the zoo (status.json resume.ranks).
+  writeFileSync(join(a, 'state.json'), JSON.stringify({ ...sa, done: false, stopReason: 'interrupted (SIGINT)', rng: { ...sa.rng, worldSize: '2' } }));
+  await assert.rejects(train({ out: join(dir, 'r2'), restartFrom: a, trainSet: set, maxSteps: 16, progress: 'none', grids: false }),
+    (e: Error) => e.message === `${a}: trained with 2 rank(s), each step a global batch of 2 x 6 images; restart it with --nproc 2 (got 1)`);
+  writeFileSync(join(zm, 'status.json'), JSON.stringify({ ...status, resume: { ...status.resume, ranks: 2 } }));
+  await assert.rejects(train({ out: join(dir, 'z2'), restartFrom: zm, trainSet: set, maxSteps: 16, progress: 'none', grids: false }), /trained with 2 rank\(s\).*restart it with --nproc 2 \(got 1\)/);
+  // An export from before ranks were recorded: the log's epoch lines still tell (12 steps per epoch there, 6 here).
+  const logBefore = readFileSync(join(zm, 'log.jsonl'), 'utf8');
+  writeFileSync(join(zm, 'status.json'), JSON.stringify({ ...status, resume: { ...status.resume, ranks: undefined } }));
+  writeFileSync(join(zm, 'log.jsonl'), logBefore.replace(/"step":12,"epoch":2,"event":"epoch"/, '"step":24,"epoch":2,"event":"epoch"').replace(/"step":6,"epoch":1,"event":"epoch"/, '"step":12,"epoch":1,"event":"epoch"'));
+  assert.notEqual(readFileSync(join(zm, 'log.jsonl'), 'utf8'), logBefore);
+  await assert.rejects(train({ out: join(dir, 'z3'), restartFrom: zm, trainSet: set, maxSteps: 16, progress: 'none', grids: false }),
+    (e: Error) => e.message.startsWith(`${join(zm, 'log.jsonl')}: epoch 1 ended at step 12 there, but this run has 6 steps per epoch (1 rank(s) x batch 6)`));
+  for (const out of ['r2', 'z2', 'z3']) assert.equal(existsSync(join(dir, out, 'state.json')), false, `${out}: nothing written by a refused restart`);
+  writeFileSync(join(zm, 'log.jsonl'), logBefore);
+  writeFileSync(join(zm, 'status.json'), JSON.stringify(status));
   writeFileSync(join(a, 'state.json'), JSON.stringify({ ...sa, done: false, stopReason: 'interrupted (SIGINT)' }));
 
   for (const [name, from, weights] of [['b', a, join(a, 'model.safetensors')], ['z', zm, join(zm, 'last.safetensors')]] as const) {
