@@ -117,14 +117,18 @@ export class BenchCache {
    * estimate for the time left, never a result, and is rewritten whenever the pass runs again.
    */
   timing(key: string): PassTiming | null {
-    const p = this.timingPath(key);
-    if (!existsSync(p)) return null;
-    try {
-      const t = JSON.parse(readFileSync(p, 'utf8')) as PassTiming;
-      return t.format === TIMING_FORMAT && t.seconds > 0 && t.images > 0 ? t : null;
-    } catch {
-      return null;
+    // A cache written before timings/ existed kept them among the units (same name; a unit record has a `key`, a
+    // timing none): read there too, so an upgrade keeps the estimate of a model retrained since.
+    for (const p of [this.timingPath(key), this.unitPath(key)]) {
+      if (!existsSync(p)) continue;
+      try {
+        const t = JSON.parse(readFileSync(p, 'utf8')) as PassTiming & { key?: unknown };
+        if (t.key === undefined && t.format === TIMING_FORMAT && t.seconds > 0 && t.images > 0) return { format: t.format, seconds: t.seconds, images: t.images };
+      } catch {
+        // unreadable: no timing
+      }
     }
+    return null;
   }
 
   putTiming(key: string, seconds: number, images: number): void {

@@ -93,4 +93,11 @@ test('BenchCache timings: a round trip apart from the units; a damaged, zero or 
   assert.equal(c.timing(key), null);
   writeFileSync(file, JSON.stringify({ format: TIMING_FORMAT, seconds: 0, images: 300 }));
   assert.equal(c.timing(key), null);
+  // A cache from before timings/ kept them among the units: still read there; a unit record under the key is not one.
+  rmSync(file);
+  const legacy = 'cd' + '1'.repeat(62);
+  c.put(legacy, { format: TIMING_FORMAT, seconds: 7, images: 70 });
+  assert.deepEqual(c.timing(legacy), { format: TIMING_FORMAT, seconds: 7, images: 70 });
+  c.put(legacy, { key: legacy, format: TIMING_FORMAT, seconds: 7, images: 70 });
+  assert.equal(c.timing(legacy), null);
 });
