@@ -73,7 +73,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--seed <n>', 'seed (default 0)')
     .option('--device <d>', 'cpu | cuda | cuda:N')
     .option('--resume', 'continue the run in --out exactly')
-    .option('--restart-from <dir>', 'continue the run of <dir> (a run folder, or a zoo export) as a new run in --out when its optimizer state is lost: same config, from its latest checkpoint and early-stopping state (else from its best weights), Adam moments reset')
+    .option('--restart-from <dir>', 'continue the run of <dir> (a run folder, or a zoo export) as a new run in --out when its optimizer state is lost: same config, from its latest checkpoint and early-stopping state (else from its best weights), Adam moments reset; a data-parallel run needs the --nproc it was trained with')
     .option('--limit <n>', 'use at most n training images')
     .option('--val-fraction <f>', 'held-out validation fraction (default 0.1; 0: no validation, no early stopping, no best.safetensors)')
     .option('--val-limit <n>', 'validation images evaluated per epoch (default 2000)')
