@@ -7,6 +7,7 @@
 // A run still in progress can be exported (status says so) and exported again later; the zoo keeps 80 MB at most.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, renameSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
 
 const args = process.argv.slice(2);
 const zi = args.indexOf('--zoo');
@@ -53,6 +54,26 @@ if (resume) {
   } else if (at !== state.step) { console.error(`zoo-export: ${join(run, 'model.safetensors')} is at step ${at}, state.json at ${state.step}: a checkpoint was being written; export again`); process.exit(1); }
 }
 // (That check comes before anything is written: a refused export leaves the zoo folder as it was.)
+// The commands of earlier segments as an earlier export of this run recorded them (before anything is overwritten):
+// a restart's log event names its source command only since restart events carried one, and a hand-added note on a
+// segment's line (why it was interrupted, where its folder went) is kept. A segment is matched by the restart's
+// weights: the restart at step S came from the earlier export whose command.txt lists a restart at S with the same
+// sha256, or from the very export being replaced (its last.safetensors or model.safetensors), whose last line is
+// then that segment's command.
+const previous = (() => {
+  const byRestart = new Map();
+  const file = join(out, 'command.txt');
+  if (!existsSync(file)) return { byRestart, sources: new Set(), last: null };
+  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  lines.forEach((l, i) => {
+    const m = /^# restarted at step ([\d,]+) \(epoch \d+\) from .* \(sha256 ([0-9a-f]{64})\)/.exec(l);
+    if (m && i > 0 && !lines[i - 1].startsWith('#')) byRestart.set(`${m[1].replace(/,/g, '')}:${m[2]}`, lines[i - 1]);
+  });
+  const sources = new Set(['last.safetensors', 'model.safetensors'].filter((f) => existsSync(join(out, f)))
+    .map((f) => createHash('sha256').update(readFileSync(join(out, f))).digest('hex')));
+  const last = lines.at(-1);
+  return { byRestart, sources, last: last && !last.startsWith('#') ? last : null };
+})();
 put('model.safetensors', (tmp) => copyFileSync(join(run, weights), tmp));
 if (resume) put('last.safetensors', (tmp) => copyFileSync(join(run, 'model.safetensors'), tmp));
 else if (existsSync(join(out, 'last.safetensors'))) {
@@ -66,6 +87,10 @@ const restarts = log.filter((e) => e.event === 'restart');
 const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
 // (logs from before restart events carried sourceCommand: the last restart's source is in config.json)
 if (restarts.length && !restarts.at(-1).sourceCommand && config.restartedFrom?.command) restarts.at(-1).sourceCommand = config.restartedFrom.command;
+for (const e of restarts) {
+  const earlier = previous.byRestart.get(`${e.step}:${e.sha256}`) ?? (previous.sources.has(e.sha256) ? previous.last : null);
+  if (earlier) e.sourceCommand = earlier;
+}
 const fmt = (n) => n.toLocaleString('en-US');
 const segments = restarts.map((e, i) => `# steps ${fmt(i ? restarts[i - 1].step + 1 : 1)}-${fmt(e.step)} (to epoch ${e.epoch}), a run folder since lost:\n${e.sourceCommand ?? '(command not recorded)'}\n` +
   `# restarted at step ${fmt(e.step)} (epoch ${e.epoch}) from ${e.weights} (sha256 ${e.sha256}): Adam moments and the noise generator reset\n`);

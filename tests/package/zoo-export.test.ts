@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { resolveRun } from '../../src/benchmark/models.js';
 import { TINY, writeRun } from '../benchmark/helpers.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -67,4 +68,40 @@ test('zoo-export: a run restarted from surviving weights lists each segment\'s c
   assert.deepEqual(status.restarts, [{ step: 10, epoch: 1, from: 'zoo/m', sha256: sha }, { step: 20, epoch: 2, from: 'zoo/m', sha256: sha }]);
   assert.equal(resolveRun('m', zoo).training.text,
     'converged: early stopping ended it at epoch 3; best-validation weights of step 30; restarted at epoch 1, 2 from its surviving weights (optimizer state lost, Adam reset)');
+});
+
+test('zoo-export: exporting again after a restart keeps the earlier segments\' commands as the earlier export wrote them (notes included)', () => {
+  const run = writeRun(join(dir, 'runs'), 'rk', TINY, 24);
+  const zoo = join(dir, 'zoo-k');
+  // First export: a run restarted once, whose restart event predates sourceCommand (config.json names its source).
+  const ev = (step: number, weights: string, sha: string, src?: string) =>
+    ({ step, epoch: step / 10, event: 'restart', from: 'zoo/k', weights, sha256: sha, ...(src ? { sourceCommand: src } : {}) });
+  const writeLog = (lines: object[]) => writeFileSync(join(run, 'log.jsonl'), lines.map((l) => JSON.stringify(l) + '\n').join(''));
+  const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const setSource = (cmd: string) => writeFileSync(join(run, 'config.json'), JSON.stringify({ ...config, restartedFrom: { command: cmd } }));
+  writeLog([{ step: 10, epoch: 1, event: 'epoch', valElbo: -12 }, ev(10, 'zoo/k/model.safetensors', 'cd'.repeat(32)), { step: 20, epoch: 2, event: 'epoch', valElbo: -11 }]);
+  setSource('oodgen train --model vae --out runs/k');
+  writeFileSync(join(run, 'state.json'), JSON.stringify({ format: 'oodgen-state/1', step: 20, epoch: 2, bestStep: 20, bestVal: -11, done: true, stopReason: 'early-stopping' }));
+  const exp = (cmd: string) => spawnSync(process.execPath, [script, run, 'k', cmd, '--zoo', zoo], { encoding: 'utf8' });
+  assert.equal(exp('oodgen train --restart-from zoo/k --out runs/k').status, 0);
+  // A hand-added note on the current segment's line, as the zoo's command.txt files carry.
+  const file = join(zoo, 'k', 'command.txt');
+  writeFileSync(file, readFileSync(file, 'utf8').replace(/--out runs\/k\n$/, '--out runs/k   # interrupted at step 15\n'));
+  // The run is restarted again from that export's weights; the new log's first restart event still has no source
+  // command, and config.json now names only the latest restart's source.
+  const sha2 = createHash('sha256').update(readFileSync(join(zoo, 'k', 'model.safetensors'))).digest('hex');
+  writeLog([{ step: 10, epoch: 1, event: 'epoch', valElbo: -12 }, ev(10, 'zoo/k/model.safetensors', 'cd'.repeat(32)),
+    { step: 20, epoch: 2, event: 'epoch', valElbo: -11 }, ev(20, 'zoo/k/model.safetensors', sha2, 'oodgen train --restart-from zoo/k --out runs/k'),
+    { step: 30, epoch: 3, event: 'epoch', valElbo: -10 }]);
+  setSource('oodgen train --restart-from zoo/k --out runs/k');
+  writeFileSync(join(run, 'state.json'), JSON.stringify({ format: 'oodgen-state/1', step: 30, epoch: 3, bestStep: 30, bestVal: -10, done: true, stopReason: 'early-stopping' }));
+  const r = exp('oodgen train --restart-from zoo/k --out runs/k2');
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(readFileSync(file, 'utf8').split('\n').filter((l) => !l.startsWith('#')), [
+    'oodgen train --model vae --out runs/k', 'oodgen train --restart-from zoo/k --out runs/k   # interrupted at step 15', 'oodgen train --restart-from zoo/k --out runs/k2', '']);
+  // Without the earlier export, the first segment's command is not known: said so, not made up.
+  rmSync(join(zoo, 'k'), { recursive: true });
+  assert.equal(exp('oodgen train --restart-from zoo/k --out runs/k2').status, 0);
+  assert.deepEqual(readFileSync(file, 'utf8').split('\n').filter((l) => !l.startsWith('#')), [
+    '(command not recorded)', 'oodgen train --restart-from zoo/k --out runs/k', 'oodgen train --restart-from zoo/k --out runs/k2', '']);
 });
