@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Trains the model zoo (issue 13) in the background, one queue per CPU core, each model resumed where it stopped.
-#   scripts/zoo-train.sh QUEUE RUNS_DIR     (QUEUE: a | b | c | c10bg | celebabg | flows | fig31 | glow | glow-fm | glow-c10 | sintro ; RUNS_DIR outside the repository)
+#   [EXPORT_TO=ZOO_DIR] scripts/zoo-train.sh QUEUE RUNS_DIR     (QUEUE: a | b | c | c10bg | celebabg | flows | fig31 | glow | glow-fm | glow-c10 | sintro ; RUNS_DIR outside the repository)
+# EXPORT_TO: export each run into ZOO_DIR after every epoch and when it ends (see train() below).
 # Each line is the exact command recorded in zoo/NAME/command.txt on export (scripts/zoo-export.mjs). A run folder
 # that already has state.json is continued with --resume, so the queue can be restarted after an interruption or in
 # a later session; a finished run (early stopping or its epoch cap) is a no-op on resume. Without a run folder, a
@@ -11,6 +12,7 @@
 # machines one libtorch thread per process is the fastest setting (docs/benchmarks.md).
 set -u
 queue=${1:?queue name}; runs=${2:?runs folder}
+if [ -n "${EXPORT_TO:-}" ]; then EXPORT_TO=$(mkdir -p "$EXPORT_TO" && cd "$EXPORT_TO" && pwd) || exit 2; fi
 cd "$(dirname "$0")/.."
 train() { # NAME ARGS...
   local name=$1; shift
@@ -44,9 +46,44 @@ train() { # NAME ARGS...
     args=("${keep[@]}")
   fi
   echo "{\"queue\":\"$queue\",\"model\":\"$name\",\"start\":\"$(date -Is)\",\"resume\":$([ "${args[0]}" = --resume ] && echo true || echo false),\"restart\":$([ "${args[0]}" = --restart-from ] && echo true || echo false)}"
+  # EXPORT_TO=ZOO_DIR exports the run into that zoo folder after each of its epochs and once more when it ends
+  # (scripts/zoo-export.mjs --zoo): a run folder lives only as long as its machine, and a session cut off before its
+  # own export loses every epoch since the last one (c10-vae-cat's early-stopped epoch 32 was lost so on 2026-12-01).
+  # Point it at the checkout the session commits from; a later session restarts from what was committed there.
+  # The watcher runs beside the training, which stays in the foreground (Ctrl-C stops it as before), and is told to
+  # stop between exports, never killed in one.
+  local watcher='' stop rc
+  if [ -n "${EXPORT_TO:-}" ] && [[ $name != */* ]]; then # (study runs such as fig31/fm-a are not zoo models)
+    stop=$(mktemp)
+    rm -f "$stop"
+    (
+      seen=0
+      while [ ! -e "$stop" ]; do
+        for ((t = 0; t < ${EXPORT_POLL:-60}; t++)); do [ -e "$stop" ] && exit 0; sleep 1; done
+        n=$(grep -c '"event":"epoch"' "$out/log.jsonl" 2>/dev/null); n=${n:-0}
+        if [ "$n" -gt "$seen" ] && export_run "$name" "$out" "after epoch $n"; then seen=$n; fi
+      done
+    ) &
+    watcher=$!
+  fi
   nice -n 10 node bin/oodgen.js --threads 1 train "${args[@]}" --progress json --out "$out" >>"$runs/$name.out" 2>&1
-  local rc=$?
+  rc=$?
   echo "{\"queue\":\"$queue\",\"model\":\"$name\",\"end\":\"$(date -Is)\",\"rc\":$rc}"
+  if [ -n "$watcher" ]; then
+    touch "$stop"; wait "$watcher"; rm -f "$stop"
+    export_run "$name" "$out" "when it stopped (rc $rc)" || true
+  fi
+}
+export_run() { # NAME OUT WHEN: scripts/zoo-export.mjs into $EXPORT_TO, the command as this queue ran it
+  # (zoo-export refuses, changing nothing, while a checkpoint is being written: the next poll tries again)
+  local name=$1 out=$2 when=$3 cmd
+  cmd="nice -n 10 node bin/oodgen.js --threads 1 train ${args[*]} --progress json --out $out   # queue $queue of scripts/zoo-train.sh; exported by it $when"
+  if node scripts/zoo-export.mjs "$out" "$name" "$cmd" --zoo "$EXPORT_TO" >>"$runs/$name.out" 2>&1; then
+    echo "{\"queue\":\"$queue\",\"model\":\"$name\",\"exported\":\"$EXPORT_TO/$name\",\"when\":\"$when\",\"at\":\"$(date -Is)\"}"
+  else
+    echo "{\"queue\":\"$queue\",\"model\":\"$name\",\"exportFailed\":\"$EXPORT_TO/$name\",\"when\":\"$when\"}"
+    return 1
+  fi
 }
 bench() { # NAME SUITE: a benchmark suite run in the queue (cached by content, so a rerun continues)
   local name=$1 suite=$2
@@ -100,6 +137,10 @@ case $queue in
     # The same pair for CelebA (bench/suites/celeba-detectors.json): celeba-vae's recipe on mutated inputs, and five
     # width-16 members. celeba-vae took 6,700 steps (100 epochs of the 4,320-image split) in 17 min.
     bg_and_ensemble celeba celeba:train
+    ;;
+  selftest)
+    # A tiny model (seconds) for tests/package/zoo-train.test.ts: the queue's own paths, EXPORT_TO included.
+    train zoo-selftest --model vae --data fashion-mnist:train --limit 512 --val-limit 64 --width 4 --z-dim 4 --batch-size 64 --epochs 2 --patience 5
     ;;
   sintro)
     # The Soft-IntroVAE with the authors' Fashion-MNIST settings (z 32, batch 128, lr 2e-4, width 64: oodgen train's
