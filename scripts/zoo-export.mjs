@@ -53,6 +53,17 @@ if (resume) {
     resume = null;
   } else if (at !== state.step) { console.error(`zoo-export: ${join(run, 'model.safetensors')} is at step ${at}, state.json at ${state.step}: a checkpoint was being written; export again`); process.exit(1); }
 }
+// An epoch that set a new best after the latest checkpoint leaves best.safetensors ahead of state.json (whose best,
+// patience count and restart point are the checkpoint's): exported together they would disagree, and a restart would
+// redo that epoch against the older best. Such a run is exported after its next checkpoint (zoo-train.sh's EXPORT_TO
+// watcher tries again at its next poll).
+if (state.done !== true && weights === 'best.safetensors') {
+  const b = stepOf(join(run, 'best.safetensors'));
+  if (!Number.isNaN(b) && state.bestStep != null && b !== state.bestStep) {
+    console.error(`zoo-export: ${join(run, 'best.safetensors')} is the best of step ${b}, state.json's (at step ${state.step}) of step ${state.bestStep}: a new best since the last checkpoint; export after the next checkpoint`);
+    process.exit(1);
+  }
+}
 // (That check comes before anything is written: a refused export leaves the zoo folder as it was.)
 // The commands of earlier segments as an earlier export of this run recorded them (before anything is overwritten):
 // a restart's log event names its source command only since restart events carried one, and a hand-added note on a

@@ -4,7 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { resolveRun } from '../../src/benchmark/models.js';
@@ -104,4 +104,19 @@ test('zoo-export: exporting again after a restart keeps the earlier segments\' c
   assert.equal(exp('oodgen train --restart-from zoo/k --out runs/k2').status, 0);
   assert.deepEqual(readFileSync(file, 'utf8').split('\n').filter((l) => !l.startsWith('#')), [
     '(command not recorded)', 'oodgen train --restart-from zoo/k --out runs/k', 'oodgen train --restart-from zoo/k --out runs/k2', '']);
+});
+
+test('zoo-export: a run whose best weights are newer than its last checkpoint is refused, the zoo folder left as it was', () => {
+  const run = writeRun(join(dir, 'runs'), 'rb', TINY, 25);
+  // A safetensors header with no tensors records the step the way oodgen train's best.safetensors does.
+  const header = Buffer.from(JSON.stringify({ __metadata__: { format: 'pt', step: '35' } }));
+  const len = Buffer.alloc(8); len.writeBigUInt64LE(BigInt(header.length));
+  writeFileSync(join(run, 'best.safetensors'), Buffer.concat([len, header]));
+  writeFileSync(join(run, 'log.jsonl'), JSON.stringify({ step: 35, epoch: 3, event: 'epoch', valElbo: -9, best: true }) + '\n');
+  writeFileSync(join(run, 'state.json'), JSON.stringify({ format: 'oodgen-state/1', step: 30, epoch: 2, bestStep: 20, bestVal: -10, done: false }));
+  const zoo = join(dir, 'zoo-b');
+  const r = spawnSync(process.execPath, [script, run, 'm', 'oodgen train --model vae', '--zoo', zoo], { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /best\.safetensors is the best of step 35, state\.json's \(at step 30\) of step 20: a new best since the last checkpoint; export after the next checkpoint/);
+  assert.deepEqual(readdirSync(join(zoo, 'm')), []);
 });
