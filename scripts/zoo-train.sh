@@ -60,8 +60,11 @@ train() { # NAME ARGS...
       seen=0
       while [ ! -e "$stop" ]; do
         for ((t = 0; t < ${EXPORT_POLL:-60}; t++)); do [ -e "$stop" ] && exit 0; sleep 1; done
+        # new epoch lines in the log; the label is the last one's epoch (a restarted run's log holds earlier segments')
         n=$(grep -c '"event":"epoch"' "$out/log.jsonl" 2>/dev/null); n=${n:-0}
-        if [ "$n" -gt "$seen" ] && export_run "$name" "$out" "after epoch $n"; then seen=$n; fi
+        [ "$n" -gt "$seen" ] || continue
+        e=$(grep '"event":"epoch"' "$out/log.jsonl" | tail -n 1 | sed -E 's/.*"epoch":([0-9]+).*/\1/')
+        if export_run "$name" "$out" "after epoch $e"; then seen=$n; fi
       done
     ) &
     watcher=$!
