@@ -63,6 +63,9 @@ train() { # NAME ARGS...
         # new epoch lines in the log; the label is the last one's epoch (a restarted run's log holds earlier segments')
         n=$(grep -c '"event":"epoch"' "$out/log.jsonl" 2>/dev/null); n=${n:-0}
         [ "$n" -gt "$seen" ] || continue
+        # (a restarted run's log starts with its source's epoch lines, but there is nothing to export before the run's
+        # own first checkpoint writes state.json: wait for it quietly rather than log a refusal each poll)
+        [ -e "$out/state.json" ] || continue
         e=$(grep '"event":"epoch"' "$out/log.jsonl" | tail -n 1 | sed -E 's/.*"epoch":([0-9]+).*/\1/')
         if export_run "$name" "$out" "after epoch $e"; then seen=$n; fi
       done
