@@ -12,13 +12,18 @@ const cpu = (vendor: string, flags: string): string =>
 const AVX2 = 'fpu sse sse2 ssse3 sse4_1 sse4_2 avx fma avx2';
 const AVX512 = `${AVX2} avx512f avx512dq avx512ifma avx512cd avx512bw avx512vl avx512_bf16`;
 
-test('the core type follows the instruction sets, for Intel x86-64 only', () => {
+test('the core type follows the instruction sets on x86-64: Intel, and AMD with AVX-512', () => {
   assert.equal(openblasCoreFor(cpu('GenuineIntel', AVX512), 'x64'), 'SkylakeX');
   assert.equal(openblasCoreFor(cpu('GenuineIntel', AVX2), 'x64'), 'Haswell');
   // AVX-512 without BW/VL (Knights Landing) is not SkylakeX; AVX without FMA/AVX2 gets OpenBLAS's own choice.
   assert.equal(openblasCoreFor(cpu('GenuineIntel', `${AVX2} avx512f avx512cd`), 'x64'), 'Haswell');
   assert.equal(openblasCoreFor(cpu('GenuineIntel', 'fpu sse sse2 avx'), 'x64'), undefined);
-  assert.equal(openblasCoreFor(cpu('AuthenticAMD', AVX512), 'x64'), undefined);
+  // Zen 4/5 with AVX-512: SkylakeX (later OpenBLAS releases detect them so); AMD with AVX2 only keeps the Zen kernels
+  // OpenBLAS picks, and any other vendor keeps OpenBLAS's choice.
+  assert.equal(openblasCoreFor(cpu('AuthenticAMD', AVX512), 'x64'), 'SkylakeX');
+  assert.equal(openblasCoreFor(cpu('AuthenticAMD', AVX2), 'x64'), undefined);
+  assert.equal(openblasCoreFor(cpu('AuthenticAMD', `${AVX2} avx512f avx512cd`), 'x64'), undefined);
+  assert.equal(openblasCoreFor(cpu('HygonGenuine', AVX512), 'x64'), undefined);
   assert.equal(openblasCoreFor(cpu('GenuineIntel', AVX512), 'arm64'), undefined);
   assert.equal(openblasCoreFor('', 'x64'), undefined);
 });
