@@ -7,16 +7,12 @@ import { existsSync } from 'node:fs';
 import { loadSuite } from '../../src/benchmark/suite.js';
 import { planBenchmark } from '../../src/benchmark/run.js';
 import { detectorNames } from '../../src/scores/registry.js';
-import { dataIdentity } from '../../src/benchmark/pairs.js';
+import { lackingData } from '../helpers/data.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const suiteFile = (n: string) => `${root}bench/suites/${n}.json`;
 const zoo = `${root}zoo`;
-// Pairs whose data this machine lacks are planned as skipped: a plan's assertions need the data (../shared/data).
-const lacking = (...specs: string[]): string | false => {
-  const absent = specs.find((x) => !dataIdentity(x).ok);
-  return absent ? `${absent} is not on this machine` : false;
-};
+// (Pairs whose data this machine lacks are planned as skipped: the plans' assertions need the data.)
 const noZoo = existsSync(`${zoo}/fm-vae-gauss/model.safetensors`) ? false : 'zoo/fm-vae-gauss is not in this checkout';
 
 test('bench/suites/*.json validate and name registered detectors', () => {
@@ -37,7 +33,7 @@ test('fm-detectors.json reuses the likelihood-regret units of fm-regret.json (sa
   assert.deepEqual(keys('fm-detectors'), regret);
 });
 
-const noC10 = existsSync(`${zoo}/c10-vae-gauss/model.safetensors`) ? lacking('cifar10:test', 'mnist:test') : 'zoo/c10-vae-gauss is not in this checkout';
+const noC10 = existsSync(`${zoo}/c10-vae-gauss/model.safetensors`) ? lackingData('cifar10:test', 'mnist:test') : 'zoo/c10-vae-gauss is not in this checkout';
 
 test('c10-detectors.json: every registered single-model detector on the CIFAR-10 VAE, regret at 200 per set, and the seed suite\'s colour units reused from the cache', { skip: noC10 }, () => {
   const c10 = planBenchmark({ suite: loadSuite(suiteFile('c10-detectors')), zoo });
@@ -56,7 +52,7 @@ test('c10-detectors.json: every registered single-model detector on the CIFAR-10
   for (const k of colour) assert.ok(c10.units.some((u) => u.key === k));
 });
 
-test('glow.json plans the exact likelihood and every single-model likelihood detector on a Glow run found through --zoo', { skip: lacking('fashion-mnist:test', 'mnist:test') }, async (t) => {
+test('glow.json plans the exact likelihood and every single-model likelihood detector on a Glow run found through --zoo', { skip: lackingData('fashion-mnist:test', 'mnist:test') }, async (t) => {
   const { train } = await import('../../src/train/trainer.js');
   const { tempDir } = await import('../helpers/tmp.js');
   const { rmSync } = await import('node:fs');

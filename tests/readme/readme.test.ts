@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { tempDir } from '../helpers/tmp.js';
-import { dataIdentity } from '../../src/benchmark/pairs.js';
+import { lackingData } from '../helpers/data.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -49,8 +49,7 @@ function runExample(cwd: string, file: string): SpawnSyncReturns<string> {
 }
 
 // The commands read Fashion-MNIST (Debian's package) and MNIST (../shared/data, or `oodgen data fetch mnist`).
-const absent = ['fashion-mnist:train', 'mnist:test'].find((x) => !dataIdentity(x).ok);
-test('every CLI command in the README runs (on tiny data)', { timeout: 600_000, skip: absent ? `${absent} is not on this machine` : false }, (t) => {
+test('every CLI command in the README runs (on tiny data)', { timeout: 600_000, skip: lackingData('fashion-mnist:train', 'mnist:test') }, (t) => {
   const cwd = tempDir('readme', t);
   const lines = block('cli').split('\n').map((l) => l.trim()).filter((l) => l.startsWith('oodgen '));
   assert.ok(lines.length >= 10, `README shows ${lines.length} commands`);
