@@ -488,7 +488,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           }
         }
       }
-      if (st.step % t.checkpointEvery === 0) {
+      // A checkpoint at every epoch's end too (batchInEpoch just wrapped to 0), so that a copy of the run taken after
+      // an epoch line (scripts/zoo-train.sh's exports) holds that epoch's end, not a state up to checkpointEvery
+      // steps older that a restart would have to redo.
+      if (st.step % t.checkpointEvery === 0 || st.batchInEpoch === 0) {
         st.elapsedMs = elapsed0 + Date.now() - t0;
         checkpoint();
       }

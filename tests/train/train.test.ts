@@ -74,6 +74,36 @@ for (const kind of ['vae', 'sintro'] as const) {
   });
 }
 
+test('a checkpoint at each epoch end: the state on disk right after an epoch line is that epoch\'s end, not an older checkpoint', async () => {
+  const dir = tmp();
+  try {
+    const out = join(dir, 'run');
+    // 40 images, 8 held out: 32 / 8 = 4 steps per epoch; checkpointEvery far beyond the run, so only the epoch end can write one.
+    const ac = new AbortController();
+    let seen: { step: number; epoch: number; batchInEpoch: number } | null = null;
+    // The loop yields once per step (after that step's checkpoint) when given a signal: look at the disk there.
+    const watch = (): void => {
+      const log = existsSync(join(out, 'log.jsonl')) ? readFileSync(join(out, 'log.jsonl'), 'utf8') : '';
+      if (log.includes('"event":"epoch"')) {
+        seen = existsSync(join(out, 'state.json')) ? JSON.parse(readFileSync(join(out, 'state.json'), 'utf8')) : { step: -1, epoch: -1, batchInEpoch: -1 };
+        ac.abort();
+      } else if (!ac.signal.aborted) setImmediate(watch);
+    };
+    setImmediate(watch);
+    const r = await train({
+      out, model: { kind: 'vae', decoder: 'gaussian', channels: 1, imageSize: 32, zDim: 4, width: 4 }, trainSet: tinySet(),
+      batchSize: 8, valFraction: 0.2, valLimit: 8, progress: 'none', checkpointEvery: 1000, patience: null, grids: false, seed: 3,
+      maxSteps: 12, signal: ac.signal,
+    });
+    assert.ok(seen, 'the watcher saw an epoch line');
+    const s = seen as { step: number; epoch: number; batchInEpoch: number };
+    assert.deepEqual([s.step, s.epoch, s.batchInEpoch], [4, 1, 0]);
+    assert.match(r.stopReason, /^interrupted/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a run folder: config, checkpoints, grids; loadRun gives the trained model', async (t) => {
   const dir = tmp();
   try {
