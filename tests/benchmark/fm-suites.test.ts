@@ -12,7 +12,6 @@ import { lackingData } from '../helpers/data.js';
 const root = new URL('../../', import.meta.url).pathname;
 const suiteFile = (n: string) => `${root}bench/suites/${n}.json`;
 const zoo = `${root}zoo`;
-// (Pairs whose data this machine lacks are planned as skipped: the plans' assertions need the data.)
 const noZoo = existsSync(`${zoo}/fm-vae-gauss/model.safetensors`) ? false : 'zoo/fm-vae-gauss is not in this checkout';
 
 test('bench/suites/*.json validate and name registered detectors', () => {
@@ -33,6 +32,7 @@ test('fm-detectors.json reuses the likelihood-regret units of fm-regret.json (sa
   assert.deepEqual(keys('fm-detectors'), regret);
 });
 
+// Pairs whose data this machine lacks are planned as skipped, and the plans' assertions need the data.
 const noC10 = existsSync(`${zoo}/c10-vae-gauss/model.safetensors`) ? lackingData('cifar10:test', 'mnist:test') : 'zoo/c10-vae-gauss is not in this checkout';
 
 test('c10-detectors.json: every registered single-model detector on the CIFAR-10 VAE, regret at 200 per set, and the seed suite\'s colour units reused from the cache', { skip: noC10 }, () => {
